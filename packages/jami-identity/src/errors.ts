@@ -1,0 +1,40 @@
+/** Every failure the identity layer reports: `code` is stable, `message` is for people. */
+export type IdentityErrorCode =
+  | "ARCHIVE_BAD_PASSWORD"
+  | "ARCHIVE_PASSWORD_REQUIRED"
+  | "ARCHIVE_CORRUPT"
+  | "ARCHIVE_INVALID"
+  | "CERT_INVALID"
+  | "KEY_INVALID"
+  | "KEY_MISMATCH"
+  | "CHAIN_EMPTY"
+  | "CHAIN_ISSUER_MISMATCH"
+  | "CHAIN_BAD_SIGNATURE"
+  | "CHAIN_NOT_CA"
+  | "CHAIN_EXPIRED"
+  | "CHAIN_NOT_YET_VALID"
+  | "CHAIN_SELF_SIGNED_DEVICE"
+  | "CHAIN_UNTRUSTED_ROOT"
+  | "CHAIN_WRONG_ACCOUNT"
+  | "CHAIN_REVOKED"
+  | "CRL_INVALID"
+  | "CRL_BAD_SIGNATURE"
+  | "ACCOUNT_EXISTS"
+  | "ACCOUNT_NOT_FOUND"
+  | "ACCOUNT_CORRUPT"
+  | "INVALID_ID";
+
+export class IdentityError extends Error {
+  override readonly name = "IdentityError";
+  constructor(
+    readonly code: IdentityErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export function isIdentityError(e: unknown, code?: IdentityErrorCode): e is IdentityError {
+  return e instanceof IdentityError && (code === undefined || e.code === code);
+}

@@ -1,0 +1,46 @@
+export { IdentityError, isIdentityError, type IdentityErrorCode } from "./errors.js";
+export { JamiId, DeviceId, DeviceShortId } from "./ids.js";
+export { PrivateKey, PublicKey, type HashName } from "./keys.js";
+export { Certificate, type DistinguishedName } from "./certificate.js";
+export { issueCertificate, DEFAULT_VALIDITY_DAYS, type IssueOptions } from "./certificate-builder.js";
+export { decodePem, encodePem, type PemBlock } from "./pem.js";
+export {
+  createAccountKeys,
+  accountKeysFrom,
+  createDevice,
+  certifyDevice,
+  deviceChain,
+  deviceChainPem,
+  jamiIdOf,
+  deviceIdOf,
+  deviceShortIdOf,
+  type AccountKeys,
+  type DeviceIdentity,
+  type CreateAccountKeysOptions,
+  type CreateDeviceOptions,
+} from "./identity.js";
+export { verifyDeviceChain, type VerifyChainOptions, type VerifiedDevice } from "./chain.js";
+export { RevocationList, type RevokedEntry } from "./crl.js";
+export {
+  AccountArchive,
+  readArchive,
+  writeArchive,
+  type ArchiveContact,
+  type ArchiveConversation,
+  type ArchiveFields,
+} from "./archive.js";
+export { stretchKey, aesGcmEncrypt, aesGcmDecrypt, passwordEncrypt, passwordDecrypt } from "./archive-crypto.js";
+export {
+  createAccount,
+  importAccount,
+  loadAccount,
+  openAccountArchive,
+  exportAccount,
+  changeAccountPassword,
+  revokeDevice,
+  ACCOUNT_FILES,
+  type LocalAccount,
+  type CreateAccountOptions,
+  type ImportAccountOptions,
+} from "./account-dir.js";
+export { toHex, fromHex, toBase64, fromBase64 } from "./bytes.js";

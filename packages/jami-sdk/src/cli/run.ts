@@ -1,0 +1,66 @@
+import { parseArgs } from "node:util";
+import { isIdentityError } from "jami-identity";
+import { accountCommand } from "./account.js";
+import { demoCommand } from "./demo.js";
+import { processIo, UsageError, printJson, type CliIo } from "./output.js";
+
+const HELP = `jami — the Jami SDK command line (every command prints one JSON document)
+
+  jami account create  --dir D [--password P] [--name N]
+  jami account inspect --archive F [--password P]
+  jami account export  --dir D --out F [--password P]
+  jami account import  --archive F --dir D [--password P]
+  jami demo            (a readable walk-through, not JSON)
+
+The password may also come from the JAMI_PASSWORD environment variable.
+On failure: {"error": {"code", "message"}} and a non-zero exit status.
+`;
+
+/** Runs one CLI command; resolves to the process exit status. */
+export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        dir: { type: "string" },
+        archive: { type: "string" },
+        out: { type: "string" },
+        password: { type: "string" },
+        name: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    const [command, sub] = positionals;
+    if (values.help || command === "help") {
+      io.stdout(HELP);
+      return 0;
+    }
+    const password = values.password ?? (process.env.JAMI_PASSWORD || undefined);
+    switch (command) {
+      case "account":
+        await accountCommand(sub, { ...values, password }, io);
+        return 0;
+      case "demo":
+        await demoCommand(io);
+        return 0;
+      default:
+        throw new UsageError(`unknown command "${command ?? ""}"; try jami --help`);
+    }
+  } catch (error) {
+    const { code, message } = describeError(error);
+    printJson(io, { error: { code, message } });
+    return code === "USAGE" ? 2 : 1;
+  }
+}
+
+function describeError(error: unknown): { code: string; message: string } {
+  if (isIdentityError(error) || error instanceof UsageError) return { code: error.code, message: error.message };
+  const e = error as NodeJS.ErrnoException;
+  if (e?.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || e?.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    return { code: "USAGE", message: e.message };
+  }
+  if (typeof e?.code === "string" && e.code.startsWith("E")) return { code: `FS_${e.code}`, message: e.message };
+  return { code: "INTERNAL", message: e instanceof Error ? e.message : String(error) };
+}
