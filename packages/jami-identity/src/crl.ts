@@ -153,20 +153,29 @@ export class RevocationList {
   }
 }
 
+/**
+ * OpenDHT's rule: a fresh list starts at 8 random bytes; re-signing adds one
+ * to the same bytes read as an unsigned counter (so 13.7's "negative" numbers
+ * count up as jamid counts them).
+ */
 function nextNumber(previousHex: string | undefined): Uint8Array {
   if (previousHex === undefined) {
     const fresh = new Uint8Array(randomBytes(8));
-    fresh[0] = fresh[0]! & 0x3f || 0x01; // room to count up and stay positive
+    fresh[0] = fresh[0]! & 0x7f || 0x01;
     return fresh;
   }
-  const hex = (BigInt("0x" + (previousHex || "0")) + 1n).toString(16);
-  return fromHex(hex.length % 2 ? "0" + hex : hex);
+  const bytes = fromHex(previousHex);
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    bytes[i] = (bytes[i]! + 1) & 0xff;
+    if (bytes[i] !== 0) break;
+  }
+  // an all-0xff counter wraps to zeros: keep the INTEGER minimally encoded
+  let start = 0;
+  while (start < bytes.length - 1 && bytes[start] === 0 && bytes[start + 1]! < 0x80) start++;
+  return bytes.subarray(start);
 }
 
-function derInteger(magnitude: Uint8Array): Uint8Array {
-  let content = magnitude;
-  while (content.length > 1 && content[0] === 0 && content[1]! < 0x80) content = content.subarray(1);
-  if (content[0]! & 0x80) content = Uint8Array.from([0, ...content]);
+function derInteger(content: Uint8Array): Uint8Array {
   return Uint8Array.from([0x02, content.length, ...content]);
 }
 

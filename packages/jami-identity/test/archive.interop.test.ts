@@ -7,6 +7,8 @@ import {
   exportAccount,
   importAccount,
   openAccountArchive,
+  readArchive,
+  RevocationList,
   verifyDeviceChain,
   type LocalAccount,
 } from "jami-identity";
@@ -77,4 +79,47 @@ describe("archives across jamid and jami-identity", () => {
     const archive = await openAccountArchive({ dir: account.dir, password });
     expect(archive.exportingDeviceChain[0]?.deviceId.toString()).toBe(theirs.deviceId);
   });
+
+  it("we read and honour the CRL jamid signs when it revokes a device, and extend it as jamid would", async () => {
+    await Promise.all([jamid.startInstance("rev-a"), jamid.startInstance("rev-b")]);
+    const first = await jamid.createAccount("rev-a", { alias: "Revoker" });
+    const second = await jamid.importAccount("rev-b", first.archivePath!);
+    expect(second.jamiId).toBe(first.jamiId);
+    // the first device learns the second through the DHT before it can revoke it
+    await waitFor(async () => {
+      const info = await jamid.run<{ knownDevices?: Record<string, string> }>("info", "rev-a", first.accountId, "--all");
+      return Boolean(info.knownDevices?.[second.deviceId!]);
+    }, 30_000);
+    const since = String(Date.now() / 1000);
+    await jamid.run("call", "rev-a", "revokeDevice", first.accountId, "", second.deviceId!);
+    const ended = await jamid.run<{ args: unknown[] }>("wait-event", "rev-a", "deviceRevocationEnded", "--arg", `1=${second.deviceId}`, "--since", since, "--timeout", "30");
+    expect(ended.args[2]).toBe(0); // SUCCESS
+
+    const file = join(work, "revoker.gz");
+    await jamid.exportArchive("rev-a", first.accountId, file);
+    const archive = await readArchive(new Uint8Array(readFileSync(file)));
+    const crl = archive.revocationList!;
+    const { accountKey, accountCertificate } = archive.accountKeys;
+    expect(crl.isSignedBy(accountCertificate)).toBe(true);
+    const revokedChain = Certificate.chainFromPem(readFileSync(second.deviceCertPath!, "utf8"));
+    const keptChain = Certificate.chainFromPem(readFileSync(first.deviceCertPath!, "utf8"));
+    expect(() => verifyDeviceChain(revokedChain, { revocationLists: [crl] })).toThrow(expect.objectContaining({ code: "CHAIN_REVOKED" }));
+    expect(verifyDeviceChain(keptChain, { revocationLists: [crl] }).deviceId.toString()).toBe(first.deviceId);
+
+    // re-signing on top of jamid's list keeps its entry and counts its number up as an 8-byte counter
+    const ours = await importAccount({ archive: new Uint8Array(readFileSync(file)), dir: join(work, "revoker-ours"), bits: 2048 });
+    const extended = RevocationList.sign({ issuerKey: accountKey, issuerCertificate: accountCertificate, previous: crl, revoke: [ours.device.certificate] });
+    expect(extended.entries).toHaveLength(2);
+    expect(extended.isRevoked(revokedChain[0]!) && extended.isRevoked(ours.device.certificate)).toBe(true);
+    expect(extended.number).toHaveLength(crl.number!.length);
+    expect((BigInt("0x" + extended.number!) - BigInt("0x" + crl.number!)) & 0xffffffffffffffffn).toBe(1n);
+  });
 });
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

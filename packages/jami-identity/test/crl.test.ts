@@ -36,6 +36,7 @@ describe("device revocation lists", () => {
     expect(second.entries).toHaveLength(2);
     expect(second.isRevoked(one.certificate) && second.isRevoked(two.certificate)).toBe(true);
     expect(BigInt("0x" + second.number!)).toBe(BigInt("0x" + first.number!) + 1n);
+    expect(second.number!.length).toBe(first.number!.length);
     expect(RevocationList.fromPem(second.toPem()).entries).toHaveLength(2);
   });
 
