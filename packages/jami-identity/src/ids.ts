@@ -3,23 +3,35 @@ import { IdentityError } from "./errors.js";
 
 const HEX = /^[0-9a-f]*$/;
 
+/** What a concrete id class states about itself; the shared statics below read it. */
+interface IdClass<T> {
+  new (bytes: Uint8Array): T;
+  readonly byteLength: number;
+  /** How the id is derived from a DER SubjectPublicKeyInfo. */
+  readonly digest: (spki: Uint8Array) => Uint8Array;
+}
+
 /** A fixed-length binary id shown as lowercase hex; subclasses fix the length and meaning. */
 abstract class HexId {
   readonly bytes: Uint8Array;
 
-  protected constructor(bytes: Uint8Array, length: number, kind: string) {
+  protected constructor(bytes: Uint8Array, length: number) {
     if (bytes.byteLength !== length) {
-      throw new IdentityError("INVALID_ID", `${kind} must be ${length} bytes, got ${bytes.byteLength}`);
+      throw new IdentityError("INVALID_ID", `${new.target.name} must be ${length} bytes, got ${bytes.byteLength}`);
     }
     this.bytes = Uint8Array.from(bytes);
   }
 
-  protected static parseHex(hex: string, length: number, kind: string): Uint8Array {
+  static fromHex<T extends HexId>(this: IdClass<T>, hex: string): T {
     const lower = hex.trim().toLowerCase();
-    if (lower.length !== length * 2 || !HEX.test(lower)) {
-      throw new IdentityError("INVALID_ID", `${kind} must be ${length * 2} hex characters: "${hex}"`);
+    if (lower.length !== this.byteLength * 2 || !HEX.test(lower)) {
+      throw new IdentityError("INVALID_ID", `${this.name} must be ${this.byteLength * 2} hex characters: "${hex}"`);
     }
-    return fromHex(lower);
+    return new this(fromHex(lower));
+  }
+
+  static fromSpki<T extends HexId>(this: IdClass<T>, spki: Uint8Array): T {
+    return new this(this.digest(spki));
   }
 
   equals(other: HexId | string): boolean {
@@ -43,14 +55,10 @@ abstract class HexId {
  */
 export class JamiId extends HexId {
   declare private readonly _brand: "JamiId";
+  static readonly byteLength = 20;
+  static readonly digest = sha1;
   constructor(bytes: Uint8Array) {
-    super(bytes, 20, "JamiId");
-  }
-  static fromHex(hex: string): JamiId {
-    return new JamiId(HexId.parseHex(hex, 20, "JamiId"));
-  }
-  static fromSpki(spki: Uint8Array): JamiId {
-    return new JamiId(sha1(spki));
+    super(bytes, JamiId.byteLength);
   }
 }
 
@@ -60,14 +68,10 @@ export class JamiId extends HexId {
  */
 export class DeviceShortId extends HexId {
   declare private readonly _brand: "DeviceShortId";
+  static readonly byteLength = 20;
+  static readonly digest = sha1;
   constructor(bytes: Uint8Array) {
-    super(bytes, 20, "DeviceShortId");
-  }
-  static fromHex(hex: string): DeviceShortId {
-    return new DeviceShortId(HexId.parseHex(hex, 20, "DeviceShortId"));
-  }
-  static fromSpki(spki: Uint8Array): DeviceShortId {
-    return new DeviceShortId(sha1(spki));
+    super(bytes, DeviceShortId.byteLength);
   }
 }
 
@@ -77,13 +81,9 @@ export class DeviceShortId extends HexId {
  */
 export class DeviceId extends HexId {
   declare private readonly _brand: "DeviceId";
+  static readonly byteLength = 32;
+  static readonly digest = sha256;
   constructor(bytes: Uint8Array) {
-    super(bytes, 32, "DeviceId");
-  }
-  static fromHex(hex: string): DeviceId {
-    return new DeviceId(HexId.parseHex(hex, 32, "DeviceId"));
-  }
-  static fromSpki(spki: Uint8Array): DeviceId {
-    return new DeviceId(sha256(spki));
+    super(bytes, DeviceId.byteLength);
   }
 }
