@@ -13,3 +13,9 @@ export {
   type FieldsReply,
 } from "./messages.js";
 export { parseHostPort, socketAddress, type SocketAddress, type NodeEntry, type Family } from "./node-entry.js";
+export { DhtNode, LISTEN_NODES, type DhtNodeOptions, type DhtNodeEvents, type GetOptions, type PutOptions, type PutResult, type NodeStats } from "./dht-node.js";
+export { Subscription, type ListenEvent, type SubscriptionEvents } from "./subscription.js";
+export { UdpTransport, type DatagramTransport, type UdpTransportOptions } from "./transport.js";
+export { Storage, type StorageOptions, type StoreOutcome, type StoredValue } from "./storage.js";
+export { ValueType, valueTypeRule, certificateKeyId, type ValueTypeRule } from "./value-types.js";
+export { RemoteError } from "./rpc.js";

@@ -13,9 +13,9 @@ import {
   buildUpdateValues,
   buildValueData,
   type Envelope,
-} from "../src/messages";
-import { RawMsg } from "../src/msgpack";
-import { identityPem, packetVectors, valueVector } from "./vectors";
+} from "../src/messages.js";
+import { RawMsg } from "../src/msgpack.js";
+import { identityPem, packetVectors, valueVector } from "./vectors.js";
 
 function valuesField(m: ParsedMessage): unknown[] | undefined {
   if (m.valueSizes) return m.valueSizes;
@@ -119,7 +119,7 @@ describe("values", () => {
   it("a tampered signed value does not verify", () => {
     const bytes = Buffer.from(valueVector("signed").hex, "hex");
     const at = bytes.indexOf(Buffer.from("hello-signed"));
-    bytes[at] ^= 1;
+    bytes[at] = bytes[at]! ^ 1;
     expect(Value.decode(bytes).verifySignature()).toBe(false);
   });
 

@@ -1,0 +1,144 @@
+import KBucket from "k-bucket";
+import { InfoHash } from "./infohash.js";
+import { addressKey, type Family, type NodeEntry, type SocketAddress } from "./node-entry.js";
+
+/** OpenDHT timings for node liveness (`Node::isGood`, `NODE_GOOD_TIME`, `NODE_EXPIRE_TIME`). */
+export const NODE_GOOD_TIME_MS = 120 * 60_000;
+export const NODE_EXPIRE_TIME_MS = 10 * 60_000;
+export const TARGET_NODES = 8;
+const MAX_AUTH_ERRORS = 3;
+
+/** What we know of a remote node on one address family. */
+export class RemoteNode {
+  lastSeen = 0;
+  lastReplied = 0;
+  expired = false;
+  authErrors = 0;
+  /** Tokens this node gave us, for writes to it. */
+  token?: Uint8Array;
+  tokenTime = 0;
+
+  constructor(
+    readonly id: InfoHash,
+    public address: SocketAddress,
+    readonly isClient = false,
+  ) {}
+
+  get key(): string {
+    return addressKey(this.address);
+  }
+
+  /** OpenDHT's `Node::isGood`: replied within 2 h and heard from within 10 min, not expired. */
+  isGood(now: number): boolean {
+    return !this.expired && this.lastReplied > 0 && now - this.lastReplied < NODE_GOOD_TIME_MS && now - this.lastSeen < NODE_EXPIRE_TIME_MS;
+  }
+
+  received(now: number, isReply: boolean): void {
+    this.lastSeen = now;
+    if (isReply) {
+      this.lastReplied = now;
+      this.expired = false;
+      this.authErrors = 0;
+    }
+  }
+
+  failed(): void {
+    this.expired = true;
+  }
+
+  authError(): void {
+    this.token = undefined;
+    if (++this.authErrors > MAX_AUTH_ERRORS) this.expired = true;
+  }
+
+  toEntry(): NodeEntry {
+    return { id: this.id, address: this.address };
+  }
+}
+
+interface Contact {
+  id: Uint8Array;
+  vectorClock: number;
+  node: RemoteNode;
+}
+
+/**
+ * One family's routing table: k-bucket's Kademlia tree (8 nodes per bucket; only the bucket holding our own id
+ * splits). When a bucket is full, its least recently seen node is replaced if it is expired; otherwise the
+ * newcomer waits for `pingOld` to decide, as OpenDHT pings a dubious node before dropping it.
+ */
+export class RoutingTable {
+  private readonly buckets: KBucket<Contact>;
+  private clock = 0;
+
+  constructor(
+    readonly localId: InfoHash,
+    readonly family: Family,
+    private readonly pingOld: (old: RemoteNode, candidate: RemoteNode) => void,
+  ) {
+    this.buckets = new KBucket<Contact>({
+      localNodeId: localId.bytes,
+      numberOfNodesPerKBucket: TARGET_NODES,
+      numberOfNodesToPing: 1,
+      arbiter: (incumbent, candidate) => (incumbent.vectorClock > candidate.vectorClock ? incumbent : candidate),
+    });
+    this.buckets.on("ping", (old: Contact[], candidate: Contact) => {
+      const oldest = old[0];
+      if (!oldest) return;
+      if (oldest.node.expired) {
+        this.buckets.remove(oldest.id);
+        this.buckets.add(candidate);
+      } else this.pingOld(oldest.node, candidate.node);
+    });
+  }
+
+  get size(): number {
+    return this.buckets.count();
+  }
+
+  get(id: InfoHash): RemoteNode | undefined {
+    return this.buckets.get(id.bytes)?.node;
+  }
+
+  /** Inserts or refreshes a node; returns the node object kept in the table (or the newcomer when it is not). */
+  upsert(node: RemoteNode): RemoteNode {
+    const existing = this.get(node.id);
+    if (existing) {
+      existing.address = node.address;
+      this.buckets.add({ id: existing.id.bytes, vectorClock: ++this.clock, node: existing });
+      return existing;
+    }
+    this.buckets.add({ id: node.id.bytes, vectorClock: ++this.clock, node });
+    return node;
+  }
+
+  remove(id: InfoHash): void {
+    this.buckets.remove(id.bytes);
+  }
+
+  /** Replaces `old` by `candidate` after `old` failed to answer. */
+  replace(old: RemoteNode, candidate: RemoteNode): void {
+    this.buckets.remove(old.id.bytes);
+    this.upsert(candidate);
+  }
+
+  /** The `count` closest nodes to `target` (exact XOR order), good ones only unless `includeDubious`. */
+  closest(target: InfoHash, count: number, now: number, includeDubious = false): RemoteNode[] {
+    const nodes = this.buckets
+      .closest(target.bytes, Math.max(count * 3, 24))
+      .map((c) => c.node)
+      .filter((n) => !n.expired && (includeDubious || n.isGood(now)));
+    nodes.sort((a, b) => target.xorCompare(a.id, b.id));
+    return nodes.slice(0, count);
+  }
+
+  all(): RemoteNode[] {
+    return this.buckets.toArray().map((c) => c.node);
+  }
+
+  counts(now: number): { good: number; dubious: number } {
+    let good = 0;
+    for (const n of this.all()) if (n.isGood(now)) good++;
+    return { good, dubious: this.size - good };
+  }
+}

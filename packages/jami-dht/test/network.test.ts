@@ -1,0 +1,62 @@
+import { DhtNode, InfoHash, Value } from "jami-dht";
+
+const LOOPBACK = { host: "127.0.0.1", port: 0, rateLimit: false } as const;
+
+async function network(n: number): Promise<DhtNode[]> {
+  const first = await DhtNode.create(LOOPBACK);
+  const boot = `127.0.0.1:${first.addresses[0]!.port}`;
+  const rest = await Promise.all(Array.from({ length: n - 1 }, () => DhtNode.create({ ...LOOPBACK, bootstrap: [boot] })));
+  await Promise.all(rest.map((node) => node.bootstrap().catch(() => {})));
+  // A second round lets early nodes learn the late ones.
+  await Promise.all([first, ...rest].map((node) => node.findNodes(node.id)));
+  return [first, ...rest];
+}
+
+describe("a loopback network of our nodes", () => {
+  let nodes: DhtNode[] = [];
+  beforeAll(async () => {
+    nodes = await network(12);
+  });
+  afterAll(async () => {
+    await Promise.all(nodes.map((n) => n.close()));
+  });
+
+  it("pings and fills routing tables", async () => {
+    const id = await nodes[1]!.ping(`127.0.0.1:${nodes[0]!.addresses[0]!.port}`);
+    expect(id.equals(nodes[0]!.id)).toBe(true);
+    for (const n of nodes) {
+      const { good, dubious } = n.stats().ipv4;
+      expect(good).toBeGreaterThanOrEqual(1);
+      expect(good + dubious).toBeGreaterThanOrEqual(5);
+    }
+  });
+
+  it("a value put by one node is found by every node", async () => {
+    const key = InfoHash.get("network-test-key");
+    const value = new Value({ data: "hello", userType: "text/plain" });
+    const result = await nodes[3]!.put(key, value);
+    expect(result.nodes).toBeGreaterThan(0);
+    for (const n of nodes) {
+      const got = await n.getAll(key);
+      expect(got.map((v) => new TextDecoder().decode(v.data))).toEqual(["hello"]);
+    }
+  });
+
+  it("listeners get new values and edits pushed", async () => {
+    const key = InfoHash.get("listen-test-key");
+    const sub = nodes[5]!.listen(key);
+    const received: string[] = [];
+    sub.on("value", (v) => received.push(new TextDecoder().decode(v.data)));
+    await new Promise((r) => setTimeout(r, 300));
+    await nodes[9]!.put(key, new Value({ data: "pushed" }));
+    for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(received).toEqual(["pushed"]);
+    sub.cancel();
+  });
+
+  it("a get can be aborted", async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await expect(nodes[0]!.getAll(InfoHash.get("x"), { signal: controller.signal })).rejects.toMatchObject({ code: "ABORTED" });
+  });
+});
