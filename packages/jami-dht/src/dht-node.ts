@@ -478,7 +478,10 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> {
     if (!table) return;
     if (msg.isClient && !isReply) return;
     const node = table.upsert(new RemoteNode(msg.id, from, msg.isClient));
-    node.received(this.now(), isReply);
+    const now = this.now();
+    node.received(now, isReply);
+    // A node that only queried us is dubious until it answers: confirm it now, as OpenDHT's maintenance would.
+    if (!isReply && !node.isGood(now) && now - node.pingedAt > 60_000) this.confirm(node);
     if (isReply && !this.connected) {
       this.connected = true;
       clearTimeout(this.bootstrapTimer);
@@ -611,17 +614,19 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> {
     this.scheduleMaintenance(Math.min(period, nextExpiry === undefined ? Infinity : Math.max(0, nextExpiry - now)));
   }
 
-  /** Nodes not heard from for 10 min get a ping; failures mark them expired (they are replaced first). */
+  /** Dubious nodes get a ping; failures mark them expired (they are replaced first). */
   private pingDubious(now: number): void {
     for (const table of this.tables.values()) {
-      for (const n of table.all()) {
-        if (n.expired || n.isGood(now)) continue;
-        this.ping(n.address).then(
-          () => n.received(this.now(), true),
-          () => n.failed(),
-        );
-      }
+      for (const n of table.all()) if (!n.expired && !n.isGood(now) && now - n.pingedAt > 60_000) this.confirm(n);
     }
+  }
+
+  private confirm(n: RemoteNode): void {
+    n.pingedAt = this.now();
+    this.ping(n.address).then(
+      () => n.received(this.now(), true),
+      () => n.failed(),
+    );
   }
 
   private scheduleBootstrap(): void {

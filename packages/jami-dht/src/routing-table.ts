@@ -17,6 +17,7 @@ export class RemoteNode {
   /** Tokens this node gave us, for writes to it. */
   token?: Uint8Array;
   tokenTime = 0;
+  pingedAt = 0;
 
   constructor(
     readonly id: InfoHash,
