@@ -141,6 +141,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> {
   private readonly bootstrapAddresses: SocketAddress[];
   private bootstrapDelay = BOOTSTRAP_FIRST_DELAY_MS;
   private bootstrapTimer?: NodeJS.Timeout;
+  private bootstrapping?: Promise<void>;
   private maintenanceTimer?: NodeJS.Timeout;
   private lastBucketRefresh = 0;
   private connected = false;
@@ -204,6 +205,13 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> {
    */
   async bootstrap(extra: (string | SocketAddress)[] = [], signal?: AbortSignal): Promise<void> {
     for (const e of extra) this.bootstrapAddresses.push(typeof e === "string" ? parseHostPort(e) : e);
+    if (!this.bootstrapping) {
+      this.bootstrapping = this.runBootstrap(signal).finally(() => (this.bootstrapping = undefined));
+    }
+    return this.bootstrapping;
+  }
+
+  private async runBootstrap(signal?: AbortSignal): Promise<void> {
     const results = await Promise.allSettled(this.bootstrapAddresses.map((a) => this.ping(a, signal)));
     if (!results.some((r) => r.status === "fulfilled")) {
       this.scheduleBootstrap();

@@ -14,6 +14,7 @@ export type DhtErrorCode =
   | "NOT_RUNNING"
   | "REMOTE_ERROR"
   | "NO_NODES"
+  | "NOT_FOUND"
   | "BIND_FAILED"
   | "PROXY_HTTP"
   | "INVALID_ARGUMENT";

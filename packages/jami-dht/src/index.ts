@@ -19,3 +19,4 @@ export { UdpTransport, type DatagramTransport, type UdpTransportOptions } from "
 export { Storage, type StorageOptions, type StoreOutcome, type StoredValue } from "./storage.js";
 export { ValueType, valueTypeRule, certificateKeyId, type ValueTypeRule } from "./value-types.js";
 export { RemoteError } from "./rpc.js";
+export { SecureDht, CERTIFICATE_VALUE_ID, type SecureIdentity, type SecureGetOptions } from "./secure-dht.js";

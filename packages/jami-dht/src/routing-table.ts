@@ -14,9 +14,6 @@ export class RemoteNode {
   lastReplied = 0;
   expired = false;
   authErrors = 0;
-  /** Tokens this node gave us, for writes to it. */
-  token?: Uint8Array;
-  tokenTime = 0;
   pingedAt = 0;
 
   constructor(
@@ -48,7 +45,6 @@ export class RemoteNode {
   }
 
   authError(): void {
-    this.token = undefined;
     if (++this.authErrors > MAX_AUTH_ERRORS) this.expired = true;
   }
 

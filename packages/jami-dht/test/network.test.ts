@@ -1,21 +1,10 @@
 import { DhtNode, InfoHash, Value } from "jami-dht";
-
-const LOOPBACK = { host: "127.0.0.1", port: 0, rateLimit: false } as const;
-
-async function network(n: number): Promise<DhtNode[]> {
-  const first = await DhtNode.create(LOOPBACK);
-  const boot = `127.0.0.1:${first.addresses[0]!.port}`;
-  const rest = await Promise.all(Array.from({ length: n - 1 }, () => DhtNode.create({ ...LOOPBACK, bootstrap: [boot] })));
-  await Promise.all(rest.map((node) => node.bootstrap().catch(() => {})));
-  // A second round lets early nodes learn the late ones.
-  await Promise.all([first, ...rest].map((node) => node.findNodes(node.id)));
-  return [first, ...rest];
-}
+import { loopbackNetwork } from "./helpers.js";
 
 describe("a loopback network of our nodes", () => {
   let nodes: DhtNode[] = [];
   beforeAll(async () => {
-    nodes = await network(12);
+    nodes = await loopbackNetwork(12);
   });
   afterAll(async () => {
     await Promise.all(nodes.map((n) => n.close()));

@@ -1,0 +1,162 @@
+import createDebug from "debug";
+import { Certificate, type PrivateKey, type PublicKey } from "jami-identity";
+import type { DhtNode, GetOptions, PutOptions, PutResult } from "./dht-node.js";
+import { DhtError } from "./errors.js";
+import type { InfoHash } from "./infohash.js";
+import { encode } from "./msgpack.js";
+import { Subscription } from "./subscription.js";
+import { publicKeyId, Value, ValueField } from "./value.js";
+import { certificatePemOf, ValueType } from "./value-types.js";
+
+const log = createDebug("jami:dht:secure");
+
+/** The certificate announcement's value id, as OpenDHT uses. */
+export const CERTIFICATE_VALUE_ID = 1n;
+const CACHE_LIMIT = 1024;
+
+export interface SecureIdentity {
+  key: PrivateKey;
+  /** PEM chain: this key's certificate first, then its issuers. Announced at the key's id. */
+  certificateChainPem?: string;
+}
+
+export interface SecureGetOptions extends GetOptions {
+  /** Also yield values that are encrypted for someone else (as opaque values). Default false. */
+  includeUndecryptable?: boolean;
+}
+
+/**
+ * OpenDHT's SecureDht on top of a node: signed and encrypted puts, and gets / listens that verify signatures,
+ * decrypt what is addressed to us and drop forgeries; the node's certificate is announced at its key id and
+ * other certificates are found (and cached) by key id.
+ */
+export class SecureDht {
+  private readonly certificates = new Map<string, Certificate>();
+  private readonly seqs = new Map<string, number>();
+
+  constructor(
+    readonly node: DhtNode,
+    readonly identity?: SecureIdentity,
+  ) {}
+
+  /** Our public key id (SHA-1 of the SPKI): where our certificate lives and what `to` holds. */
+  get keyId(): InfoHash | undefined {
+    return this.identity ? publicKeyId(this.identity.key.publicKey) : undefined;
+  }
+
+  private requireIdentity(): SecureIdentity {
+    if (!this.identity) throw new DhtError("INVALID_ARGUMENT", "this operation needs an identity");
+    return this.identity;
+  }
+
+  /** Permanent put of our certificate chain at our key id (type 8, id 1, data = msgpack bin(PEM)). */
+  async announceCertificate(options: PutOptions = {}): Promise<PutResult> {
+    const { key, certificateChainPem } = this.requireIdentity();
+    if (!certificateChainPem) throw new DhtError("INVALID_ARGUMENT", "identity has no certificate to announce");
+    const value = new Value({ id: CERTIFICATE_VALUE_ID, type: ValueType.Certificate, data: encode(Buffer.from(certificateChainPem)) });
+    return this.node.put(publicKeyId(key.publicKey), value, { permanent: true, ...options });
+  }
+
+  /**
+   * Signs and puts: the seq is one above any version of (key, id) we signed before, here or found on the DHT
+   * (`SecureDht::putSigned`).
+   */
+  async putSigned(key: InfoHash, value: Value, options: PutOptions = {}): Promise<PutResult> {
+    const { key: privateKey } = this.requireIdentity();
+    const ours = publicKeyId(privateKey.publicKey);
+    const slot = `${key}/${value.id}`;
+    let seq = this.seqs.has(slot) ? this.seqs.get(slot)! + 1 : value.seq;
+    for await (const found of this.node.get(key, { filter: { select: [], where: [{ field: ValueField.Id, value: value.id }] }, signal: options.signal })) {
+      if (found.owner && publicKeyId(found.owner).equals(ours) && found.seq >= seq) seq = found.seq + 1;
+    }
+    if (seq > 0xffff) throw new DhtError("INVALID_ARGUMENT", "seq overflow: value edited 65535 times");
+    const signed = value.clone().sign(privateKey, seq);
+    this.seqs.set(slot, seq);
+    return this.node.put(key, signed, options);
+  }
+
+  /** Signs, encrypts for `to` (a key, or a key id whose certificate is looked up) and puts. */
+  async putEncrypted(key: InfoHash, value: Value, to: PublicKey | InfoHash, options: PutOptions = {}): Promise<PutResult> {
+    const { key: privateKey } = this.requireIdentity();
+    const recipient = "spki" in to ? to : await this.findPublicKey(to, options.signal);
+    return this.node.put(key, value.encrypt(privateKey, recipient), options);
+  }
+
+  /** Checks one received value: plain passes, signed must verify, encrypted is decrypted if it is ours. */
+  private accept(v: Value, includeUndecryptable = false): Value | undefined {
+    if (v.isEncrypted) {
+      if (!this.identity) return includeUndecryptable ? v : undefined;
+      try {
+        return v.decrypt(this.identity.key);
+      } catch (e) {
+        log("dropped encrypted value %s: %s", v.id, (e as Error).message);
+        return includeUndecryptable && (e as DhtError).code === "DECRYPT_FAILED" ? v : undefined;
+      }
+    }
+    if (v.owner && !v.verifySignature()) {
+      log("dropped value %s: bad signature", v.id);
+      return undefined;
+    }
+    return v;
+  }
+
+  async *get(key: InfoHash, options: SecureGetOptions = {}): AsyncGenerator<Value, void, undefined> {
+    for await (const v of this.node.get(key, options)) {
+      const ok = this.accept(v, options.includeUndecryptable);
+      if (ok) yield ok;
+    }
+  }
+
+  async getAll(key: InfoHash, options: SecureGetOptions = {}): Promise<Value[]> {
+    const out: Value[] = [];
+    for await (const v of this.get(key, options)) out.push(v);
+    return out;
+  }
+
+  /** A listen that only reports values passing the same checks as `get`. */
+  listen(key: InfoHash, options: SecureGetOptions = {}): Subscription {
+    const inner = this.node.listen(key, options);
+    const outer = new Subscription(key, options.filter);
+    inner.on("value", (v) => {
+      const ok = this.accept(v, options.includeUndecryptable);
+      if (ok) outer.deliver(ok);
+    });
+    inner.on("expired", (ids) => outer.deliverExpired(ids));
+    inner.on("refreshed", (ids) => outer.deliverRefreshed(ids));
+    outer.onCancel = () => inner.cancel();
+    return outer;
+  }
+
+  /** The certificate whose public key id is `id`, from the cache or the DHT (`findCertificate`). */
+  async findCertificate(id: InfoHash, signal?: AbortSignal): Promise<Certificate> {
+    const cached = this.certificates.get(id.toString());
+    if (cached) return cached;
+    for await (const v of this.node.get(id, { filter: { select: [], where: [{ field: ValueField.ValueType, value: ValueType.Certificate }] }, signal })) {
+      const pem = certificatePemOf(v);
+      if (!pem) continue;
+      try {
+        const cert = Certificate.fromPem(pem);
+        if (!publicKeyId(cert.publicKey).equals(id)) continue;
+        this.cacheCertificate(id, cert);
+        return cert;
+      } catch {
+        log("unreadable certificate at %s", id);
+      }
+    }
+    throw new DhtError("NOT_FOUND", `no certificate found for ${id}`);
+  }
+
+  async findPublicKey(id: InfoHash, signal?: AbortSignal): Promise<PublicKey> {
+    return (await this.findCertificate(id, signal)).publicKey;
+  }
+
+  /** Adds a certificate to the cache (e.g. one received through another channel). */
+  registerCertificate(cert: Certificate): void {
+    this.cacheCertificate(publicKeyId(cert.publicKey), cert);
+  }
+
+  private cacheCertificate(id: InfoHash, cert: Certificate): void {
+    if (this.certificates.size >= CACHE_LIMIT) this.certificates.delete(this.certificates.keys().next().value!);
+    this.certificates.set(id.toString(), cert);
+  }
+}
