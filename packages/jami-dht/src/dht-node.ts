@@ -33,6 +33,7 @@ import { TypedEmitter } from "./typed-emitter.js";
 import { Value, ValueField } from "./value.js";
 import { valueTypeRule } from "./value-types.js";
 import { handleQuery } from "./query-handlers.js";
+import type { DhtClient, GetOptions, PutOptions, PutResult } from "./client.js";
 
 const log = createDebug("jami:dht");
 
@@ -75,26 +76,6 @@ export interface DhtNodeEvents {
   disconnected: [];
 }
 
-export interface GetOptions {
-  filter?: ValueQuery;
-  signal?: AbortSignal;
-}
-
-export interface PutOptions {
-  /** Keep the value alive (refresh before it expires) until `cancelPut`. */
-  permanent?: boolean;
-  /** Creation time in ms since the epoch (defaults to now). */
-  created?: number;
-  signal?: AbortSignal;
-}
-
-export interface PutResult {
-  /** Remote nodes that acknowledged the put. */
-  nodes: number;
-  /** Whether this node keeps a copy itself (it is among the closest to the key). */
-  storedLocally: boolean;
-}
-
 export interface NodeStats {
   id: string;
   ipv4: { good: number; dubious: number };
@@ -126,7 +107,7 @@ interface PermanentPut {
  * routing table per address family, stores values under OpenDHT's policies and runs iterative searches for
  * `get`, `put` and `listen`.
  */
-export class DhtNode extends TypedEmitter<DhtNodeEvents> {
+export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
   readonly id: InfoHash;
   /** @internal */ readonly rpc: Rpc;
   /** @internal */ readonly storage: Storage;
@@ -145,6 +126,8 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> {
   private maintenanceTimer?: NodeJS.Timeout;
   private lastBucketRefresh = 0;
   private connected = false;
+  /** Our address as the last replying node saw it (`sa`). */
+  publicAddress?: string;
   private running = true;
   private activeSearches = 0;
 
@@ -163,7 +146,10 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> {
       this.tables.set(a.family, new RoutingTable(this.id, a.family, (old, candidate) => this.pingOld(old, candidate)));
     }
     this.rpc.onMessage = (msg, from) => this.receive(msg, from);
-    this.rpc.onReply = (msg, from) => this.heard(msg, from, true);
+    this.rpc.onReply = (msg, from) => {
+      if (msg.requesterIp) this.publicAddress = msg.requesterIp;
+      this.heard(msg, from, true);
+    };
     this.bootstrapAddresses = (options.bootstrap ?? []).map((b) => (typeof b === "string" ? parseHostPort(b) : b));
   }
 
@@ -610,7 +596,8 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> {
       this.emit("disconnected");
       this.scheduleBootstrap();
     }
-    if (good > 0 && now - this.lastBucketRefresh > BUCKET_REFRESH_MS) {
+    // A small table is filled by searching our own id; a full one refreshes its buckets every 10 min.
+    if (good > 0 && (good < TARGET_NODES || now - this.lastBucketRefresh > BUCKET_REFRESH_MS)) {
       this.lastBucketRefresh = now;
       void this.findNodes(this.id).catch(() => {});
       void this.findNodes(InfoHash.random()).catch(() => {});

@@ -13,10 +13,15 @@ export {
   type FieldsReply,
 } from "./messages.js";
 export { parseHostPort, socketAddress, type SocketAddress, type NodeEntry, type Family } from "./node-entry.js";
-export { DhtNode, LISTEN_NODES, type DhtNodeOptions, type DhtNodeEvents, type GetOptions, type PutOptions, type PutResult, type NodeStats } from "./dht-node.js";
+export { DhtNode, LISTEN_NODES, type DhtNodeOptions, type DhtNodeEvents, type NodeStats } from "./dht-node.js";
+export type { DhtClient, GetOptions, PutOptions, PutResult } from "./client.js";
+export { valueToJson, valueFromJson, type ValueJson } from "./value-json.js";
 export { Subscription, type ListenEvent, type SubscriptionEvents } from "./subscription.js";
 export { UdpTransport, type DatagramTransport, type UdpTransportOptions } from "./transport.js";
 export { Storage, type StorageOptions, type StoreOutcome, type StoredValue } from "./storage.js";
 export { ValueType, valueTypeRule, certificateKeyId, type ValueTypeRule } from "./value-types.js";
 export { RemoteError } from "./rpc.js";
 export { SecureDht, CERTIFICATE_VALUE_ID, type SecureIdentity, type SecureGetOptions } from "./secure-dht.js";
+export { DhtProxyServer, PROXY_OP_TIMEOUT_MS, type DhtProxyServerOptions } from "./proxy-server.js";
+export { DhtProxyClient, type DhtProxyClientOptions } from "./proxy-client.js";
+export { PushListeners, type PushPlatform, type PushRegistration } from "./proxy-push.js";

@@ -1,6 +1,6 @@
 import createDebug from "debug";
 import { Certificate, type PrivateKey, type PublicKey } from "jami-identity";
-import type { DhtNode, GetOptions, PutOptions, PutResult } from "./dht-node.js";
+import type { DhtClient, GetOptions, PutOptions, PutResult } from "./client.js";
 import { DhtError } from "./errors.js";
 import type { InfoHash } from "./infohash.js";
 import { encode } from "./msgpack.js";
@@ -35,7 +35,7 @@ export class SecureDht {
   private readonly seqs = new Map<string, number>();
 
   constructor(
-    readonly node: DhtNode,
+    readonly node: DhtClient,
     readonly identity?: SecureIdentity,
   ) {}
 

@@ -5,14 +5,14 @@ import type { Value } from "./value.js";
 
 export type ListenEvent =
   | { type: "value"; value: Value }
-  | { type: "expired"; ids: bigint[] }
+  | { type: "expired"; ids: bigint[]; values: Value[] }
   | { type: "refreshed"; ids: bigint[] };
 
 export interface SubscriptionEvents {
   /** A new value, or a new version (higher seq) of one already seen. */
   value: [Value];
-  /** Values that expired at the storage nodes. */
-  expired: [bigint[]];
+  /** Values that expired at the storage nodes (ids, and the values as last seen). */
+  expired: [bigint[], Value[]];
   /** Values whose life was extended by their owner. */
   refreshed: [bigint[]];
 }
@@ -22,7 +22,7 @@ export interface SubscriptionEvents {
  * storage nodes pushing them; `cancel()` (or the AbortSignal given to `listen`) ends it.
  */
 export class Subscription extends TypedEmitter<SubscriptionEvents> implements AsyncIterable<ListenEvent> {
-  private readonly known = new Map<bigint, number>();
+  private readonly known = new Map<bigint, Value>();
   private readonly queue: ListenEvent[] = [];
   private wake?: () => void;
   private ended = false;
@@ -41,8 +41,8 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> implements As
     return this.ended;
   }
 
-  /** Ids and seqs of the values currently known at the key. */
-  get values(): ReadonlyMap<bigint, number> {
+  /** The values currently known at the key, by id (latest version of each). */
+  get values(): ReadonlyMap<bigint, Value> {
     return this.known;
   }
 
@@ -50,18 +50,23 @@ export class Subscription extends TypedEmitter<SubscriptionEvents> implements As
   deliver(value: Value): void {
     if (this.ended) return;
     const seen = this.known.get(value.id);
-    if (seen !== undefined && seen >= value.seq) return;
-    this.known.set(value.id, value.seq);
+    if (seen !== undefined && seen.seq >= value.seq) return;
+    this.known.set(value.id, value);
     this.push({ type: "value", value });
     this.emit("value", value);
   }
 
   /** @internal */
   deliverExpired(ids: bigint[]): void {
-    const gone = ids.filter((id) => this.known.delete(id));
-    if (this.ended || gone.length === 0) return;
-    this.push({ type: "expired", ids: gone });
-    this.emit("expired", gone);
+    const values = ids.flatMap((id) => {
+      const v = this.known.get(id);
+      return v ? [v] : [];
+    });
+    for (const v of values) this.known.delete(v.id);
+    if (this.ended || values.length === 0) return;
+    const gone = values.map((v) => v.id);
+    this.push({ type: "expired", ids: gone, values });
+    this.emit("expired", gone, values);
   }
 
   /** @internal */

@@ -1,0 +1,127 @@
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { promisify } from "node:util";
+import { SHARED } from "./jamid-harness";
+
+const execFileAsync = promisify(execFile);
+const PYTHON = "/usr/bin/python3";
+export const DHT_HARNESS = resolve(SHARED, "tools/dhtnode-harness.sh");
+export const OPENDHT_PEER = resolve(SHARED, "tools/opendht-peer.py");
+const DRIVER = resolve(__dirname, "opendht-driver.py");
+
+export type PeerEvent = Record<string, unknown> & { event?: string };
+
+/** Real OpenDHT nodes from `shared/tools/dhtnode-harness.sh` (python3-opendht runners or dhtnode binaries). */
+export class HarnessNodes {
+  private constructor(
+    readonly dir: string,
+    readonly addresses: string[],
+  ) {}
+
+  static async start(options: { count: number; basePort: number; impl?: "python" | "dhtnode" }): Promise<HarnessNodes> {
+    const dir = mkdtempSync(join(tmpdir(), "dhtharness-"));
+    const args = ["start", "-n", String(options.count), "-p", String(options.basePort), "--impl", options.impl ?? "python", "--dir", dir];
+    const { stdout } = await execFileAsync(DHT_HARNESS, args, { timeout: 120_000 });
+    const addresses = [...stdout.matchAll(/^NODE \d+ (\S+)/gm)].map((m) => m[1]!);
+    if (addresses.length !== options.count) throw new Error(`harness started ${addresses.length} nodes: ${stdout}`);
+    return new HarnessNodes(dir, addresses);
+  }
+
+  get bootstrap(): string {
+    return this.addresses[0]!;
+  }
+
+  async stop(): Promise<void> {
+    await execFileAsync(DHT_HARNESS, ["stop", "--dir", this.dir]).catch(() => {});
+  }
+}
+
+/** Runs `opendht-peer.py` to completion; its JSON lines. */
+export async function runPeer(args: string[], timeoutMs = 60_000): Promise<PeerEvent[]> {
+  const { stdout } = await execFileAsync(PYTHON, [OPENDHT_PEER, ...args], { timeout: timeoutMs, maxBuffer: 16 << 20 });
+  return stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as PeerEvent);
+}
+
+/** A long-running process printing JSON lines, with a way to wait for one. */
+export class JsonLinesProcess {
+  readonly events: PeerEvent[] = [];
+  private waiters: (() => void)[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcessWithoutNullStreams) {
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      if (!line.startsWith("{")) return;
+      this.events.push(JSON.parse(line) as PeerEvent);
+      for (const w of this.waiters.splice(0)) w();
+    });
+    child.stderr.resume();
+    this.exited = new Promise((r) => child.on("exit", (code) => r(code)));
+  }
+
+  async waitFor(match: (e: PeerEvent) => boolean, timeoutMs = 30_000): Promise<PeerEvent> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.events.find(match);
+      if (found) return found;
+      const left = end - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for an event; got ${JSON.stringify(this.events.slice(-5))}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null) this.child.kill("SIGTERM");
+    await this.exited;
+  }
+}
+
+export function spawnPeer(args: string[]): JsonLinesProcess {
+  return new JsonLinesProcess(spawn(PYTHON, [OPENDHT_PEER, ...args]));
+}
+
+export interface DriverNode {
+  index: number;
+  addr: string;
+  node_id: string;
+  pkid: string;
+}
+
+/** Several python3-opendht runners in one process (`test-support/opendht-driver.py`), driven by commands. */
+export class OpenDhtDriver extends JsonLinesProcess {
+  private nextId = 1;
+  nodes: DriverNode[] = [];
+
+  static async start(options: { nodes: number; bootstrap?: string[]; identityNodes?: number }): Promise<OpenDhtDriver> {
+    const args = [DRIVER, "--nodes", String(options.nodes), "--identity-nodes", String(options.identityNodes ?? 0)];
+    for (const b of options.bootstrap ?? []) args.push("--bootstrap", b);
+    const d = new OpenDhtDriver(spawn(PYTHON, args));
+    const ready = await d.waitFor((e) => e.event === "ready", 120_000);
+    d.nodes = ready.nodes as DriverNode[];
+    return d;
+  }
+
+  async command(cmd: Record<string, unknown>, timeoutMs = 30_000): Promise<PeerEvent> {
+    const id = this.nextId++;
+    this.child.stdin.write(JSON.stringify({ ...cmd, id }) + "\n");
+    return this.waitFor((e) => e.id === id, timeoutMs);
+  }
+
+  override async stop(): Promise<void> {
+    if (this.child.exitCode === null) this.child.stdin.end(JSON.stringify({ cmd: "quit" }) + "\n");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
