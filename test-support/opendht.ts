@@ -125,3 +125,54 @@ export class OpenDhtDriver extends JsonLinesProcess {
     clearTimeout(timer);
   }
 }
+
+/** A `dhtnode` driven through its console (stdin commands, stdout lines). */
+export class DhtnodeConsole {
+  readonly lines: string[] = [];
+  private waiters: (() => void)[] = [];
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcessWithoutNullStreams) {
+    const onLine = (line: string): void => {
+      this.lines.push(line);
+      for (const w of this.waiters.splice(0)) w();
+    };
+    createInterface({ input: child.stdout }).on("line", onLine);
+    createInterface({ input: child.stderr }).on("line", onLine);
+    this.exited = new Promise((r) => child.on("exit", (code) => r(code)));
+  }
+
+  static start(args: string[]): DhtnodeConsole {
+    return new DhtnodeConsole(spawn("dhtnode", args));
+  }
+
+  command(line: string): void {
+    this.child.stdin.write(`${line}\n`);
+  }
+
+  async waitForLine(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.lines.find((l) => pattern.test(l));
+      if (found) return found;
+      const left = end - Date.now();
+      if (left <= 0) throw new Error(`dhtnode never printed ${pattern}; last lines: ${this.lines.slice(-8).join(" | ")}`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null) {
+      this.command("x");
+      const t = setTimeout(() => this.child.kill("SIGKILL"), 10_000);
+      await this.exited;
+      clearTimeout(t);
+    }
+  }
+}

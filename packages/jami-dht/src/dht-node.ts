@@ -301,7 +301,10 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     };
     const cancel = (): void => sub.cancel();
     options.signal?.addEventListener("abort", cancel, { once: true });
-    for (const s of this.storage.get(key, options.filter)) sub.deliver(s.value);
+    // After the caller has attached its handlers.
+    queueMicrotask(() => {
+      for (const s of this.storage.get(key, options.filter)) sub.deliver(s.value);
+    });
     const round = async (): Promise<void> => {
       if (sub.cancelled || !this.running) return;
       await Promise.all(

@@ -61,6 +61,10 @@ export class DhtProxyServer {
 
   static async start(options: DhtProxyServerOptions): Promise<DhtProxyServer> {
     const server = createServer();
+    server.on("clientError", (err, socket) => {
+      log("bad HTTP request: %s", err.message);
+      socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    });
     const proxy = new DhtProxyServer(server, options);
     server.on("request", (req, res) => void proxy.handle(req, res));
     await new Promise<void>((resolve, reject) => {
@@ -137,6 +141,7 @@ export class DhtProxyServer {
     try {
       const path = new URL(req.url ?? "/", "http://proxy").pathname.split("/").filter(Boolean).map(decodeURIComponent);
       const method = req.method ?? "GET";
+      log("%s %s", method, req.url);
       if (method === "OPTIONS") {
         const methods = `OPTIONS, GET, POST, LISTEN${this.options.secure?.identity ? ", SIGN, ENCRYPT" : ""}`;
         res.writeHead(200, this.headers({ "Access-Control-Allow-Methods": methods, "Access-Control-Allow-Headers": "content-type", "Access-Control-Max-Age": "86400", "Content-Length": "0" }));

@@ -31,11 +31,12 @@ export class RemoteNode {
     return !this.expired && this.lastReplied > 0 && now - this.lastReplied < NODE_GOOD_TIME_MS && now - this.lastSeen < NODE_EXPIRE_TIME_MS;
   }
 
+  /** Any message revives an expired node (as OpenDHT's `Node::received`); a reply also confirms it. */
   received(now: number, isReply: boolean): void {
     this.lastSeen = now;
+    this.expired = false;
     if (isReply) {
       this.lastReplied = now;
-      this.expired = false;
       this.authErrors = 0;
     }
   }

@@ -76,6 +76,8 @@ export async function iterativeSearch(
           .catch((e: Error) => {
             c.state = "failed";
             failures++;
+            // A node that let every attempt time out is expired (it is replaced first), as in OpenDHT.
+            if ((e as { code?: string }).code === "TIMEOUT") c.node.failed();
             log("search %s: %s failed: %s", target, c.node.id, e.message);
           })
           .finally(() => inFlight.delete(p));

@@ -6,8 +6,8 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PrivateKey } from "jami-identity";
-import { DhtNode, InfoHash, SecureDht, Value, ValueType } from "jami-dht";
-import { HarnessNodes, OpenDhtDriver, runPeer, spawnPeer, type PeerEvent, type DriverNode } from "../../../test-support/opendht.js";
+import { DhtNode, DhtProxyServer, InfoHash, SecureDht, Value, ValueType } from "jami-dht";
+import { DhtnodeConsole, HarnessNodes, OpenDhtDriver, runPeer, spawnPeer, type PeerEvent, type DriverNode } from "../../../test-support/opendht.js";
 import { eventually } from "./helpers.js";
 import { identityPem } from "./vectors.js";
 
@@ -178,4 +178,32 @@ describe("jami-dht with real OpenDHT nodes", () => {
       await driver.stop();
     }
   });
+
+  it("OpenDHT's own proxy client (dhtnode --proxyclient) gets, puts and listens through our proxy server", async () => {
+    const proxy = await DhtProxyServer.start({ node: ours, port: 0 });
+    const key = unique("via-our-proxy");
+    const fromUdp = unique("udp-side");
+    await ours.put(InfoHash.get(fromUdp), new Value({ data: "value-on-udp", userType: "text/plain" }));
+    const client = DhtnodeConsole.start(["-p", "0", "--proxyclient", `127.0.0.1:${proxy.port}`]);
+    try {
+      await client.waitForLine(/OpenDHT node/);
+      client.command(`g ${fromUdp}`);
+      await client.waitForLine(/"value-on-udp"/);
+      client.command(`p ${key} value-from-dhtnode`);
+      await client.waitForLine(/Put: success/);
+      const got = await harnessPeerGet(key);
+      expect(got).toContain("value-from-dhtnode");
+      client.command(`l ${fromUdp}`);
+      await client.waitForLine(/Listen: found/);
+      await ours.put(InfoHash.get(fromUdp), new Value({ data: "second-on-udp", userType: "text/plain" }));
+      await client.waitForLine(/"second-on-udp"/);
+    } finally {
+      await client.stop();
+      await proxy.close();
+    }
+  });
+
+  async function harnessPeerGet(key: string): Promise<string[]> {
+    return (await peer("get", key)).filter((e: PeerEvent) => e.event === "value").map((e: PeerEvent) => e.data_utf8 as string);
+  }
 });

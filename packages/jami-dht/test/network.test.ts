@@ -43,6 +43,24 @@ describe("a loopback network of our nodes", () => {
     sub.cancel();
   });
 
+  it("a listen starts with the values already there, on every node including storage nodes", async () => {
+    const key = InfoHash.get("listen-existing");
+    await nodes[2]!.put(key, new Value({ data: "already" }));
+    const seen = await Promise.all(
+      nodes.map(
+        (n) =>
+          new Promise<string>((resolve) => {
+            const sub = n.listen(key);
+            sub.once("value", (v) => {
+              sub.cancel();
+              resolve(new TextDecoder().decode(v.data));
+            });
+          }),
+      ),
+    );
+    expect(new Set(seen)).toEqual(new Set(["already"]));
+  });
+
   it("a get can be aborted", async () => {
     const controller = new AbortController();
     controller.abort();
