@@ -2,6 +2,8 @@
 export interface CliIo {
   stdout: (text: string) => void;
   stderr: (text: string) => void;
+  /** Ends long-running commands (`dht node`, `dht listen`) besides Ctrl-C / SIGTERM. */
+  signal?: AbortSignal;
 }
 
 export const processIo: CliIo = {

@@ -1,8 +1,10 @@
 import { parseArgs } from "node:util";
+import { isDhtError } from "jami-dht";
 import { isIdentityError } from "jami-identity";
 import { accountCommand } from "./account.js";
 import { demoCommand } from "./demo.js";
-import { processIo, UsageError, printJson, type CliIo } from "./output.js";
+import { dhtCommand } from "./dht.js";
+import { processIo, UsageError, type CliIo } from "./output.js";
 
 const HELP = `jami — the Jami SDK command line (every command prints one JSON document)
 
@@ -11,6 +13,12 @@ const HELP = `jami — the Jami SDK command line (every command prints one JSON 
   jami account export  --dir D --out F [--password P]
   jami account import  --archive F --dir D [--password P]
   jami demo            (a readable walk-through, not JSON)
+
+  jami dht node   [--port 4222] [--bind ADDR] [--bootstrap HOST:PORT]... [--proxy-port P] [--status-interval S]
+  jami dht get    KEY --bootstrap HOST:PORT
+  jami dht put    KEY VALUE --bootstrap HOST:PORT [--type N] [--user-type T]
+  jami dht listen KEY --bootstrap HOST:PORT [--duration S]
+      (dht commands print JSON lines; node and listen run until Ctrl-C)
 
 The password may also come from the JAMI_PASSWORD environment variable.
 On failure: {"error": {"code", "message"}} and a non-zero exit status.
@@ -30,6 +38,15 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
         password: { type: "string" },
         name: { type: "string" },
         help: { type: "boolean", short: "h" },
+        port: { type: "string" },
+        bind: { type: "string" },
+        bootstrap: { type: "string", multiple: true },
+        network: { type: "string" },
+        type: { type: "string" },
+        "user-type": { type: "string" },
+        duration: { type: "string" },
+        "status-interval": { type: "string" },
+        "proxy-port": { type: "string" },
       },
     });
     const [command, sub] = positionals;
@@ -42,6 +59,9 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       case "account":
         await accountCommand(sub, { ...values, password }, io);
         return 0;
+      case "dht":
+        await dhtCommand(sub, positionals.slice(2), values, io, io.signal);
+        return 0;
       case "demo":
         await demoCommand(io);
         return 0;
@@ -50,13 +70,13 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     }
   } catch (error) {
     const { code, message } = describeError(error);
-    printJson(io, { error: { code, message } });
+    io.stdout(JSON.stringify({ error: { code, message } }) + "\n");
     return code === "USAGE" ? 2 : 1;
   }
 }
 
 function describeError(error: unknown): { code: string; message: string } {
-  if (isIdentityError(error) || error instanceof UsageError) return { code: error.code, message: error.message };
+  if (isIdentityError(error) || isDhtError(error) || error instanceof UsageError) return { code: error.code, message: error.message };
   const e = error as NodeJS.ErrnoException;
   if (e?.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || e?.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
     return { code: "USAGE", message: e.message };
