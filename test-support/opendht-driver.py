@@ -6,7 +6,7 @@ Run with Debian's /usr/bin/python3. Commands are JSON lines on stdin, answers JS
 
   start:   {"event":"ready","nodes":[{"index","addr","node_id","pkid"}]}
   {"id":1,"cmd":"put","node":0,"key":K,"data_hex":H,"type":0,"user_type":""}      -> {"id":1,"ok":bool}
-  {"id":2,"cmd":"get","node":0,"key":K}                                           -> {"id":2,"ok":bool,"values":[...]}
+  {"id":2,"cmd":"get","node":0,"key":K}    -> {"id":2,"ok":bool,"values":[...],"elapsed_ms","messages" (requests sent)}
   {"id":3,"cmd":"listen","node":0,"key":K}   -> {"id":3,"ok":true}, then {"event":"value","listen":3,...,"expired":bool}
   {"id":4,"cmd":"cancel","listen":3}                                             -> {"id":4,"ok":true}
   {"id":5,"cmd":"quit"}
@@ -19,6 +19,7 @@ import json
 import re
 import sys
 import threading
+import time
 
 import opendht as dht
 
@@ -104,13 +105,17 @@ def main():
             r.put(to_key(c["key"]), v, done)
         elif cmd == "get":
             found = []
+            r.getNodeMessageStats()  # reads and resets the runner's outgoing message counters
+            started = time.monotonic()
 
             def on_value(v, found=found):
                 found.append(value_json(v))
                 return True
 
-            def on_done(ok, nodes, cid=cid, found=found):
-                emit({"id": cid, "ok": bool(ok), "values": found})
+            def on_done(ok, nodes, cid=cid, found=found, r=r, started=started):
+                elapsed = (time.monotonic() - started) * 1000
+                emit({"id": cid, "ok": bool(ok), "values": found, "elapsed_ms": elapsed,
+                      "messages": sum(r.getNodeMessageStats())})
             r.get(to_key(c["key"]), on_value, on_done)
         elif cmd == "listen":
             def on_listen(v, expired, cid=cid):

@@ -48,29 +48,23 @@ export async function runPeer(args: string[], timeoutMs = 60_000): Promise<PeerE
     .map((l) => JSON.parse(l) as PeerEvent);
 }
 
-/** A long-running process printing JSON lines, with a way to wait for one. */
-export class JsonLinesProcess {
-  readonly events: PeerEvent[] = [];
+/** Items arriving over time (JSON events, console lines) and a way to wait for one. */
+class Arrivals<T> {
+  readonly items: T[] = [];
   private waiters: (() => void)[] = [];
-  readonly exited: Promise<number | null>;
 
-  constructor(readonly child: ChildProcessWithoutNullStreams) {
-    createInterface({ input: child.stdout }).on("line", (line) => {
-      if (!line.startsWith("{")) return;
-      this.events.push(JSON.parse(line) as PeerEvent);
-      for (const w of this.waiters.splice(0)) w();
-    });
-    child.stderr.resume();
-    this.exited = new Promise((r) => child.on("exit", (code) => r(code)));
+  push(item: T): void {
+    this.items.push(item);
+    for (const w of this.waiters.splice(0)) w();
   }
 
-  async waitFor(match: (e: PeerEvent) => boolean, timeoutMs = 30_000): Promise<PeerEvent> {
+  async waitFor(match: (item: T) => boolean, timeoutMs: number, what: () => string): Promise<T> {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const found = this.events.find(match);
-      if (found) return found;
+      const found = this.items.find(match);
+      if (found !== undefined) return found;
       const left = end - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for an event; got ${JSON.stringify(this.events.slice(-5))}`);
+      if (left <= 0) throw new Error(`timed out waiting for ${what()}; last: ${JSON.stringify(this.items.slice(-6))}`);
       await new Promise<void>((r) => {
         const t = setTimeout(r, left);
         this.waiters.push(() => {
@@ -79,6 +73,28 @@ export class JsonLinesProcess {
         });
       });
     }
+  }
+}
+
+/** A long-running process printing JSON lines, with a way to wait for one. */
+export class JsonLinesProcess {
+  private readonly arrivals = new Arrivals<PeerEvent>();
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcessWithoutNullStreams) {
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      if (line.startsWith("{")) this.arrivals.push(JSON.parse(line) as PeerEvent);
+    });
+    child.stderr.resume();
+    this.exited = new Promise((r) => child.on("exit", (code) => r(code)));
+  }
+
+  get events(): PeerEvent[] {
+    return this.arrivals.items;
+  }
+
+  waitFor(match: (e: PeerEvent) => boolean, timeoutMs = 30_000): Promise<PeerEvent> {
+    return this.arrivals.waitFor(match, timeoutMs, () => "an event");
   }
 
   async stop(): Promise<void> {
@@ -128,17 +144,12 @@ export class OpenDhtDriver extends JsonLinesProcess {
 
 /** A `dhtnode` driven through its console (stdin commands, stdout lines). */
 export class DhtnodeConsole {
-  readonly lines: string[] = [];
-  private waiters: (() => void)[] = [];
+  private readonly arrivals = new Arrivals<string>();
   readonly exited: Promise<number | null>;
 
   constructor(readonly child: ChildProcessWithoutNullStreams) {
-    const onLine = (line: string): void => {
-      this.lines.push(line);
-      for (const w of this.waiters.splice(0)) w();
-    };
-    createInterface({ input: child.stdout }).on("line", onLine);
-    createInterface({ input: child.stderr }).on("line", onLine);
+    createInterface({ input: child.stdout }).on("line", (l) => this.arrivals.push(l));
+    createInterface({ input: child.stderr }).on("line", (l) => this.arrivals.push(l));
     this.exited = new Promise((r) => child.on("exit", (code) => r(code)));
   }
 
@@ -150,21 +161,8 @@ export class DhtnodeConsole {
     this.child.stdin.write(`${line}\n`);
   }
 
-  async waitForLine(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
-    const end = Date.now() + timeoutMs;
-    for (;;) {
-      const found = this.lines.find((l) => pattern.test(l));
-      if (found) return found;
-      const left = end - Date.now();
-      if (left <= 0) throw new Error(`dhtnode never printed ${pattern}; last lines: ${this.lines.slice(-8).join(" | ")}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
-          clearTimeout(t);
-          r();
-        });
-      });
-    }
+  waitForLine(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
+    return this.arrivals.waitFor((l) => pattern.test(l), timeoutMs, () => `dhtnode to print ${pattern}`);
   }
 
   async stop(): Promise<void> {

@@ -85,6 +85,7 @@ export interface NodeStats {
   searches: number;
   permanentPuts: number;
   droppedDatagrams: number;
+  requestsSent: number;
 }
 
 /** @internal A storage-side subscription of a remote node. */
@@ -143,7 +144,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     if (options.rateLimit !== false) this.limiter = new RateLimiter(options.rateLimit?.global, options.rateLimit?.perIp);
     this.rpc = new Rpc(transport, { network: options.network ?? 0, userAgent: options.userAgent, now: this.now });
     for (const a of transport.addresses) {
-      this.tables.set(a.family, new RoutingTable(this.id, a.family, (old, candidate) => this.pingOld(old, candidate)));
+      this.tables.set(a.family, new RoutingTable(this.id, a.family, (old, candidate) => this.pingOld(old, candidate), this.now));
     }
     this.rpc.onMessage = (msg, from) => this.receive(msg, from);
     this.rpc.onReply = (msg, from) => {
@@ -341,6 +342,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
       searches: this.activeSearches,
       permanentPuts: this.permanent.size,
       droppedDatagrams: this.rpc.dropped,
+      requestsSent: this.rpc.requestsSent,
     };
   }
 

@@ -73,20 +73,29 @@ export class RoutingTable {
     readonly localId: InfoHash,
     readonly family: Family,
     private readonly pingOld: (old: RemoteNode, candidate: RemoteNode) => void,
+    private readonly now: () => number = Date.now,
   ) {
     this.buckets = new KBucket<Contact>({
       localNodeId: localId.bytes,
       numberOfNodesPerKBucket: TARGET_NODES,
-      numberOfNodesToPing: 1,
+      numberOfNodesToPing: TARGET_NODES,
       arbiter: (incumbent, candidate) => (incumbent.vectorClock > candidate.vectorClock ? incumbent : candidate),
     });
-    this.buckets.on("ping", (old: Contact[], candidate: Contact) => {
-      const oldest = old[0];
-      if (!oldest) return;
-      if (oldest.node.expired) {
-        this.buckets.remove(oldest.id);
+    // A full bucket that cannot split: an expired node makes room; else a dubious one is pinged (at most every
+    // 10 s) and replaced if it stays silent; a bucket of good nodes keeps them and drops the newcomer (OpenDHT).
+    this.buckets.on("ping", (bucket: Contact[], candidate: Contact) => {
+      const now = this.now();
+      const expired = bucket.find((c) => c.node.expired);
+      if (expired) {
+        this.buckets.remove(expired.id);
         this.buckets.add(candidate);
-      } else this.pingOld(oldest.node, candidate.node);
+        return;
+      }
+      const dubious = bucket.find((c) => !c.node.isGood(now) && now - c.node.pingedAt > 10_000);
+      if (dubious) {
+        dubious.node.pingedAt = now;
+        this.pingOld(dubious.node, candidate.node);
+      }
     });
   }
 

@@ -66,6 +66,8 @@ export class Rpc {
   /** Called for every reply or error that matched one of our requests. */
   onReply: (msg: ParsedMessage, from: SocketAddress) => void = () => {};
   dropped = 0;
+  /** Requests transmitted, retries included (what "messages per get" counts). */
+  requestsSent = 0;
 
   constructor(
     private readonly transport: DatagramTransport,
@@ -121,6 +123,7 @@ export class Rpc {
 
   private transmit(tid: number, p: Pending): void {
     p.attempt++;
+    this.requestsSent++;
     for (const d of p.datagrams) this.send(d, p.to);
     p.timer = setTimeout(() => {
       if (p.attempt >= MAX_ATTEMPTS) {

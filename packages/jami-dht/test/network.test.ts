@@ -67,3 +67,26 @@ describe("a loopback network of our nodes", () => {
     await expect(nodes[0]!.getAll(InfoHash.get("x"), { signal: controller.signal })).rejects.toMatchObject({ code: "ABORTED" });
   });
 });
+
+describe("a larger network (30 nodes)", () => {
+  it("searches stay cheap: full buckets cause no ping storm", async () => {
+    const nodes = await loopbackNetwork(30);
+    try {
+      const keys = Array.from({ length: 20 }, (_, i) => InfoHash.get(`cheap-${i}`));
+      for (const [i, k] of keys.entries()) await nodes[i % nodes.length]!.put(k, new Value({ data: "x" }));
+      const counts: number[] = [];
+      for (const [i, k] of keys.entries()) {
+        const n = nodes[(i * 7 + 3) % nodes.length]!;
+        const before = n.stats().requestsSent;
+        expect(await n.getAll(k)).toHaveLength(1);
+        counts.push(n.stats().requestsSent - before);
+      }
+      counts.sort((a, b) => a - b);
+      // A search asks about 14–20 nodes; background pings add a few.
+      expect(counts[Math.floor(counts.length / 2)]).toBeLessThanOrEqual(30);
+      expect(counts[counts.length - 1]).toBeLessThanOrEqual(100);
+    } finally {
+      await Promise.all(nodes.map((n) => n.close()));
+    }
+  });
+});
