@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { benchDht } from "./dht.js";
 import { benchIdentity } from "./identity.js";
 
 /** `npm run bench`: every benchmark, printed and saved to bench/results/. */
@@ -8,6 +9,7 @@ async function main() {
     date: new Date().toISOString(),
     machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
     identity: await benchIdentity(),
+    dht: await benchDht(),
   };
   const dir = join(__dirname, "results");
   mkdirSync(dir, { recursive: true });

@@ -205,6 +205,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
       throw new DhtError("NO_NODES", "no bootstrap node answered");
     }
     await this.findNodes(this.id, signal);
+    this.lastBucketRefresh = this.now();
   }
 
   /** The closest live nodes to `target` on every family, found by an iterative `find`. */
@@ -479,8 +480,10 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     const node = table.upsert(new RemoteNode(msg.id, from, msg.isClient));
     const now = this.now();
     node.received(now, isReply);
-    // A node that only queried us is dubious until it answers: confirm it now, as OpenDHT's maintenance would.
-    if (!isReply && !node.isGood(now) && now - node.pingedAt > 60_000) this.confirm(node);
+    // A node of our table that only queried us is dubious until it answers: confirm it now, as OpenDHT's
+    // maintenance would. Nodes left out of a full bucket are not pinged (two such nodes would ping-pong).
+    const kept = table.get(msg.id) === node;
+    if (kept && !isReply && !node.isGood(now) && now - node.pingedAt > 60_000) this.confirm(node);
     if (isReply && !this.connected) {
       this.connected = true;
       clearTimeout(this.bootstrapTimer);
