@@ -108,7 +108,7 @@ async function rates(target: string, keyHex: string): Promise<RateReport> {
 async function requestRates(): Promise<{ ours: RateReport; dhtnode: RateReport }> {
   const key = InfoHash.get("bench-rate-key");
   const ourPort = 4350;
-  const ours: ChildProcess = spawn(process.execPath, ["--import", "tsx", resolve(__dirname, "../packages/jami-sdk/src/cli.ts"), "dht", "node", "--port", String(ourPort), "--bind", "127.0.0.1", "--status-interval", "0"], { stdio: "ignore" });
+  const ours: ChildProcess = spawn(process.execPath, ["--import", "tsx", resolve(__dirname, "../packages/jami-sdk/src/cli.ts"), "dht", "node", "--port", String(ourPort), "--bind", "127.0.0.1", "--status-interval", "0", "--no-rate-limit"], { stdio: "ignore" });
   const theirPort = 4351;
   const theirs: ChildProcess = spawn("dhtnode", ["-s", "-U", "-p", String(theirPort)], { stdio: "ignore" });
   try {
@@ -121,11 +121,15 @@ async function requestRates(): Promise<{ ours: RateReport; dhtnode: RateReport }
   }
 }
 
+/** `BENCH_DHT_PARTS=latency,rates` (default both). */
 export async function benchDht(): Promise<Record<string, unknown>> {
+  const parts = (process.env.BENCH_DHT_PARTS ?? "latency,rates").split(",");
+  if (!parts.includes("latency")) return { requestRate: await requestRates() };
   const ours = await oursLatency();
   console.error("dht: ours", JSON.stringify(ours));
   const opendht = await openDhtLatency();
   console.error("dht: opendht", JSON.stringify(opendht));
+  if (!parts.includes("rates")) return { getLatency: { ours, opendht } };
   const requestRate = await requestRates();
   console.error("dht: rates", JSON.stringify(requestRate.ours.maxRatePerSecond), JSON.stringify(requestRate.dhtnode.maxRatePerSecond));
   return { getLatency: { ours, opendht }, requestRate };

@@ -104,19 +104,26 @@ def main():
                 emit({"id": cid, "ok": bool(ok)})
             r.put(to_key(c["key"]), v, done)
         elif cmd == "get":
+            # Synchronous: python3-opendht deadlocks if the runner is called from (or while in) one of its
+            # callbacks, and the message counters must be read after the get, from this thread.
             found = []
             r.getNodeMessageStats()  # reads and resets the runner's outgoing message counters
-            started = time.monotonic()
+            done = threading.Event()
+            result = {}
 
             def on_value(v, found=found):
                 found.append(value_json(v))
                 return True
 
-            def on_done(ok, nodes, cid=cid, found=found, r=r, started=started):
-                elapsed = (time.monotonic() - started) * 1000
-                emit({"id": cid, "ok": bool(ok), "values": found, "elapsed_ms": elapsed,
-                      "messages": sum(r.getNodeMessageStats())})
+            def on_done(ok, nodes, done=done, result=result):
+                result["ok"] = bool(ok)
+                result["elapsed_ms"] = (time.monotonic() - started) * 1000
+                done.set()
+            started = time.monotonic()
             r.get(to_key(c["key"]), on_value, on_done)
+            done.wait(60)
+            emit({"id": cid, "ok": result.get("ok", False), "values": found,
+                  "elapsed_ms": result.get("elapsed_ms"), "messages": sum(r.getNodeMessageStats())})
         elif cmd == "listen":
             def on_listen(v, expired, cid=cid):
                 o = value_json(v)

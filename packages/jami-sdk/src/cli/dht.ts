@@ -11,6 +11,7 @@ export interface DhtCliOptions {
   duration?: string;
   "status-interval"?: string;
   "proxy-port"?: string;
+  "no-rate-limit"?: boolean;
 }
 
 function line(io: CliIo, value: Record<string, unknown>): void {
@@ -138,6 +139,7 @@ async function runNode(options: DhtCliOptions, io: CliIo, signal?: AbortSignal):
     host: options.bind ?? "0.0.0.0",
     port: integer(options.port, "port", 4222),
     network: integer(options.network, "network", 0),
+    rateLimit: options["no-rate-limit"] ? false : undefined,
   });
   const addresses: SocketAddress[] = node.addresses;
   const proxyPort = options["proxy-port"] === undefined ? undefined : integer(options["proxy-port"], "proxy-port", 0);

@@ -15,6 +15,7 @@ const HELP = `jami — the Jami SDK command line (every command prints one JSON 
   jami demo            (a readable walk-through, not JSON)
 
   jami dht node   [--port 4222] [--bind ADDR] [--bootstrap HOST:PORT]... [--proxy-port P] [--status-interval S]
+                  [--no-rate-limit]   (like dhtnode -U: no 8192/s global, 1024/s per-IP request limits)
   jami dht get    KEY --bootstrap HOST:PORT
   jami dht put    KEY VALUE --bootstrap HOST:PORT [--type N] [--user-type T]
   jami dht listen KEY --bootstrap HOST:PORT [--duration S]
@@ -47,6 +48,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
         duration: { type: "string" },
         "status-interval": { type: "string" },
         "proxy-port": { type: "string" },
+        "no-rate-limit": { type: "boolean" },
       },
     });
     const [command, sub] = positionals;
