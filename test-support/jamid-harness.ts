@@ -42,7 +42,7 @@ export class JamidHarness {
   static async start(options: { netns: string; dhtPort?: number }): Promise<JamidHarness> {
     const problems = [
       [existsSync(JAMIH), `no jamid harness at ${JAMIH} (is ../shared beside the repository?)`],
-      [existsSync("/usr/libexec/jamid"), "jamid is not installed: run scripts/install-reference.sh as root"],
+      [existsSync("/usr/libexec/jamid"), "jamid is not installed: run scripts/install-system-deps.sh interop as root"],
       [process.getuid?.() === 0, "jamid interop needs root for its network namespace"],
     ] as const;
     const missing = problems.filter(([ok]) => !ok).map(([, why]) => why);
