@@ -526,7 +526,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
       return false;
     }
     if (outcome.result === "refreshed") this.notifyRefreshed(key, [value.id]);
-    else this.notifyValues(key, [value]);
+    else this.notifyValues(key, [outcome.stored.value]);
     this.scheduleMaintenance(Math.max(0, (this.storage.nextExpiry() ?? Infinity) - this.now()));
     return true;
   }

@@ -86,13 +86,18 @@ export class Storage {
     return this.keys.get(key.toString())?.get(id);
   }
 
-  /** Stores or edits a value (the put path). `created` is clamped to `now`. */
+  /** Stores or edits a value (the put path). `created` is clamped to `now`; `source` is the sender's IP. */
   store(key: InfoHash, value: Value, now: number, created = now, source = ""): StoreOutcome {
     if (value.id === 0n) return { result: "rejected", reason: "value id 0" };
     if (value.size > MAX_VALUE_SIZE) return { result: "rejected", reason: "value larger than 64 KiB" };
     const m = this.keys.get(key.toString());
     const old = m?.get(value.id);
     const rule = valueTypeRule(value.isEncrypted ? 0 : value.type);
+    if (!value.isEncrypted) {
+      const accepted = rule.storePolicy(key, value, source || undefined);
+      if (!accepted) return { result: "rejected", reason: `refused by ${rule.name} policy` };
+      value = accepted;
+    }
     const createdAt = Math.min(created, now);
     const expiresAt = createdAt + rule.expirationMs;
 
@@ -106,7 +111,6 @@ export class Storage {
       if (refusal) return { result: "rejected", reason: refusal };
     } else {
       if (value.isSigned && !value.verifySignature()) return { result: "rejected", reason: "bad signature" };
-      if (!value.isEncrypted && !rule.accepts(key, value)) return { result: "rejected", reason: `refused by ${rule.name} policy` };
       if (m && m.size >= this.maxPerKey) return { result: "rejected", reason: "too many values at this key" };
     }
 

@@ -1,7 +1,8 @@
 import { X509Certificate } from "node:crypto";
 import { InfoHash } from "./infohash.js";
-import { decode } from "./msgpack.js";
-import type { Value } from "./value.js";
+import { decode, encode } from "./msgpack.js";
+import { ipBytes, ipFromBytes } from "./node-entry.js";
+import { Value } from "./value.js";
 
 /** Value type ids of OpenDHT's default types (`default_types.h`) and the certificate type. */
 export const ValueType = {
@@ -20,11 +21,18 @@ export interface ValueTypeRule {
   id: number;
   name: string;
   expirationMs: number;
-  /** Extra checks on a new value stored at `key` (beyond size and signature). */
-  accepts(key: InfoHash, value: Value): boolean;
+  /**
+   * The type's store policy for a value put at `key` by `sourceIp` (absent for our own puts): the value to keep
+   * (possibly rewritten), or `undefined` to refuse it.
+   */
+  storePolicy(key: InfoHash, value: Value, sourceIp?: string): Value | undefined;
 }
 
-const always = (): boolean => true;
+const keep = (_key: InfoHash, value: Value): Value => value;
+const only =
+  (check: (key: InfoHash, value: Value) => boolean) =>
+  (key: InfoHash, value: Value): Value | undefined =>
+    check(key, value) ? value : undefined;
 
 /** The certificate a type-8 value carries: its `data` is msgpack bin(PEM chain) — the first certificate counts. */
 export function certificatePemOf(value: Value): string | undefined {
@@ -48,6 +56,42 @@ export function certificateKeyId(value: Value): InfoHash | undefined {
   }
 }
 
+/**
+ * An IP service announcement's data: msgpack bin of a Linux `sockaddr_in` / `sockaddr_in6` (family in host byte
+ * order, port and address in network order), as OpenDHT writes `SockAddr`.
+ */
+export function encodeServiceAddress(ip: string, port: number): Uint8Array {
+  const v4 = !ip.includes(":");
+  const sa = Buffer.alloc(v4 ? 16 : 28);
+  sa.writeUInt16LE(v4 ? 2 : 10, 0);
+  sa.writeUInt16BE(port, 2);
+  sa.set(ipBytes(ip), v4 ? 4 : 8);
+  return encode(sa);
+}
+
+export function decodeServiceAddress(data: Uint8Array): { ip: string; port: number } | undefined {
+  try {
+    const sa = decode(data);
+    if (!(sa instanceof Uint8Array) || sa.length < 8) return undefined;
+    const b = Buffer.from(sa);
+    const family = b.readUInt16LE(0);
+    const port = b.readUInt16BE(2);
+    if (family === 2 && b.length >= 8) return { ip: ipFromBytes(b.subarray(4, 8)), port };
+    if (family === 10 && b.length >= 24) return { ip: ipFromBytes(b.subarray(8, 24)), port };
+    return undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** OpenDHT's rule: the announced port is kept, the address becomes the one the put came from. */
+function ipServicePolicy(_key: InfoHash, value: Value, sourceIp?: string): Value | undefined {
+  const announced = decodeServiceAddress(value.data);
+  if (!announced || announced.port === 0) return undefined;
+  if (!sourceIp) return value;
+  return new Value({ id: value.id, type: value.type, data: encodeServiceAddress(sourceIp, announced.port) });
+}
+
 function dhtMessageValid(_key: InfoHash, value: Value): boolean {
   try {
     const m = decode(value.data);
@@ -58,17 +102,17 @@ function dhtMessageValid(_key: InfoHash, value: Value): boolean {
 }
 
 const RULES: ValueTypeRule[] = [
-  { id: ValueType.UserData, name: "User Data", expirationMs: 10 * MINUTE, accepts: always },
-  { id: ValueType.DhtMessage, name: "DHT message", expirationMs: 5 * MINUTE, accepts: dhtMessageValid },
-  { id: ValueType.IpServiceAnnouncement, name: "Internet Service Announcement", expirationMs: 15 * MINUTE, accepts: always },
-  { id: ValueType.ImMessage, name: "IM message", expirationMs: 5 * MINUTE, accepts: always },
-  { id: ValueType.TrustRequest, name: "Certificate trust request", expirationMs: 7 * 24 * 60 * MINUTE, accepts: always },
-  { id: ValueType.IceCandidates, name: "ICE candidates", expirationMs: 1 * MINUTE, accepts: always },
+  { id: ValueType.UserData, name: "User Data", expirationMs: 10 * MINUTE, storePolicy: keep },
+  { id: ValueType.DhtMessage, name: "DHT message", expirationMs: 5 * MINUTE, storePolicy: only(dhtMessageValid) },
+  { id: ValueType.IpServiceAnnouncement, name: "Internet Service Announcement", expirationMs: 15 * MINUTE, storePolicy: ipServicePolicy },
+  { id: ValueType.ImMessage, name: "IM message", expirationMs: 5 * MINUTE, storePolicy: keep },
+  { id: ValueType.TrustRequest, name: "Certificate trust request", expirationMs: 7 * 24 * 60 * MINUTE, storePolicy: keep },
+  { id: ValueType.IceCandidates, name: "ICE candidates", expirationMs: 1 * MINUTE, storePolicy: keep },
   {
     id: ValueType.Certificate,
     name: "Certificate",
     expirationMs: 7 * 24 * 60 * MINUTE,
-    accepts: (key, value) => certificateKeyId(value)?.equals(key) ?? false,
+    storePolicy: only((key, value) => certificateKeyId(value)?.equals(key) ?? false),
   },
 ];
 

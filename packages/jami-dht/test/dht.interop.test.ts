@@ -6,7 +6,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PrivateKey } from "jami-identity";
-import { DhtNode, DhtProxyServer, InfoHash, SecureDht, Value, ValueType } from "jami-dht";
+import { DhtNode, DhtProxyServer, InfoHash, SecureDht, Value, ValueType, encodeServiceAddress } from "jami-dht";
 import { DhtnodeConsole, HarnessNodes, OpenDhtDriver, runPeer, spawnPeer, type PeerEvent, type DriverNode } from "../../../test-support/opendht.js";
 import { eventually } from "./helpers.js";
 import { identityPem } from "./vectors.js";
@@ -79,6 +79,13 @@ describe("jami-dht with real OpenDHT nodes", () => {
     expect(signed.map(text)).toEqual(["signed-from-opendht"]);
     expect(signed[0]!.verifySignature()).toBe(true);
     expect(signed[0]!.ownerId!.toString()).toBe(theirPkid);
+  });
+
+  it("an IP service announcement in our encoding is read by OpenDHT, which rewrites the address as we do", async () => {
+    const key = unique("service");
+    await ours.put(InfoHash.get(key), new Value({ type: ValueType.IpServiceAnnouncement, data: encodeServiceAddress("10.9.8.7", 5060) }));
+    const got = (await peer("get", key)).filter((e: PeerEvent) => e.event === "value");
+    expect(got.map((e: PeerEvent) => e.str)).toContainEqual(expect.stringContaining("Peer: port 5060 addr 127.0.0.1"));
   });
 
   it("a value we encrypt for a real peer's identity is decrypted by it (its certificate found on the DHT)", async () => {

@@ -1,5 +1,5 @@
 import { PrivateKey } from "jami-identity";
-import { InfoHash, MAX_VALUE_SIZE, Storage, Value, ValueType } from "jami-dht";
+import { InfoHash, MAX_VALUE_SIZE, Storage, Value, ValueType, decodeServiceAddress, encodeServiceAddress } from "jami-dht";
 import { encode } from "../src/msgpack.js";
 import { identityPem, valueVector } from "./vectors.js";
 
@@ -96,5 +96,18 @@ describe("Storage policies", () => {
     s.store(key, new Value({ data: "1" }), T0);
     s.store(key, new Value({ data: "2" }), T0);
     expect(s.store(key, new Value({ data: "3" }), T0)).toMatchObject({ result: "rejected", reason: "too many values at this key" });
+  });
+
+  it("an IP service announcement keeps its port and takes the sender's address", () => {
+    const s = new Storage();
+    const announced = new Value({ type: ValueType.IpServiceAnnouncement, data: encodeServiceAddress("10.1.2.3", 5060) });
+    expect(decodeServiceAddress(announced.data)).toEqual({ ip: "10.1.2.3", port: 5060 });
+    const out = s.store(key, announced, T0, T0, "127.0.0.9");
+    expect(out.result).toBe("stored");
+    expect(decodeServiceAddress(s.get(key)[0]!.value.data)).toEqual({ ip: "127.0.0.9", port: 5060 });
+    const v6 = s.store(InfoHash.get("v6"), new Value({ type: ValueType.IpServiceAnnouncement, data: encodeServiceAddress("::1", 4000) }), T0, T0, "::1");
+    expect(v6.result).toBe("stored");
+    expect(s.store(key, new Value({ type: ValueType.IpServiceAnnouncement, data: encodeServiceAddress("10.1.2.3", 0) }), T0, T0, "127.0.0.9").result).toBe("rejected");
+    expect(s.store(key, new Value({ type: ValueType.IpServiceAnnouncement, data: "garbage" }), T0, T0, "127.0.0.9").result).toBe("rejected");
   });
 });
