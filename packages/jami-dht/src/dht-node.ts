@@ -604,17 +604,29 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
       this.emit("disconnected");
       this.scheduleBootstrap();
     }
-    // A small table is filled by searching our own id; a full one refreshes its buckets every 10 min.
-    if (good > 0 && (good < TARGET_NODES || now - this.lastBucketRefresh > BUCKET_REFRESH_MS)) {
-      this.lastBucketRefresh = now;
-      void this.findNodes(this.id).catch(() => {});
-      void this.findNodes(InfoHash.random()).catch(() => {});
-    }
+    // A small table is filled by searching our own id; otherwise each bucket not confirmed for 10 min gets a
+    // search for a random id in its range (OpenDHT's bucket maintenance).
+    if (good > 0 && good < TARGET_NODES) void this.findNodes(this.id).catch(() => {});
+    else if (good > 0 && now - this.lastBucketRefresh > BUCKET_REFRESH_MS) this.refreshStaleBuckets(now);
     this.pingDubious(now);
     const nextExpiry = this.storage.nextExpiry();
     const busy = good < TARGET_NODES;
     const period = busy ? 5000 + Math.random() * 20_000 : 60_000 + Math.random() * 120_000;
     this.scheduleMaintenance(Math.min(period, nextExpiry === undefined ? Infinity : Math.max(0, nextExpiry - now)));
+  }
+
+  /** Up to two searches per round, for the ranges (by shared prefix length) whose nodes last replied > 10 min ago. */
+  private refreshStaleBuckets(now: number): void {
+    const lastReply = new Map<number, number>();
+    for (const table of this.tables.values()) {
+      for (const n of table.all()) {
+        const depth = Math.min(this.id.commonBits(n.id), 159);
+        lastReply.set(depth, Math.max(lastReply.get(depth) ?? 0, n.lastReplied));
+      }
+    }
+    const stale = [...lastReply].filter(([, t]) => now - t > BUCKET_REFRESH_MS).map(([depth]) => depth);
+    if (stale.length === 0) this.lastBucketRefresh = now;
+    for (const depth of stale.slice(0, 2)) void this.findNodes(this.id.randomAtDepth(depth)).catch(() => {});
   }
 
   /** Dubious nodes get a ping; failures mark them expired (they are replaced first). */

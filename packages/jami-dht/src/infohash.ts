@@ -63,6 +63,20 @@ export class InfoHash {
     return 160;
   }
 
+  /** A random id sharing exactly `depth` leading bits with this one (a point in that routing-table range). */
+  randomAtDepth(depth: number): InfoHash {
+    if (depth < 0 || depth > 159) throw new DhtError("INVALID_ARGUMENT", `depth ${depth} out of 0..159`);
+    const out = randomBytes(20);
+    for (let bit = 0; bit <= depth; bit++) {
+      const byte = bit >> 3;
+      const mask = 0x80 >> (bit & 7);
+      const own = this.bytes[byte]! & mask;
+      const wanted = bit < depth ? own : own ^ mask;
+      out[byte] = (out[byte]! & ~mask) | wanted;
+    }
+    return new InfoHash(out);
+  }
+
   toString(): string {
     return Buffer.from(this.bytes).toString("hex");
   }
