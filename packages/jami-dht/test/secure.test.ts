@@ -72,8 +72,21 @@ describe("SecureDht on a loopback network", () => {
       const reply = await peer.reply(8);
       expect(reply.kind).toBe("reply"); // OpenDHT acknowledges, then drops
       expect(target.storage.get(key)).toEqual([]);
-      await alice.putSigned(key, new Value({ data: "genuine" }));
+      const genuine = new Value({ data: "genuine" });
+      await alice.putSigned(key, genuine);
       await eventually(() => seen.length >= 2);
+      expect(seen.map(text)).toEqual(["genuine", "genuine"]);
+      // Owner mismatch (bob re-signs alice's value id), seq replay (same seq, other data), oversize.
+      const hijack = new Value({ id: genuine.id, data: "hijacked" }).sign(bob.identity!.key, 9);
+      const replay = new Value({ id: genuine.id, data: "replayed" }).sign(alice.identity!.key, 0);
+      const huge = new Value({ data: new Uint8Array(70_000) });
+      for (const [tid, v] of [[9, hijack], [10, replay]] as const) {
+        peer.send(buildPut({ tid, network: 0 }, peer.id, key, [v.toMsg()], token!), target);
+        await peer.reply(tid);
+      }
+      peer.send(buildPut({ tid: 11, network: 0 }, peer.id, key, [huge.encode().length], token!), target);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(target.storage.get(key).map((s) => text(s.value))).toEqual(["genuine"]);
       expect(seen.map(text)).toEqual(["genuine", "genuine"]);
     } finally {
       sub.cancel();
