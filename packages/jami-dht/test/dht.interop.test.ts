@@ -81,6 +81,25 @@ describe("jami-dht with real OpenDHT nodes", () => {
     expect(signed[0]!.ownerId!.toString()).toBe(theirPkid);
   });
 
+  it("over IPv6 (::1): our v6-only node joins dhtnode's IPv6 DHT and exchanges values with a real v6 peer", async () => {
+    const port = Number(harness.bootstrap.split(":")[1]);
+    const v6 = await DhtNode.create({ host: false, host6: "::1", port: 0, bootstrap: [`[::1]:${port}`] });
+    try {
+      await v6.bootstrap();
+      const ourKey = unique("v6-ours");
+      const theirKey = unique("v6-theirs");
+      await v6.put(InfoHash.get(ourKey), new Value({ data: "over-ipv6-from-ts" }));
+      const got = (await runPeer(["--bind", "::1", "-b", `[::1]:${port}`, "get", ourKey])).filter((e: PeerEvent) => e.event === "value");
+      expect(got.map((e: PeerEvent) => e.data_utf8)).toEqual(["over-ipv6-from-ts"]);
+      const put = await runPeer(["--bind", "::1", "-b", `[::1]:${port}`, "put", theirKey, "over-ipv6-from-opendht"]);
+      expect(put.find((e: PeerEvent) => e.event === "put")?.ok).toBe(true);
+      expect((await v6.getAll(InfoHash.get(theirKey))).map(text)).toEqual(["over-ipv6-from-opendht"]);
+      expect(v6.stats().ipv6.good).toBeGreaterThanOrEqual(1);
+    } finally {
+      await v6.close();
+    }
+  });
+
   it("an IP service announcement in our encoding is read by OpenDHT, which rewrites the address as we do", async () => {
     const key = unique("service");
     await ours.put(InfoHash.get(key), new Value({ type: ValueType.IpServiceAnnouncement, data: encodeServiceAddress("10.9.8.7", 5060) }));
