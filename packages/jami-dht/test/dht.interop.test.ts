@@ -152,6 +152,10 @@ describe("jami-dht with real OpenDHT nodes", () => {
     try {
       await theirListener.waitFor((e) => e.event === "listening");
       await new Promise((r) => setTimeout(r, 1000));
+      // Meanwhile a permanent put of ours with the same one-minute type must outlive its type's lifetime.
+      const permanentKey = InfoHash.get(unique("permanent"));
+      const permanent = new Value({ type: ValueType.IceCandidates, data: "kept-alive" });
+      await ours.put(permanentKey, permanent, { permanent: true });
       const put = await peer("put", theirKey, "short-lived", "--type", String(ValueType.IceCandidates));
       const id = BigInt(put.find((e: PeerEvent) => e.event === "put")!.id as string);
       await eventually(() => values.length > 0, 20_000);
@@ -161,6 +165,10 @@ describe("jami-dht with real OpenDHT nodes", () => {
       expect(seen.expired).toBe(false);
       // ICE candidate values live one minute.
       await eventually(() => expired.includes(id), 100_000);
+      await new Promise((r) => setTimeout(r, 5000));
+      const kept = (await peer("get", permanentKey.toString())).filter((e: PeerEvent) => e.event === "value");
+      expect(kept.map((e: PeerEvent) => e.data_utf8)).toEqual(["kept-alive"]);
+      ours.cancelPut(permanentKey, permanent.id);
     } finally {
       sub.cancel();
       await theirListener.stop();
