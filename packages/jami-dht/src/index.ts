@@ -19,7 +19,7 @@ export { valueToJson, valueFromJson, type ValueJson } from "./value-json.js";
 export { Subscription, type ListenEvent, type SubscriptionEvents } from "./subscription.js";
 export { UdpTransport, type DatagramTransport, type UdpTransportOptions } from "./transport.js";
 export { Storage, type StorageOptions, type StoreOutcome, type StoredValue } from "./storage.js";
-export { ValueType, valueTypeRule, certificateKeyId, encodeServiceAddress, decodeServiceAddress, type ValueTypeRule } from "./value-types.js";
+export { ValueType, valueTypeRule, certificateKeyId, certificatePemOf, encodeServiceAddress, decodeServiceAddress, type ValueTypeRule } from "./value-types.js";
 export { RemoteError } from "./rpc.js";
 export { SecureDht, CERTIFICATE_VALUE_ID, type SecureIdentity, type SecureGetOptions } from "./secure-dht.js";
 export { DhtProxyServer, PROXY_OP_TIMEOUT_MS, type DhtProxyServerOptions } from "./proxy-server.js";

@@ -107,7 +107,7 @@ export class Storage {
         old.expiresAt = Math.max(old.expiresAt, expiresAt);
         return { result: "refreshed", stored: old };
       }
-      const refusal = this.editRefusal(old.value, value);
+      const refusal = this.editRefusal(old.value, value, () => rule.editPolicy?.(key, old.value, value) ?? false);
       if (refusal) return { result: "rejected", reason: refusal };
     } else {
       if (value.isSigned && !value.verifySignature()) return { result: "rejected", reason: "bad signature" };
@@ -126,14 +126,14 @@ export class Storage {
   }
 
   /** SecureDht's edit policy: a signed value is replaced only by its owner with a higher seq. */
-  private editRefusal(old: Value, next: Value): string | undefined {
+  private editRefusal(old: Value, next: Value, typeAllows: () => boolean): string | undefined {
     if (old.isSigned) {
       if (!next.isSigned || !old.owner!.equals(next.owner!)) return "edit by another owner";
       if (!next.verifySignature()) return "bad signature";
       if (next.seq <= old.seq) return "seq not higher than stored";
       return undefined;
     }
-    return "unsigned values cannot be edited";
+    return typeAllows() ? undefined : "unsigned values cannot be edited";
   }
 
   /** `refresh`: extends the value's life from now. False when the key or value is unknown. */

@@ -1,4 +1,4 @@
-import { X509Certificate } from "node:crypto";
+import { createHash, X509Certificate } from "node:crypto";
 import { InfoHash } from "./infohash.js";
 import { decode, encode } from "./msgpack.js";
 import { ipBytes, ipFromBytes } from "./node-entry.js";
@@ -26,6 +26,8 @@ export interface ValueTypeRule {
    * (possibly rewritten), or `undefined` to refuse it.
    */
   storePolicy(key: InfoHash, value: Value, sourceIp?: string): Value | undefined;
+  /** Whether an unsigned value may replace another with the same id (default: no). */
+  editPolicy?(key: InfoHash, old: Value, next: Value): boolean;
 }
 
 const keep = (_key: InfoHash, value: Value): Value => value;
@@ -45,15 +47,26 @@ export function certificatePemOf(value: Value): string | undefined {
   }
 }
 
-export function certificateKeyId(value: Value): InfoHash | undefined {
+function certificateSpki(value: Value): Buffer | undefined {
   const pem = certificatePemOf(value);
   if (!pem) return undefined;
   try {
-    const spki = new X509Certificate(pem).publicKey.export({ type: "spki", format: "der" });
-    return InfoHash.get(spki);
+    return new X509Certificate(pem).publicKey.export({ type: "spki", format: "der" });
   } catch {
     return undefined;
   }
+}
+
+/** The key id (SHA-1 of the SPKI) of the certificate a type-8 value carries. */
+export function certificateKeyId(value: Value): InfoHash | undefined {
+  const spki = certificateSpki(value);
+  return spki ? InfoHash.get(spki) : undefined;
+}
+
+/** Where a certificate may be stored: at its key id, or (OpenDHT ≥ 3.5) at SHA-1 of its 32-byte long id. */
+function certificateKeys(value: Value): InfoHash[] {
+  const spki = certificateSpki(value);
+  return spki ? [InfoHash.get(spki), InfoHash.get(createHash("sha256").update(spki).digest())] : [];
 }
 
 /**
@@ -112,7 +125,13 @@ const RULES: ValueTypeRule[] = [
     id: ValueType.Certificate,
     name: "Certificate",
     expirationMs: 7 * 24 * 60 * MINUTE,
-    storePolicy: only((key, value) => certificateKeyId(value)?.equals(key) ?? false),
+    storePolicy: only((key, value) => certificateKeys(value).some((k) => k.equals(key))),
+    // A renewed certificate of the same key replaces the old one.
+    editPolicy: (_key, old, next) => {
+      const a = certificateSpki(old);
+      const b = certificateSpki(next);
+      return a !== undefined && b !== undefined && a.equals(b);
+    },
   },
 ];
 

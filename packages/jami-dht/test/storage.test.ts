@@ -1,3 +1,4 @@
+import { createHash, X509Certificate } from "node:crypto";
 import { PrivateKey } from "jami-identity";
 import { InfoHash, MAX_VALUE_SIZE, Storage, Value, ValueType, decodeServiceAddress, encodeServiceAddress } from "jami-dht";
 import { encode } from "../src/msgpack.js";
@@ -69,6 +70,21 @@ describe("Storage policies", () => {
     const cert = Value.decode(Buffer.from(valueVector("certificate").hex, "hex"));
     expect(s.store(InfoHash.get("elsewhere"), cert, T0).result).toBe("rejected");
     expect(s.store(InfoHash.fromHex("c07308db77dfa449696545c90da8f9b23dfb99cb"), cert, T0).result).toBe("stored");
+  });
+
+  it("also stores a certificate at SHA-1 of its long id (OpenDHT ≥ 3.5), and lets the same key's certificate replace it", () => {
+    const s = new Storage();
+    const cert = Value.decode(Buffer.from(valueVector("certificate").hex, "hex"));
+    const pem = Buffer.from(valueVector("certificate").pem as string);
+    const spki = new X509Certificate(pem).publicKey.export({ type: "spki", format: "der" });
+    const longKey = InfoHash.get(createHash("sha256").update(spki).digest());
+    expect(s.store(longKey, cert, T0).result).toBe("stored");
+    const firstOnly = pem.subarray(0, pem.indexOf("-----END CERTIFICATE-----") + 26);
+    const renewed = new Value({ id: cert.id, type: ValueType.Certificate, data: encode(firstOnly) });
+    expect(s.store(longKey, renewed, T0).result).toBe("edited");
+    const other = Value.decode(Buffer.from(valueVector("certificate").hex, "hex"));
+    other.data = encode(Buffer.from("-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n"));
+    expect(s.store(longKey, other, T0).result).toBe("rejected");
   });
 
   it("refuses DHT messages without a service", () => {
