@@ -25,3 +25,4 @@ export { SecureDht, CERTIFICATE_VALUE_ID, type SecureIdentity, type SecureGetOpt
 export { DhtProxyServer, PROXY_OP_TIMEOUT_MS, type DhtProxyServerOptions } from "./proxy-server.js";
 export { DhtProxyClient, type DhtProxyClientOptions } from "./proxy-client.js";
 export { PushListeners, type PushPlatform, type PushRegistration } from "./proxy-push.js";
+export { TypedEmitter } from "./typed-emitter.js";

@@ -1,0 +1,94 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DhtNode, SecureDht, Value } from "jami-dht";
+import { PrivateKey } from "jami-identity";
+import { Account, type AccountEvents } from "jami-sdk";
+import { JamiDhtKeys } from "../src/dht/keys.js";
+import { encodeTrustRequest } from "../src/dht/trust-request.js";
+
+const BITS = 2048;
+const tmp = () => mkdtempSync(join(tmpdir(), "jami-account-"));
+
+function next<K extends keyof AccountEvents & string>(account: Account, event: K, timeoutMs = 20_000): Promise<AccountEvents[K]> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no ${event} event`)), timeoutMs);
+    account.once(event, (...args: AccountEvents[K]) => {
+      clearTimeout(t);
+      resolve(args);
+    });
+  });
+}
+
+describe("Account v1 on a local DHT", () => {
+  let seed: DhtNode;
+  let bootstrap: string[];
+  let alice: Account;
+  let bob: Account;
+  let bobDir: string;
+  beforeAll(async () => {
+    seed = await DhtNode.create({ host: "127.0.0.1", port: 0 });
+    bootstrap = [`127.0.0.1:${seed.addresses[0]!.port}`];
+    bobDir = join(tmp(), "bob");
+    [alice, bob] = await Promise.all([
+      Account.create({ dir: join(tmp(), "alice"), displayName: "Alice", bits: BITS, bootstrap, host: "127.0.0.1" }),
+      Account.create({ dir: bobDir, password: "pw", displayName: "Bob", bits: BITS, bootstrap, host: "127.0.0.1" }),
+    ]);
+    await Promise.all([alice.start(), bob.start()]);
+  });
+  afterAll(async () => {
+    await Promise.all([alice?.stop(), bob?.stop()]);
+    await seed.close();
+  });
+
+  it("each account finds the other's device, verified", async () => {
+    const devices = await alice.devicesOf(bob.jamiId);
+    expect(devices.map((d) => d.deviceId.toString())).toEqual([bob.deviceId]);
+  });
+
+  it("trust request → accept → confirmed on both sides, with presence", async () => {
+    const incoming = next(bob, "trustRequest");
+    const presence = next(alice, "presence");
+    const sent = await alice.addContact(bob.jamiId);
+    expect((await presence)[0]).toMatchObject({ jamiId: bob.jamiId, online: true });
+    const [request] = await incoming;
+    expect(request).toMatchObject({ from: alice.jamiId, confirm: false, conversationId: sent.conversationId });
+    expect(bob.trustRequests().map((r) => r.from)).toEqual([alice.jamiId]);
+    const confirmation = next(alice, "trustRequest");
+    await bob.acceptTrustRequest(alice.jamiId);
+    expect((await confirmation)[0]).toMatchObject({ from: bob.jamiId, confirm: true });
+    expect(alice.contacts()).toEqual([expect.objectContaining({ jamiId: bob.jamiId, confirmed: true })]);
+    expect(bob.contacts()).toEqual([expect.objectContaining({ jamiId: alice.jamiId, confirmed: true })]);
+    expect(bob.trustRequests()).toEqual([]);
+  });
+
+  it("contacts survive a reload", async () => {
+    const again = await Account.load({ dir: bobDir, password: "pw" });
+    expect(again.jamiId).toBe(bob.jamiId);
+    expect(again.contacts().map((c) => c.jamiId)).toEqual([alice.jamiId]);
+  });
+
+  it("garbage, unverifiable senders and blocked accounts leave no trace", async () => {
+    const carol = await Account.create({ dir: join(tmp(), "carol"), bits: BITS, bootstrap, host: "127.0.0.1" });
+    await carol.start();
+    try {
+      const seen: unknown[] = [];
+      bob.on("trustRequest", (r) => seen.push(r));
+      const inbox = JamiDhtKeys.inbox(bob.local.deviceShortId);
+      // Garbage and a plain value in the inbox.
+      await seed.put(inbox, new Value({ data: "garbage" }));
+      // A trust request signed by a key that has no certificate chain on the DHT.
+      const stranger = new SecureDht(seed, { key: await PrivateKey.generate(BITS) });
+      await stranger.putEncrypted(inbox, new Value({ type: 4, data: encodeTrustRequest({ conversationId: "ab".repeat(20), payload: new Uint8Array(), confirm: false }) }), bob.local.device.key.publicKey);
+      // A blocked account's request.
+      await bob.block(carol.jamiId);
+      await carol.addContact(bob.jamiId);
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(seen).toEqual([]);
+      expect(bob.trustRequests()).toEqual([]);
+      expect(bob.contacts().find((c) => c.jamiId === carol.jamiId)).toMatchObject({ banned: true });
+    } finally {
+      await carol.stop();
+    }
+  });
+});
