@@ -1,0 +1,45 @@
+/**
+ * An Account of ours inside a jamid harness namespace (`jamih exec -- node --import tsx
+ * test-support/jami-account-probe.ts HOST:PORT`), driven by JSON-line commands on stdin:
+ *   {"cmd":"addContact","jamiId":…}  {"cmd":"accept","from":…}  {"cmd":"contacts"}
+ * and reporting JSON lines: ready, trustRequest, contact, presence, reply, error. Ends on stdin EOF.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { Account } from "../packages/jami-sdk/src/account/account.js";
+
+const [bootstrap = "127.0.0.1:4222"] = process.argv.slice(2);
+const say = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + "\n");
+
+async function main(): Promise<void> {
+  const account = await Account.create({ dir: join(mkdtempSync(join(tmpdir(), "probe-")), "account"), bootstrap: [bootstrap], host: "127.0.0.1" });
+  account.on("trustRequest", (r) => say({ event: "trustRequest", ...r }));
+  account.on("contact", (c) => say({ event: "contact", ...c }));
+  account.on("presence", (p) => say({ event: "presence", ...p }));
+  await account.start();
+  say({ event: "ready", jamiId: account.jamiId, deviceId: account.deviceId });
+  const lines = createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    let c: Record<string, string>;
+    try {
+      c = JSON.parse(line) as Record<string, string>;
+    } catch {
+      continue;
+    }
+    try {
+      if (c.cmd === "addContact") say({ event: "reply", id: c.id, contact: await account.addContact(c.jamiId!) });
+      else if (c.cmd === "accept") say({ event: "reply", id: c.id, contact: await account.acceptTrustRequest(c.from!) });
+      else if (c.cmd === "contacts") say({ event: "reply", id: c.id, contacts: account.contacts() });
+    } catch (e) {
+      say({ event: "error", id: c.id, message: (e as Error).message });
+    }
+  }
+  await account.stop();
+}
+
+main().catch((e) => {
+  say({ event: "error", message: (e as Error).message });
+  process.exitCode = 1;
+});
