@@ -1,20 +1,25 @@
 /**
  * An Account of ours inside a jamid harness namespace (`jamih exec -- node --import tsx
- * test-support/jami-account-probe.ts HOST:PORT`), driven by JSON-line commands on stdin:
+ * test-support/jami-account-probe.ts HOST:PORT [ARCHIVE]`; with ARCHIVE, a new device of that account), driven by JSON-line commands on stdin:
  *   {"cmd":"addContact","jamiId":…}  {"cmd":"accept","from":…}  {"cmd":"contacts"}
  * and reporting JSON lines: ready, trustRequest, contact, presence, reply, error. Ends on stdin EOF.
  */
 import { mkdtempSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { Account } from "../packages/jami-sdk/src/account/account.js";
 
-const [bootstrap = "127.0.0.1:4222"] = process.argv.slice(2);
+const [bootstrap = "127.0.0.1:4222", archive] = process.argv.slice(2);
 const say = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + "\n");
 
 async function main(): Promise<void> {
-  const account = await Account.create({ dir: join(mkdtempSync(join(tmpdir(), "probe-")), "account"), bootstrap: [bootstrap], host: "127.0.0.1" });
+  const dir = join(mkdtempSync(join(tmpdir(), "probe-")), "account");
+  const network = { bootstrap: [bootstrap], host: "127.0.0.1" };
+  const account = archive
+    ? await Account.import({ archive: new Uint8Array(await readFile(archive)), dir, ...network })
+    : await Account.create({ dir, ...network });
   account.on("trustRequest", (r) => say({ event: "trustRequest", ...r }));
   account.on("contact", (c) => say({ event: "contact", ...c }));
   account.on("presence", (p) => say({ event: "presence", ...p }));

@@ -3,7 +3,9 @@
  * and verify the device jamid announces, jamid finds the device we announce and sends it a trust request.
  */
 import { spawn } from "node:child_process";
-import { resolve } from "node:path";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { JsonLinesProcess } from "../../../test-support/opendht.js";
 import { JAMIH, JamidHarness, type JamidAccount } from "../../../test-support/jamid-harness.js";
 
@@ -51,9 +53,9 @@ describe("device announcements and trust requests with jamid 13.7", () => {
     expect(request).toMatchObject({ from: jamid.jamiId, confirm: false, conversationId: expect.stringMatching(/^[0-9a-f]{40}$/) });
   });
 
-  function accountProbe(): JsonLinesProcess {
+  function accountProbe(archive?: string): JsonLinesProcess {
     return new JsonLinesProcess(
-      spawn(JAMIH, ["exec", "--", process.execPath, "--import", "tsx", "test-support/jami-account-probe.ts", `127.0.0.1:${DHT_PORT}`], {
+      spawn(JAMIH, ["exec", "--", process.execPath, "--import", "tsx", "test-support/jami-account-probe.ts", `127.0.0.1:${DHT_PORT}`, ...(archive ? [archive] : [])], {
         cwd: REPO,
         env: { ...process.env, JAMIH_ROOT: harness.root, JAMIH_NETNS: NETNS },
       }),
@@ -104,6 +106,28 @@ describe("device announcements and trust requests with jamid 13.7", () => {
         if (!confirmed) await new Promise((r) => setTimeout(r, 1000));
       }
       expect(confirmed).toBe(true);
+    } finally {
+      us.child.stdin.end();
+      await us.exited;
+    }
+  });
+
+  it("an account we import from jamid's archive appears to jamid as a second device of the same account", async () => {
+    const archive = join(mkdtempSync(join(tmpdir(), "jamid-export-")), "jamid.gz");
+    await harness.exportArchive("j", jamid.accountId, archive);
+    const us = accountProbe(archive);
+    try {
+      const ready = await us.waitFor((e) => e.event === "ready" || e.event === "error", 60_000);
+      expect(ready).toMatchObject({ event: "ready", jamiId: jamid.jamiId });
+      expect(ready.deviceId).not.toBe(jamid.deviceId);
+      const deadline = Date.now() + 90_000;
+      let known: Record<string, string> = {};
+      while (Date.now() < deadline) {
+        known = (await harness.run<{ knownDevices: Record<string, string> }>("info", "j", jamid.accountId, "--all")).knownDevices;
+        if (Object.keys(known).some((id) => (ready.deviceId as string).startsWith(id) || id === ready.deviceId)) break;
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+      expect(Object.keys(known)).toContainEqual(expect.stringMatching(new RegExp(`^${(ready.deviceId as string).slice(0, 40)}`)));
     } finally {
       us.child.stdin.end();
       await us.exited;
