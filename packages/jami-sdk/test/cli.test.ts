@@ -98,12 +98,16 @@ describe("the jami process", () => {
 });
 
 describe("jami demo", () => {
-  it("walks through create, reload, export, second device and revocation", async () => {
+  it("walks through create, reload, export, second device, revocation, and two accounts meeting on a local DHT", async () => {
     const { status, text } = await jami("demo");
     expect(status).toBe(0);
     expect(text).toMatch(/Jami ID\s+[0-9a-f]{40}/);
     expect(text).toContain("same Jami ID: true, same device: true");
     expect(text).toContain("the revoked device is now refused: CHAIN_REVOKED");
     expect(text).toContain("the first device still verifies");
+    expect(text).toContain("alice finds bob's device on the DHT, chain verified");
+    expect(text).toContain("bob receives it from alice");
+    expect(text).toContain("alice sees bob online");
+    expect(text).toMatch(/alice's contact list: [0-9a-f]{8}… confirmed=true/);
   });
 });

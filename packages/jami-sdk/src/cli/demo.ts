@@ -12,10 +12,12 @@ import {
   type Certificate,
 } from "jami-identity";
 import type { CliIo } from "./output.js";
+import type { Account } from "../account/account.js";
+import { createLocalNetwork } from "../local-network.js";
 
 const DEMO_PASSWORD = "demo-password";
 
-/** A readable walk through the identity layer: create, reload, export, second device, revoke. */
+/** A readable walk-through: create, reload, export, second device, revoke; then two accounts meeting on a local DHT. */
 export async function demoCommand(io: CliIo): Promise<void> {
   const say = (line = "") => io.stdout(line + "\n");
   const root = await mkdtemp(join(tmpdir(), "jami-demo-"));
@@ -67,6 +69,31 @@ export async function demoCommand(io: CliIo): Promise<void> {
   }
   verifyDeviceChain([alice.device.certificate, ...alice.device.issuers], { revocationLists: [crl] });
   say("   the first device still verifies");
+  say();
+  say("5. Two accounts on an embedded local DHT (127.0.0.1), as jamid would be on the real network...");
+  const [net, started] = await timed(() => createLocalNetwork({ accounts: 2, names: ["alice", "bob"], dir: join(root, "network") }));
+  const [a, b] = net.accounts as [Account, Account];
+  say(`   DHT bootstrap node ${net.bootstrap[0]}; both accounts created, started and announced in ${started}`);
+  say(`   alice ${a.jamiId}  device ${a.deviceId.slice(0, 16)}…`);
+  say(`   bob   ${b.jamiId}  device ${b.deviceId.slice(0, 16)}…`);
+  try {
+    const bobDevices = await a.devicesOf(b.jamiId);
+    say(`   alice finds bob's device on the DHT, chain verified: ${bobDevices.map((d) => d.deviceId.toString().slice(0, 16) + "…").join(", ")}`);
+    const online = new Promise<void>((resolve) => a.on("presence", (p) => p.online && resolve()));
+    const received = new Promise<string>((resolve) => b.once("trustRequest", (r) => resolve(r.from)));
+    const [, sent] = await timed(() => a.addContact(b.jamiId));
+    say(`   alice sends a trust request (encrypted to bob's device, at its inbox key) in ${sent}`);
+    const from = await received;
+    say(`   bob receives it from ${from === a.jamiId ? "alice" : from}`);
+    await online;
+    say("   alice sees bob online (his device announcement is live)");
+    const confirmed = new Promise<void>((resolve) => a.on("contact", (c) => c.confirmed && resolve()));
+    await b.acceptTrustRequest(a.jamiId);
+    await confirmed;
+    say(`   bob accepts; alice's contact list: ${a.contacts().map((c) => `${c.jamiId.slice(0, 8)}… confirmed=${c.confirmed}`).join(", ")}`);
+  } finally {
+    await net.close();
+  }
   say();
   say(`Accounts are in ${root}; try: npx jami account inspect --archive ${join(alice.dir, "archive.gz")} --password ${DEMO_PASSWORD}`);
 }
