@@ -20,6 +20,7 @@ import { decodeTrustRequest, encodeTrustRequest, TRUST_REQUEST_TYPE } from "../d
 
 import { emptyContacts, type Contact, type ContactsFile, type PendingTrustRequest } from "./contacts.js";
 import { JsonFile } from "./store.js";
+import { AccountError } from "../errors.js";
 
 const log = createDebug("jami:sdk:account");
 
@@ -124,7 +125,7 @@ export class Account extends TypedEmitter<AccountEvents> {
   }
 
   private requireDht(): { dht: DhtClient; secure: SecureDht } {
-    if (!this.dht || !this.secure) throw new Error("account not started");
+    if (!this.dht || !this.secure) throw new AccountError("NOT_STARTED", "account not started: call start() first");
     return { dht: this.dht, secure: this.secure };
   }
 
@@ -156,7 +157,7 @@ export class Account extends TypedEmitter<AccountEvents> {
   /** Accepts a pending request: confirms it to every device of the sender and adds the contact (confirmed). */
   async acceptTrustRequest(from: string, signal?: AbortSignal): Promise<Contact> {
     const request = this.contactsState.requests[from];
-    if (!request) throw new Error(`no trust request from ${from}`);
+    if (!request) throw new AccountError("NO_TRUST_REQUEST", `no trust request from ${from}`);
     await this.sendTrustRequest(from, request.conversationId, true, new Uint8Array(), signal);
     delete this.contactsState.requests[from];
     const contact: Contact = { jamiId: from, added: Date.now(), confirmed: true, banned: false, conversationId: request.conversationId };
@@ -189,7 +190,7 @@ export class Account extends TypedEmitter<AccountEvents> {
   private async sendTrustRequest(jamiId: string, conversationId: string, confirm: boolean, payload: Uint8Array, signal?: AbortSignal): Promise<void> {
     const { dht, secure } = this.requireDht();
     const devices = await findDevices(dht, JamiId.fromHex(jamiId), signal);
-    if (devices.length === 0) throw new Error(`no device of ${jamiId} found on the DHT`);
+    if (devices.length === 0) throw new AccountError("NO_DEVICES", `no device of ${jamiId} found on the DHT`);
     const data = encodeTrustRequest({ conversationId, payload, confirm });
     await Promise.all(
       devices.map((d) =>

@@ -3,6 +3,8 @@ import { isDhtError } from "jami-dht";
 import { isIdentityError } from "jami-identity";
 import { accountCommand } from "./account.js";
 import { demoCommand } from "./demo.js";
+import { AccountError } from "../errors.js";
+import { contactCommand, onlineCommand } from "./contact.js";
 import { dhtCommand } from "./dht.js";
 import { processIo, UsageError, type CliIo } from "./output.js";
 
@@ -13,6 +15,12 @@ const HELP = `jami — the Jami SDK command line (every command prints one JSON 
   jami account export  --dir D --out F [--password P]
   jami account import  --archive F --dir D [--password P]
   jami demo            (a readable walk-through, not JSON)
+
+  jami online  --dir D [--password P] [--bootstrap HOST:PORT]... [--proxy URL] [--port N] [--bind ADDR] [--accept-all]
+      (JSON lines: online, presence, trustRequest, contact; until Ctrl-C)
+  jami contact add|accept JAMI_ID --dir D [--password P] --bootstrap HOST:PORT
+  jami contact decline JAMI_ID --dir D [--password P]
+  jami contact list --dir D [--password P]
 
   jami dht node   [--port 4222] [--bind ADDR] [--bootstrap HOST:PORT]... [--proxy-port P] [--status-interval S]
                   [--no-rate-limit]   (like dhtnode -U: no 8192/s global, 1024/s per-IP request limits)
@@ -49,6 +57,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
         "status-interval": { type: "string" },
         "proxy-port": { type: "string" },
         "no-rate-limit": { type: "boolean" },
+        proxy: { type: "string" },
+        "accept-all": { type: "boolean" },
       },
     });
     const [command, sub] = positionals;
@@ -60,6 +70,12 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     switch (command) {
       case "account":
         await accountCommand(sub, { ...values, password }, io);
+        return 0;
+      case "online":
+        await onlineCommand({ ...values, password }, io, io.signal);
+        return 0;
+      case "contact":
+        await contactCommand(sub, positionals.slice(2), { ...values, password }, io);
         return 0;
       case "dht":
         await dhtCommand(sub, positionals.slice(2), values, io, io.signal);
@@ -78,7 +94,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
 }
 
 function describeError(error: unknown): { code: string; message: string } {
-  if (isIdentityError(error) || isDhtError(error) || error instanceof UsageError) return { code: error.code, message: error.message };
+  if (isIdentityError(error) || isDhtError(error) || error instanceof UsageError || error instanceof AccountError) return { code: error.code, message: error.message };
   const e = error as NodeJS.ErrnoException;
   if (e?.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || e?.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
     return { code: "USAGE", message: e.message };

@@ -1,0 +1,89 @@
+import { Account } from "../account/account.js";
+import { UsageError, type CliIo } from "./output.js";
+
+export interface AccountCliOptions {
+  dir?: string;
+  password?: string;
+  bootstrap?: string[];
+  proxy?: string;
+  port?: string;
+  bind?: string;
+  "accept-all"?: boolean;
+}
+
+function line(io: CliIo, value: Record<string, unknown>): void {
+  io.stdout(JSON.stringify(value) + "\n");
+}
+
+async function open(options: AccountCliOptions): Promise<Account> {
+  if (!options.dir) throw new UsageError("--dir is required");
+  const port = options.port === undefined ? undefined : Number(options.port);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new UsageError("--port must be a port number");
+  return Account.load({ dir: options.dir, password: options.password, bootstrap: options.bootstrap, proxy: options.proxy, port, host: options.bind });
+}
+
+function untilStopped(signal?: AbortSignal): Promise<string> {
+  return new Promise((resolve) => {
+    const done = (why: string): void => {
+      process.off("SIGINT", onInt);
+      process.off("SIGTERM", onTerm);
+      resolve(why);
+    };
+    const onInt = (): void => done("SIGINT");
+    const onTerm = (): void => done("SIGTERM");
+    process.once("SIGINT", onInt);
+    process.once("SIGTERM", onTerm);
+    if (signal?.aborted) done("aborted");
+    signal?.addEventListener("abort", () => done("aborted"), { once: true });
+  });
+}
+
+/** `jami online`: the account on the network, its events as JSON lines, until Ctrl-C. */
+export async function onlineCommand(options: AccountCliOptions, io: CliIo, signal?: AbortSignal): Promise<void> {
+  const account = await open(options);
+  account.on("presence", (p) => line(io, { event: "presence", ...p }));
+  account.on("contact", (c) => line(io, { event: "contact", ...c }));
+  account.on("trustRequest", (r) => {
+    line(io, { event: "trustRequest", ...r });
+    if (options["accept-all"] && !r.confirm) void account.acceptTrustRequest(r.from).catch((e: Error) => line(io, { event: "warning", message: e.message }));
+  });
+  await account.start(signal);
+  line(io, { event: "online", jamiId: account.jamiId, deviceId: account.deviceId });
+  const why = await untilStopped(signal);
+  await account.stop();
+  line(io, { event: "stopped", reason: why });
+}
+
+/** `jami contact add|accept|decline|list`: one JSON document. */
+export async function contactCommand(sub: string | undefined, args: string[], options: AccountCliOptions, io: CliIo): Promise<void> {
+  const [peer] = args;
+  const needPeer = (): string => {
+    if (!peer || !/^[0-9a-f]{40}$/.test(peer)) throw new UsageError(`usage: jami contact ${sub} JAMI_ID --dir D`);
+    return peer;
+  };
+  switch (sub) {
+    case "list": {
+      const account = await open(options);
+      return line(io, { contacts: account.contacts(), trustRequests: account.trustRequests() });
+    }
+    case "decline": {
+      const account = await open(options);
+      await account.declineTrustRequest(needPeer());
+      return line(io, { declined: peer });
+    }
+    case "add":
+    case "accept": {
+      const id = needPeer();
+      const account = await open(options);
+      await account.start();
+      try {
+        const contact = sub === "add" ? await account.addContact(id) : await account.acceptTrustRequest(id);
+        return line(io, { contact });
+      } finally {
+        await account.stop();
+      }
+    }
+    default:
+      throw new UsageError(`unknown contact command "${sub ?? ""}"; try jami --help`);
+  }
+}
