@@ -68,6 +68,21 @@ describe("Account v1 on a local DHT", () => {
     expect(again.contacts().map((c) => c.jamiId)).toEqual([alice.jamiId]);
   });
 
+  it("a second device imported from the archive is in both devices' view of the account", async () => {
+    const { exportAccount } = await import("jami-identity");
+    const archive = await exportAccount({ dir: bobDir, password: "pw" });
+    const laptop = await Account.import({ archive, dir: join(tmp(), "bob-laptop"), password: "pw", bits: BITS, bootstrap, host: "127.0.0.1" });
+    await laptop.start();
+    try {
+      expect(laptop.jamiId).toBe(bob.jamiId);
+      const ids = [bob.deviceId, laptop.deviceId].sort();
+      expect((await bob.ownDevices()).map((d) => d.deviceId.toString()).sort()).toEqual(ids);
+      expect((await laptop.ownDevices()).map((d) => d.deviceId.toString()).sort()).toEqual(ids);
+    } finally {
+      await laptop.stop();
+    }
+  });
+
   it("garbage, unverifiable senders and blocked accounts leave no trace", async () => {
     const carol = await Account.create({ dir: join(tmp(), "carol"), bits: BITS, bootstrap, host: "127.0.0.1" });
     await carol.start();

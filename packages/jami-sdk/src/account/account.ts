@@ -142,6 +142,11 @@ export class Account extends TypedEmitter<AccountEvents> {
     return findDevices(this.requireDht().dht, JamiId.fromHex(jamiId), signal);
   }
 
+  /** The devices of this account found on the DHT (jamid's known-devices view), this one included. */
+  async ownDevices(signal?: AbortSignal): Promise<VerifiedDevice[]> {
+    return this.devicesOf(this.jamiId, signal);
+  }
+
   /** Sends jamid's trust request (encrypted to each device of the contact) and records the contact. */
   async addContact(jamiId: string, options: { payload?: Uint8Array; signal?: AbortSignal } = {}): Promise<Contact> {
     const existing = this.contactsState.contacts[jamiId];
