@@ -47,6 +47,10 @@ describe("jami online / jami contact", () => {
     expect(added.lines[0].contact).toMatchObject({ jamiId: carol!.jamiId, confirmed: false });
     const list = await jami(["contact", "list", "--dir", dir]);
     expect(list.lines[0].contacts.map((c: { jamiId: string }) => c.jamiId).sort()).toEqual([bob!.jamiId, carol!.jamiId].sort());
+    const nobody = await jami(["contact", "add", "cd".repeat(20), "--dir", dir, "--bootstrap", net.bootstrap[0]!, "--bind", "127.0.0.1"]);
+    expect(nobody.status).toBe(1);
+    expect(nobody.lines[0].error.code).toBe("NO_DEVICES");
+    expect((await jami(["contact", "list", "--dir", dir])).lines[0].contacts).toHaveLength(2);
     const missing = await jami(["contact", "accept", "ab".repeat(20), "--dir", dir, "--bootstrap", net.bootstrap[0]!, "--bind", "127.0.0.1"]);
     expect(missing.status).toBe(1);
     expect(missing.lines[0].error.code).toBe("NO_TRUST_REQUEST");

@@ -152,9 +152,18 @@ export class Account extends TypedEmitter<AccountEvents> {
     const existing = this.contactsState.contacts[jamiId];
     // Until swarm conversations exist (jami-swarm), the conversation id is a fresh random 40-hex id.
     const conversationId = existing?.conversationId ?? randomBytes(20).toString("hex");
-    await this.sendTrustRequest(jamiId, conversationId, false, options.payload ?? new Uint8Array(), options.signal);
     const contact: Contact = existing ?? { jamiId, added: Date.now(), confirmed: false, banned: false, conversationId };
+    // Recorded before sending, so a quick confirmation finds the contact.
     await this.saveContact(contact);
+    try {
+      await this.sendTrustRequest(jamiId, conversationId, false, options.payload ?? new Uint8Array(), options.signal);
+    } catch (error) {
+      if (!existing) {
+        delete this.contactsState.contacts[jamiId];
+        await this.contactsFile.save(this.contactsState);
+      }
+      throw error;
+    }
     this.trackPresence(jamiId);
     return contact;
   }
@@ -163,10 +172,20 @@ export class Account extends TypedEmitter<AccountEvents> {
   async acceptTrustRequest(from: string, signal?: AbortSignal): Promise<Contact> {
     const request = this.contactsState.requests[from];
     if (!request) throw new AccountError("NO_TRUST_REQUEST", `no trust request from ${from}`);
-    await this.sendTrustRequest(from, request.conversationId, true, new Uint8Array(), signal);
+    // Recorded first (as jamid does), so the contact exists before the peer can see our confirmation.
+    const previous = this.contactsState.contacts[from];
     delete this.contactsState.requests[from];
     const contact: Contact = { jamiId: from, added: Date.now(), confirmed: true, banned: false, conversationId: request.conversationId };
     await this.saveContact(contact);
+    try {
+      await this.sendTrustRequest(from, request.conversationId, true, new Uint8Array(), signal);
+    } catch (error) {
+      this.contactsState.requests[from] = request;
+      if (previous) this.contactsState.contacts[from] = previous;
+      else delete this.contactsState.contacts[from];
+      await this.contactsFile.save(this.contactsState);
+      throw error;
+    }
     this.trackPresence(from);
     return contact;
   }
