@@ -9,7 +9,7 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { Account } from "../packages/jami-sdk/src/account/account.js";
+import { Account } from "jami-sdk";
 
 const [bootstrap = "127.0.0.1:4222", archive] = process.argv.slice(2);
 const say = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + "\n");

@@ -1,6 +1,6 @@
 import KBucket from "k-bucket";
 import { InfoHash } from "./infohash.js";
-import { addressKey, type Family, type NodeEntry, type SocketAddress } from "./node-entry.js";
+import type { Family, NodeEntry, SocketAddress } from "./node-entry.js";
 
 /** OpenDHT timings for node liveness (`Node::isGood`, `NODE_GOOD_TIME`, `NODE_EXPIRE_TIME`). */
 export const NODE_GOOD_TIME_MS = 120 * 60_000;
@@ -21,10 +21,6 @@ export class RemoteNode {
     public address: SocketAddress,
     readonly isClient = false,
   ) {}
-
-  get key(): string {
-    return addressKey(this.address);
-  }
 
   /** OpenDHT's `Node::isGood`: replied within 2 h and heard from within 10 min, not expired. */
   isGood(now: number): boolean {

@@ -4,3 +4,7 @@ export { Account, type AccountEvents, type NetworkOptions } from "./account/acco
 export type { Contact, PendingTrustRequest } from "./account/contacts.js";
 export { createLocalNetwork, type LocalNetwork, type LocalNetworkOptions } from "./local-network.js";
 export { AccountError, type AccountErrorCode } from "./errors.js";
+export { JamiDhtKeys } from "./dht/keys.js";
+export { createDeviceAnnouncement, readDeviceAnnouncement, type AnnouncedDevice } from "./dht/device-announcement.js";
+export { publishDevice, findDevices, findDeviceChain, certificateValue } from "./dht/devices.js";
+export { encodeTrustRequest, decodeTrustRequest, TRUST_REQUEST_SERVICE, TRUST_REQUEST_TYPE, type TrustRequestBody } from "./dht/trust-request.js";

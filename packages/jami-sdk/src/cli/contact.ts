@@ -1,5 +1,5 @@
 import { Account } from "../account/account.js";
-import { UsageError, type CliIo } from "./output.js";
+import { parseInteger, printLine as line, untilStopped, UsageError, type CliIo } from "./output.js";
 
 export interface AccountCliOptions {
   dir?: string;
@@ -11,31 +11,10 @@ export interface AccountCliOptions {
   "accept-all"?: boolean;
 }
 
-function line(io: CliIo, value: Record<string, unknown>): void {
-  io.stdout(JSON.stringify(value) + "\n");
-}
-
 async function open(options: AccountCliOptions): Promise<Account> {
   if (!options.dir) throw new UsageError("--dir is required");
-  const port = options.port === undefined ? undefined : Number(options.port);
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) throw new UsageError("--port must be a port number");
+  const port = options.port === undefined ? undefined : parseInteger(options.port, "port", 0);
   return Account.load({ dir: options.dir, password: options.password, bootstrap: options.bootstrap, proxy: options.proxy, port, host: options.bind });
-}
-
-function untilStopped(signal?: AbortSignal): Promise<string> {
-  return new Promise((resolve) => {
-    const done = (why: string): void => {
-      process.off("SIGINT", onInt);
-      process.off("SIGTERM", onTerm);
-      resolve(why);
-    };
-    const onInt = (): void => done("SIGINT");
-    const onTerm = (): void => done("SIGTERM");
-    process.once("SIGINT", onInt);
-    process.once("SIGTERM", onTerm);
-    if (signal?.aborted) done("aborted");
-    signal?.addEventListener("abort", () => done("aborted"), { once: true });
-  });
 }
 
 /** `jami online`: the account on the network, its events as JSON lines, until Ctrl-C. */

@@ -1,5 +1,5 @@
 import { DhtNode, DhtProxyServer, InfoHash, Value, type SocketAddress } from "jami-dht";
-import { UsageError, type CliIo } from "./output.js";
+import { parseInteger as integer, printLine as line, untilStopped, UsageError, type CliIo } from "./output.js";
 
 export interface DhtCliOptions {
   port?: string;
@@ -12,17 +12,6 @@ export interface DhtCliOptions {
   "status-interval"?: string;
   "proxy-port"?: string;
   "no-rate-limit"?: boolean;
-}
-
-function line(io: CliIo, value: Record<string, unknown>): void {
-  io.stdout(JSON.stringify(value, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v)) + "\n");
-}
-
-function integer(text: string | undefined, name: string, fallback: number): number {
-  if (text === undefined) return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--${name} must be a non-negative integer`);
-  return n;
 }
 
 export function valueLine(v: Value): Record<string, unknown> {
@@ -39,23 +28,6 @@ export function valueLine(v: Value): Record<string, unknown> {
     owner: v.ownerId?.toString(),
     seq: v.isSigned ? v.seq : undefined,
   };
-}
-
-/** Resolves when the process is asked to stop (Ctrl-C, SIGTERM) or `signal` aborts. */
-function untilStopped(signal?: AbortSignal): Promise<string> {
-  return new Promise((resolve) => {
-    const done = (why: string): void => {
-      process.off("SIGINT", onInt);
-      process.off("SIGTERM", onTerm);
-      resolve(why);
-    };
-    const onInt = (): void => done("SIGINT");
-    const onTerm = (): void => done("SIGTERM");
-    process.once("SIGINT", onInt);
-    process.once("SIGTERM", onTerm);
-    if (signal?.aborted) done("aborted");
-    signal?.addEventListener("abort", () => done("aborted"), { once: true });
-  });
 }
 
 async function startNode(options: DhtCliOptions, defaultPort: number): Promise<DhtNode> {

@@ -1,4 +1,3 @@
-import { createHash } from "node:crypto";
 import { InfoHash } from "jami-dht";
 import type { DeviceId, DeviceShortId, JamiId, PublicKey } from "jami-identity";
 
@@ -18,7 +17,6 @@ export const JamiDhtKeys = {
   },
   /** Device certificate chains: SHA-1(SPKI) for 13.7, SHA-1(SHA-256(SPKI)) for OpenDHT ≥ 3.5. */
   certificates(devicePublicKey: PublicKey): { legacy: InfoHash; current: InfoHash } {
-    const longId = createHash("sha256").update(devicePublicKey.spki).digest();
-    return { legacy: InfoHash.get(devicePublicKey.spki), current: InfoHash.get(longId) };
+    return { legacy: InfoHash.get(devicePublicKey.spki), current: InfoHash.get(devicePublicKey.deviceId.bytes) };
   },
 };
