@@ -1,8 +1,8 @@
 /**
  * An Account of ours inside a jamid harness namespace (`jamih exec -- node --import tsx
  * test-support/jami-account-probe.ts HOST:PORT [ARCHIVE]`; with ARCHIVE, a new device of that account), driven by JSON-line commands on stdin:
- *   {"cmd":"addContact","jamiId":…}  {"cmd":"accept","from":…}  {"cmd":"contacts"}
- * and reporting JSON lines: ready, trustRequest, contact, presence, reply, error. Ends on stdin EOF.
+ *   {"cmd":"addContact","jamiId":…}  {"cmd":"accept","from":…}  {"cmd":"block","jamiId":…}  {"cmd":"contacts"}
+ * and reporting JSON lines: ready, trustRequest, contact, presence, devices, sync, reply, error. Ends on stdin EOF.
  */
 import { mkdtempSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -23,8 +23,10 @@ async function main(): Promise<void> {
   account.on("trustRequest", (r) => say({ event: "trustRequest", ...r }));
   account.on("contact", (c) => say({ event: "contact", ...c }));
   account.on("presence", (p) => say({ event: "presence", ...p }));
+  account.on("devices", (d) => say({ event: "devices", deviceIds: d.map((x) => x.deviceId) }));
+  account.on("sync", (x) => say({ event: "sync", ...x }));
   await account.start();
-  say({ event: "ready", jamiId: account.jamiId, deviceId: account.deviceId });
+  say({ event: "ready", jamiId: account.jamiId, deviceId: account.deviceId, contacts: account.contacts().map((c) => c.jamiId) });
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {
     let c: Record<string, string>;
@@ -36,6 +38,7 @@ async function main(): Promise<void> {
     try {
       if (c.cmd === "addContact") say({ event: "reply", id: c.id, contact: await account.addContact(c.jamiId!) });
       else if (c.cmd === "accept") say({ event: "reply", id: c.id, contact: await account.acceptTrustRequest(c.from!) });
+      else if (c.cmd === "block") say({ event: "reply", id: c.id, contact: await account.block(c.jamiId!) });
       else if (c.cmd === "contacts") say({ event: "reply", id: c.id, contacts: account.contacts() });
     } catch (e) {
       say({ event: "error", id: c.id, message: (e as Error).message });

@@ -1,6 +1,6 @@
 export { DhtError, isDhtError, type DhtErrorCode } from "./errors.js";
 export { InfoHash } from "./infohash.js";
-export { encode as encodeMsgpack, decode as decodeMsgpack, type MsgValue } from "./msgpack.js";
+export { encode as encodeMsgpack, decode as decodeMsgpack, isMsgMap, type MsgValue, type MsgMap } from "./msgpack.js";
 export { Value, ValueField, MAX_VALUE_SIZE, publicKeyId, randomValueId, type ValueInit, type ValueFieldId } from "./value.js";
 export {
   parseMessage,

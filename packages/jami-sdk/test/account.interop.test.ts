@@ -112,14 +112,17 @@ describe("device announcements and trust requests with jamid 13.7", () => {
     }
   });
 
-  it("an account we import from jamid's archive appears to jamid as a second device of the same account", async () => {
+  it("an account we import from jamid's archive appears to jamid as a second device; contacts sync both ways (DeviceSync)", async () => {
     const archive = join(mkdtempSync(join(tmpdir(), "jamid-export-")), "jamid.gz");
     await harness.exportArchive("j", jamid.accountId, archive);
+    const jamidContacts = (await harness.run<{ contacts: Record<string, string>[] }>("list", "j", jamid.accountId)).contacts.map((c) => c.id);
     const us = accountProbe(archive);
     try {
       const ready = await us.waitFor((e) => e.event === "ready" || e.event === "error", 60_000);
       expect(ready).toMatchObject({ event: "ready", jamiId: jamid.jamiId });
       expect(ready.deviceId).not.toBe(jamid.deviceId);
+      // The archive's contacts are ours from the start.
+      expect([...(ready.contacts as string[])].sort()).toEqual([...jamidContacts].sort());
       const deadline = Date.now() + 90_000;
       let known: Record<string, string> = {};
       while (Date.now() < deadline) {
@@ -128,6 +131,26 @@ describe("device announcements and trust requests with jamid 13.7", () => {
         await new Promise((r) => setTimeout(r, 2000));
       }
       expect(Object.keys(known)).toContainEqual(expect.stringMatching(new RegExp(`^${(ready.deviceId as string).slice(0, 40)}`)));
+      // We know jamid's device as one of ours.
+      await us.waitFor((e) => e.event === "devices" && (e.deviceIds as string[]).includes(jamid.deviceId!), 60_000);
+
+      // jamid → us: a contact jamid adds reaches our device in jamid's DeviceSync.
+      const fromJamid = "4a".repeat(20);
+      await harness.run("add-contact", "j", jamid.accountId, fromJamid, "--no-request");
+      expect(await us.waitFor((e) => e.event === "contact" && e.jamiId === fromJamid, 60_000)).toMatchObject({ banned: false });
+
+      // us → jamid: a contact we block shows up banned in jamid's contact list.
+      const fromUs = "5b".repeat(20);
+      us.child.stdin.write(JSON.stringify({ id: "3", cmd: "block", jamiId: fromUs }) + "\n");
+      expect(await us.waitFor((e) => e.id === "3", 30_000)).toMatchObject({ event: "reply" });
+      const until = Date.now() + 60_000;
+      let banned = false;
+      while (!banned && Date.now() < until) {
+        const list = await harness.run<{ contacts: Record<string, string>[] }>("list", "j", jamid.accountId);
+        banned = list.contacts.some((c) => c.id === fromUs && c.banned === "true");
+        if (!banned) await new Promise((r) => setTimeout(r, 1000));
+      }
+      expect(banned).toBe(true);
     } finally {
       us.child.stdin.end();
       await us.exited;

@@ -6,6 +6,7 @@ import { PrivateKey } from "jami-identity";
 import { Account, type AccountEvents } from "jami-sdk";
 import { JamiDhtKeys } from "../src/dht/keys.js";
 import { encodeTrustRequest } from "../src/dht/trust-request.js";
+import { encodeDeviceSync } from "../src/dht/device-sync.js";
 
 const BITS = 2048;
 const tmp = () => mkdtempSync(join(tmpdir(), "jami-account-"));
@@ -18,6 +19,14 @@ function next<K extends keyof AccountEvents & string>(account: Account, event: K
       resolve(args);
     });
   });
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 describe("Account v1 on a local DHT", () => {
@@ -72,15 +81,44 @@ describe("Account v1 on a local DHT", () => {
     const { exportAccount } = await import("jami-identity");
     const archive = await exportAccount({ dir: bobDir, password: "pw" });
     const laptop = await Account.import({ archive, dir: join(tmp(), "bob-laptop"), password: "pw", bits: BITS, bootstrap, host: "127.0.0.1" });
+    // This archive is the one written at creation: no contacts yet; they come by DeviceSync once online.
+    expect(laptop.contacts()).toEqual([]);
+    const synced = next(laptop, "sync", 30_000);
     await laptop.start();
     try {
       expect(laptop.jamiId).toBe(bob.jamiId);
       const ids = [bob.deviceId, laptop.deviceId].sort();
       expect((await bob.ownDevices()).map((d) => d.deviceId.toString()).sort()).toEqual(ids);
       expect((await laptop.ownDevices()).map((d) => d.deviceId.toString()).sort()).toEqual(ids);
+      expect((await synced)[0]).toMatchObject({ fromDevice: bob.deviceId, contacts: 1 });
+      expect(laptop.contacts()).toEqual([expect.objectContaining({ jamiId: alice.jamiId, confirmed: true })]);
+      expect(laptop.knownDevices().map((d) => d.deviceId).sort()).toEqual(ids);
+      await waitUntil(() => bob.knownDevices().length === 2);
+      expect(bob.knownDevices().map((d) => d.deviceId).sort()).toEqual(ids);
+
+      // A change on the laptop reaches the phone.
+      const blocked = "1f".repeat(20);
+      await laptop.block(blocked);
+      await waitUntil(() => bob.contacts().some((c) => c.jamiId === blocked));
+      expect(bob.contacts().find((c) => c.jamiId === blocked)).toMatchObject({ banned: true });
+
+      // A sync older than the last one accepted from the laptop (a replay) changes nothing.
+      const stale = encodeDeviceSync({ date: 1n, deviceName: "", devices: [], peers: { ["2e".repeat(20)]: { added: 1, removed: 0, confirmed: true, banned: false, conversationId: "" } }, trustRequests: {} });
+      const asLaptop = new SecureDht(seed, { key: laptop.local.device.key });
+      await asLaptop.putEncrypted(JamiDhtKeys.inbox(bob.local.deviceShortId), new Value({ type: 0, data: stale }), bob.local.device.key.publicKey);
+      // A sync from a device of another account (alice) is refused too.
+      const asAlice = new SecureDht(seed, { key: alice.local.device.key });
+      const forged = encodeDeviceSync({ date: BigInt(Date.now()) * 1_000_000n, deviceName: "", devices: [], peers: { ["3d".repeat(20)]: { added: 1, removed: 0, confirmed: true, banned: false, conversationId: "" } }, trustRequests: {} });
+      await asAlice.putEncrypted(JamiDhtKeys.inbox(bob.local.deviceShortId), new Value({ type: 0, data: forged }), bob.local.device.key.publicKey);
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(bob.contacts().map((c) => c.jamiId)).not.toContain("2e".repeat(20));
+      expect(bob.contacts().map((c) => c.jamiId)).not.toContain("3d".repeat(20));
     } finally {
       await laptop.stop();
     }
+    // The contacts travel in the archive too: a device imported from a fresh export has them before going online.
+    const tablet = await Account.import({ archive: await bob.exportArchive({ password: "pw" }), dir: join(tmp(), "bob-tablet"), password: "pw", bits: BITS });
+    expect(tablet.contacts().map((c) => c.jamiId).sort()).toEqual([alice.jamiId, "1f".repeat(20)].sort());
   });
 
   it("garbage, unverifiable senders and blocked accounts leave no trace", async () => {

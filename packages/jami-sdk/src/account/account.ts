@@ -1,25 +1,32 @@
 import createDebug from "debug";
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
-import { DhtNode, DhtProxyClient, SecureDht, TypedEmitter, Value, type DhtClient, type Subscription } from "jami-dht";
+import { DhtNode, DhtProxyClient, InfoHash, SecureDht, TypedEmitter, Value, type DhtClient, type Subscription } from "jami-dht";
 import {
   createAccount,
+  DeviceShortId,
   importAccount,
   JamiId,
   loadAccount,
   openAccountArchive,
+  PublicKey,
   RevocationList,
+  toBase64,
+  fromBase64,
+  fromHex,
+  writeArchive,
+  type AccountArchive,
   type LocalAccount,
-  type PrivateKey,
   type VerifiedDevice,
 } from "jami-identity";
 import { readDeviceAnnouncement } from "../dht/device-announcement.js";
 import { findDeviceChain, findDevices, publishDevice } from "../dht/devices.js";
 import { JamiDhtKeys } from "../dht/keys.js";
 import { decodeTrustRequest, encodeTrustRequest, TRUST_REQUEST_TYPE } from "../dht/trust-request.js";
-
-import { emptyContacts, type Contact, type ContactsFile, type PendingTrustRequest } from "./contacts.js";
-import { JsonFile } from "./store.js";
+import { decodeDeviceSync, DEVICE_SYNC_TYPE, encodeDeviceSync } from "../dht/device-sync.js";
+import { ContactBook } from "./contact-book.js";
+import { isActive, toArchiveContact, type Contact, type PendingTrustRequest } from "./contacts.js";
+import { KnownDevices, type KnownDevice } from "./known-devices.js";
+import { applySyncData, buildSyncData } from "./sync-data.js";
 import { AccountError } from "../errors.js";
 
 const log = createDebug("jami:sdk:account");
@@ -43,6 +50,10 @@ export interface AccountEvents {
   contact: [Contact];
   /** The account is published and listening. */
   online: [];
+  /** The account's known devices changed (a device of ours appeared or was renamed). */
+  devices: [KnownDevice[]];
+  /** Another device of this account sent its contacts and requests (DeviceSync) and we merged them. */
+  sync: [{ fromDevice: string; contacts: number; requests: number }];
 }
 
 /**
@@ -55,17 +66,20 @@ export class Account extends TypedEmitter<AccountEvents> {
   private secure?: SecureDht;
   private readonly subscriptions: Subscription[] = [];
   private readonly presence = new Map<string, { sub: Subscription; devices: Set<string> }>();
-  private readonly contactsFile: JsonFile<ContactsFile>;
-  private contactsState: ContactsFile = emptyContacts();
   private readonly handled = new Set<string>();
+  /** Own devices whose announcement we already answered with a sync in this session. */
+  private readonly greeted = new Set<string>();
+  private lastSyncDate = 0n;
+  private syncQueue: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly local: LocalAccount,
-    private readonly accountKey: PrivateKey,
+    private readonly archive: AccountArchive,
+    private readonly book: ContactBook,
+    private readonly devices: KnownDevices,
     private readonly network: NetworkOptions,
   ) {
     super();
-    this.contactsFile = new JsonFile(join(local.dir, "contacts.json"), emptyContacts);
   }
 
   get jamiId(): string {
@@ -92,9 +106,15 @@ export class Account extends TypedEmitter<AccountEvents> {
 
   private static async open(local: LocalAccount, password: string | undefined, network: NetworkOptions): Promise<Account> {
     const archive = await openAccountArchive({ dir: local.dir, password });
-    const account = new Account(local, archive.accountKeys.accountKey, network);
-    account.contactsState = await account.contactsFile.load();
-    return account;
+    const book = await ContactBook.open(local.dir, archive.contacts);
+    const devices = await KnownDevices.open(local.dir);
+    await devices.add({
+      deviceId: local.deviceId.toString(),
+      shortId: local.deviceShortId.toString(),
+      name: local.deviceName,
+      publicKey: toBase64(local.device.key.publicKey.spki),
+    });
+    return new Account(local, archive, book, devices, network);
   }
 
   /** Joins the DHT, publishes this device (certificate + announcement) and listens to its inbox. */
@@ -107,16 +127,20 @@ export class Account extends TypedEmitter<AccountEvents> {
       if (this.network.bootstrap?.length) await this.node.bootstrap([], signal);
     }
     this.secure = new SecureDht(this.dht, { key: this.local.device.key });
-    await publishDevice(this.dht, this.accountKey, this.local.device, { signal });
+    await publishDevice(this.dht, this.archive.accountKeys.accountKey, this.local.device, { signal });
     const inbox = this.secure.listen(JamiDhtKeys.inbox(this.local.deviceShortId));
     inbox.on("value", (v) => void this.onInboxValue(v));
-    this.subscriptions.push(inbox);
-    for (const c of Object.values(this.contactsState.contacts)) if (!c.banned) this.trackPresence(c.jamiId);
+    // Our own announcements: a device of this account coming online gets our contacts (and we learn it).
+    const own = this.dht.listen(JamiDhtKeys.account(this.local.jamiId));
+    own.on("value", (v) => void this.onOwnAnnouncement(v));
+    this.subscriptions.push(inbox, own);
+    for (const c of this.book.contacts()) if (isActive(c)) this.trackPresence(c.jamiId);
     this.emit("online");
   }
 
-  /** Stops listening and closes the node; permanent puts end with it. */
+  /** Stops listening and closes the node once pending device syncs are sent; permanent puts end with it. */
   async stop(): Promise<void> {
+    await this.syncQueue;
     for (const s of this.subscriptions.splice(0)) s.cancel();
     for (const p of this.presence.values()) p.sub.cancel();
     this.presence.clear();
@@ -129,12 +153,25 @@ export class Account extends TypedEmitter<AccountEvents> {
     return { dht: this.dht, secure: this.secure };
   }
 
+  /** Active and banned contacts. */
   contacts(): Contact[] {
-    return Object.values(this.contactsState.contacts);
+    return this.book.contacts();
   }
 
   trustRequests(): PendingTrustRequest[] {
-    return Object.values(this.contactsState.requests);
+    return this.book.requests();
+  }
+
+  /** The devices of this account we know of (this one, those seen on the DHT, those other devices told us of). */
+  knownDevices(): KnownDevice[] {
+    return this.devices.list();
+  }
+
+  /** An archive of the account with the current contacts, for another device or for jamid (`password`: the account's). */
+  async exportArchive(options: { password?: string } = {}): Promise<Uint8Array> {
+    const archive = await openAccountArchive({ dir: this.local.dir, password: options.password });
+    const contacts = Object.fromEntries(this.book.allContacts().map((c) => [c.jamiId, toArchiveContact(c)]));
+    return writeArchive(archive.with({ ringAccountContacts: contacts }), options.password);
   }
 
   /** The verified devices of an account, as found on the DHT now. */
@@ -149,66 +186,85 @@ export class Account extends TypedEmitter<AccountEvents> {
 
   /** Sends jamid's trust request (encrypted to each device of the contact) and records the contact. */
   async addContact(jamiId: string, options: { payload?: Uint8Array; signal?: AbortSignal } = {}): Promise<Contact> {
-    const existing = this.contactsState.contacts[jamiId];
+    assertJamiId(jamiId);
+    const existing = this.book.contact(jamiId);
+    const reuse = existing && isActive(existing) ? existing : undefined;
     // Until swarm conversations exist (jami-swarm), the conversation id is a fresh random 40-hex id.
-    const conversationId = existing?.conversationId ?? randomBytes(20).toString("hex");
-    const contact: Contact = existing ?? { jamiId, added: Date.now(), confirmed: false, banned: false, conversationId };
+    const contact: Contact = reuse ?? {
+      jamiId,
+      added: Date.now(),
+      confirmed: false,
+      banned: false,
+      conversationId: randomBytes(20).toString("hex"),
+      ...(existing?.removed ? { removed: existing.removed } : {}),
+    };
+    const before = this.book.snapshot();
     // Recorded before sending, so a quick confirmation finds the contact.
-    await this.saveContact(contact);
+    await this.book.putContact(contact);
     try {
-      await this.sendTrustRequest(jamiId, conversationId, false, options.payload ?? new Uint8Array(), options.signal);
+      await this.sendTrustRequest(jamiId, contact.conversationId, false, options.payload ?? new Uint8Array(), options.signal);
     } catch (error) {
-      if (!existing) {
-        delete this.contactsState.contacts[jamiId];
-        await this.contactsFile.save(this.contactsState);
-      }
+      await this.book.restore(before);
       throw error;
     }
-    this.trackPresence(jamiId);
+    this.contactChanged(contact);
     return contact;
   }
 
   /** Accepts a pending request: confirms it to every device of the sender and adds the contact (confirmed). */
   async acceptTrustRequest(from: string, signal?: AbortSignal): Promise<Contact> {
-    const request = this.contactsState.requests[from];
+    const request = this.book.request(from);
     if (!request) throw new AccountError("NO_TRUST_REQUEST", `no trust request from ${from}`);
+    const before = this.book.snapshot();
     // Recorded first (as jamid does), so the contact exists before the peer can see our confirmation.
-    const previous = this.contactsState.contacts[from];
-    delete this.contactsState.requests[from];
-    const contact: Contact = { jamiId: from, added: Date.now(), confirmed: true, banned: false, conversationId: request.conversationId };
-    await this.saveContact(contact);
+    const previous = this.book.contact(from);
+    const contact: Contact = {
+      jamiId: from,
+      added: Date.now(),
+      confirmed: true,
+      banned: false,
+      conversationId: request.conversationId,
+      ...(previous?.removed ? { removed: previous.removed } : {}),
+    };
+    await this.book.putContact(contact);
     try {
       await this.sendTrustRequest(from, request.conversationId, true, new Uint8Array(), signal);
     } catch (error) {
-      this.contactsState.requests[from] = request;
-      if (previous) this.contactsState.contacts[from] = previous;
-      else delete this.contactsState.contacts[from];
-      await this.contactsFile.save(this.contactsState);
+      await this.book.restore(before);
       throw error;
     }
-    this.trackPresence(from);
+    this.contactChanged(contact);
     return contact;
   }
 
   async declineTrustRequest(from: string): Promise<void> {
-    delete this.contactsState.requests[from];
-    await this.contactsFile.save(this.contactsState);
+    if (!this.book.request(from)) throw new AccountError("NO_TRUST_REQUEST", `no trust request from ${from}`);
+    await this.book.deleteRequest(from);
   }
 
-  /** Bans an account: its requests are ignored from now on. */
-  async block(jamiId: string): Promise<void> {
-    delete this.contactsState.requests[jamiId];
-    const existing = this.contactsState.contacts[jamiId];
-    const contact: Contact = { ...(existing ?? { jamiId, added: Date.now(), confirmed: false, conversationId: "" }), banned: true };
-    this.presence.get(jamiId)?.sub.cancel();
-    this.presence.delete(jamiId);
-    await this.saveContact(contact);
+  /** Removes a contact (jamid's `removeContact`); with `ban`, its requests are ignored from now on. */
+  async removeContact(jamiId: string, options: { ban?: boolean } = {}): Promise<Contact> {
+    assertJamiId(jamiId);
+    const existing = this.book.contact(jamiId);
+    const now = Math.max(Date.now(), (existing?.added ?? 0) + 1);
+    const contact: Contact = { ...(existing ?? { jamiId, added: 0, confirmed: false, conversationId: "" }), removed: now, banned: options.ban === true };
+    await this.book.putContact(contact);
+    if (options.ban) await this.book.deleteRequest(jamiId);
+    this.contactChanged(contact);
+    return contact;
   }
 
-  private async saveContact(contact: Contact): Promise<void> {
-    this.contactsState.contacts[contact.jamiId] = contact;
-    await this.contactsFile.save(this.contactsState);
+  /** Bans an account: removed from the contacts, its requests ignored from now on. */
+  async block(jamiId: string): Promise<Contact> {
+    return this.removeContact(jamiId, { ban: true });
+  }
+
+  /** After a local change: event, presence, and the news sent to our other devices. */
+  private contactChanged(contact: Contact): void {
     this.emit("contact", contact);
+    if (isActive(contact)) this.trackPresence(contact.jamiId);
+    else this.untrackPresence(contact.jamiId);
+    this.scheduleDeviceSync();
   }
 
   private async sendTrustRequest(jamiId: string, conversationId: string, confirm: boolean, payload: Uint8Array, signal?: AbortSignal): Promise<void> {
@@ -223,9 +279,10 @@ export class Account extends TypedEmitter<AccountEvents> {
     );
   }
 
-  /** Revocation lists published at a Jami ID (unsigned type-0 values holding a DER CRL). */
+  /** Revocation lists published at a Jami ID (unsigned type-0 values holding a DER CRL), and our own archive's. */
   private async revocationLists(jamiId: JamiId): Promise<RevocationList[]> {
     const out: RevocationList[] = [];
+    if (jamiId.equals(this.local.jamiId) && this.archive.revocationList) out.push(this.archive.revocationList);
     for await (const v of this.requireDht().dht.get(JamiDhtKeys.account(jamiId))) {
       if (v.owner || v.type !== 0 || v.data[0] !== 0x30) continue;
       try {
@@ -237,41 +294,148 @@ export class Account extends TypedEmitter<AccountEvents> {
     return out;
   }
 
+  /** The sender's verified chain (up to `jamiId` when given), refused when its account revoked it. */
+  private async verifiedSender(deviceKeyId: InfoHash, jamiId?: JamiId, keys?: InfoHash[]): Promise<VerifiedDevice> {
+    const sender = await findDeviceChain(this.requireDht().dht, deviceKeyId, { jamiId, keys });
+    const crls = await this.revocationLists(sender.jamiId);
+    if (crls.some((crl) => crl.isSignedBy(sender.account) && crl.isRevoked(sender.device))) throw new Error("device revoked");
+    return sender;
+  }
+
   private async onInboxValue(v: Value): Promise<void> {
-    if (v.type !== TRUST_REQUEST_TYPE || !v.ownerId) return log("ignored inbox value of type %d", v.type);
+    if (!v.ownerId) return log("ignored an unsigned inbox value");
     const key = `${v.ownerId}/${v.id}/${v.seq}`;
     if (this.handled.has(key)) return;
     this.handled.add(key);
+    if (v.type === TRUST_REQUEST_TYPE) return this.onTrustRequestValue(v, v.ownerId);
+    if (v.type === DEVICE_SYNC_TYPE) return this.onDeviceSyncValue(v, v.ownerId);
+    log("ignored inbox value of type %d", v.type);
+  }
+
+  private async onTrustRequestValue(v: Value, ownerId: InfoHash): Promise<void> {
     const body = decodeTrustRequest(v.data);
     if (!body) return log("ignored an inbox value that is not a trust request");
     let sender: VerifiedDevice;
     try {
-      sender = await findDeviceChain(this.requireDht().dht, v.ownerId);
-      const crls = await this.revocationLists(sender.jamiId);
-      if (crls.some((crl) => crl.isSignedBy(sender.account) && crl.isRevoked(sender.device))) throw new Error("device revoked");
+      sender = await this.verifiedSender(ownerId);
     } catch (e) {
-      return log("ignored a trust request from device %s: %s", v.ownerId, (e as Error).message);
+      return log("ignored a trust request from device %s: %s", ownerId, (e as Error).message);
     }
     const from = sender.jamiId.toString();
-    const contact = this.contactsState.contacts[from];
-    if (contact?.banned) return log("ignored a trust request from banned %s", from);
+    const contact = this.book.contact(from);
+    if (contact?.banned && !isActive(contact)) return log("ignored a trust request from banned %s", from);
     const request: PendingTrustRequest = {
       from,
       device: sender.deviceShortId.toString(),
       conversationId: body.conversationId,
       payload: Buffer.from(body.payload).toString("base64"),
       received: Date.now(),
+      deviceKey: toBase64(sender.device.publicKey.spki),
     };
-    if (body.confirm && contact) {
-      if (!contact.confirmed) await this.saveContact({ ...contact, confirmed: true });
-    } else if (!body.confirm) {
-      if (contact?.confirmed) return; // a replay, or a request we already accepted
-      const known = this.contactsState.requests[from];
+    if (body.confirm) {
+      if (!contact || !isActive(contact)) return log("ignored a confirmation from %s, who is not a contact", from);
+      if (!contact.confirmed) {
+        const confirmed = { ...contact, confirmed: true };
+        await this.book.putContact(confirmed);
+        this.contactChanged(confirmed);
+      }
+    } else {
+      if (contact && isActive(contact) && contact.confirmed) return; // a replay, or a request we already accepted
+      const known = this.book.request(from);
       if (known?.conversationId === body.conversationId) return; // duplicate (e.g. one per device)
-      this.contactsState.requests[from] = request;
-      await this.contactsFile.save(this.contactsState);
-    } else return log("ignored a confirmation from %s, who is not a contact", from);
+      await this.book.putRequest(request);
+      this.scheduleDeviceSync();
+    }
     this.emit("trustRequest", { ...request, confirm: body.confirm });
+  }
+
+  /** jamid 13.7's DeviceSync from another device of this account: contacts, requests and devices merged. */
+  private async onDeviceSyncValue(v: Value, ownerId: InfoHash): Promise<void> {
+    const sync = decodeDeviceSync(v.data);
+    if (!sync) return log("ignored a type-0 inbox value that is not a DeviceSync");
+    let sender: VerifiedDevice;
+    try {
+      sender = await this.verifiedSender(ownerId, this.local.jamiId);
+    } catch (e) {
+      return log("ignored a DeviceSync from device %s: %s", ownerId, (e as Error).message);
+    }
+    await this.rememberDevice(sender, sync.deviceName);
+    if (!(await this.devices.acceptSync(sender.deviceId.toString(), sync.date))) return log("ignored an outdated DeviceSync from %s", ownerId);
+    const { contacts, requests } = applySyncData(this.book, sync);
+    await this.book.save();
+    for (const c of contacts) {
+      this.emit("contact", c);
+      if (isActive(c)) this.trackPresence(c.jamiId);
+      else this.untrackPresence(c.jamiId);
+    }
+    for (const r of requests) this.emit("trustRequest", { ...r, confirm: false });
+    this.emit("sync", { fromDevice: sender.deviceId.toString(), contacts: contacts.length, requests: requests.length });
+    for (const d of sync.devices) void this.learnDevice(d.shortId, d.deviceId, d.name);
+  }
+
+  /** A device named in a sync: verified through its certificate on the DHT before it joins the known devices. */
+  private async learnDevice(shortId: string, deviceId: string | undefined, name: string): Promise<void> {
+    if ((deviceId && this.devices.get(deviceId)) || this.devices.byShortId(shortId)) return;
+    const keys = [InfoHash.fromHex(shortId), ...(deviceId ? [InfoHash.get(fromHex(deviceId))] : [])];
+    try {
+      await this.rememberDevice(await this.verifiedSender(InfoHash.fromHex(shortId), this.local.jamiId, keys), name);
+    } catch (e) {
+      log("device %s named in a sync not verified: %s", shortId, (e as Error).message);
+    }
+  }
+
+  private async rememberDevice(device: VerifiedDevice, name: string): Promise<void> {
+    const added = await this.devices.add({
+      deviceId: device.deviceId.toString(),
+      shortId: device.deviceShortId.toString(),
+      name,
+      publicKey: toBase64(device.device.publicKey.spki),
+    });
+    if (added) this.emit("devices", this.devices.list());
+  }
+
+  /** An announcement at our own Jami ID: a device of ours we greet with a sync (once per session). */
+  private async onOwnAnnouncement(v: Value): Promise<void> {
+    const announced = readDeviceAnnouncement(v, this.local.jamiId);
+    if (!announced || announced.shortId.toString() === this.local.deviceShortId.toString()) return;
+    const shortId = announced.shortId.toString();
+    if (this.greeted.has(shortId)) return;
+    this.greeted.add(shortId);
+    const keys = announced.publicKey ? JamiDhtKeys.certificates(announced.publicKey) : undefined;
+    try {
+      const device = await this.verifiedSender(announced.shortId, this.local.jamiId, keys ? [keys.legacy, keys.current] : undefined);
+      await this.rememberDevice(device, this.devices.byShortId(shortId)?.name ?? "");
+    } catch (e) {
+      this.greeted.delete(shortId);
+      return log("own announcement of %s refused: %s", shortId, (e as Error).message);
+    }
+    this.scheduleDeviceSync([shortId]);
+  }
+
+  /** Queues a DeviceSync to our other known devices (or only `onlyShortIds`); `stop()` waits for the queue. */
+  private scheduleDeviceSync(onlyShortIds?: string[]): void {
+    if (!this.secure) return;
+    this.syncQueue = this.syncQueue.then(() => this.syncDevices(onlyShortIds)).catch((e) => log("device sync failed: %s", (e as Error).message));
+  }
+
+  /** Sends jamid's DeviceSync (contacts, pending requests, known devices) to each other device of this account. */
+  async syncDevices(onlyShortIds?: string[], signal?: AbortSignal): Promise<void> {
+    const { secure } = this.requireDht();
+    const self = this.local.deviceId.toString();
+    const targets = this.devices.list().filter((d) => d.deviceId !== self && (!onlyShortIds || onlyShortIds.includes(d.shortId)));
+    if (targets.length === 0) return;
+    // jamid drops a sync whose date is not newer than the last one it accepted from us.
+    const now = BigInt(Date.now()) * 1_000_000n;
+    this.lastSyncDate = now > this.lastSyncDate ? now : this.lastSyncDate + 1n;
+    const data = encodeDeviceSync(buildSyncData(this.book, this.devices.list(), this.local.deviceName, this.lastSyncDate));
+    await Promise.all(
+      targets.map((d) =>
+        secure.putEncrypted(JamiDhtKeys.inbox(DeviceShortId.fromHex(d.shortId)), new Value({ type: DEVICE_SYNC_TYPE, data }), PublicKey.fromSpki(fromBase64(d.publicKey)), {
+          signal,
+        }),
+      ),
+    );
+    log("sent DeviceSync to %d device(s)", targets.length);
   }
 
   /** Follows a contact's device announcements: `presence` events when it comes online or goes offline. */
@@ -304,8 +468,17 @@ export class Account extends TypedEmitter<AccountEvents> {
     this.presence.set(jamiId, entry);
   }
 
+  private untrackPresence(jamiId: string): void {
+    this.presence.get(jamiId)?.sub.cancel();
+    this.presence.delete(jamiId);
+  }
+
   /** Whether a contact currently has a live device announcement. */
   isOnline(jamiId: string): boolean {
     return (this.presence.get(jamiId)?.devices.size ?? 0) > 0;
   }
+}
+
+function assertJamiId(jamiId: string): void {
+  if (!/^[0-9a-f]{40}$/.test(jamiId)) throw new AccountError("INVALID_ARGUMENT", `not a Jami ID (40 lowercase hex): ${jamiId}`);
 }

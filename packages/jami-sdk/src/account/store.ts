@@ -9,10 +9,15 @@ export class JsonFile<T> {
   ) {}
 
   async load(): Promise<T> {
+    return (await this.loadIfPresent()) ?? this.empty();
+  }
+
+  /** The stored document, or `undefined` when the file does not exist yet. */
+  async loadIfPresent(): Promise<T | undefined> {
     try {
       return JSON.parse(await readFile(this.path, "utf8")) as T;
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === "ENOENT") return this.empty();
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
       throw e;
     }
   }

@@ -22,6 +22,8 @@ export async function onlineCommand(options: AccountCliOptions, io: CliIo, signa
   const account = await open(options);
   account.on("presence", (p) => line(io, { event: "presence", ...p }));
   account.on("contact", (c) => line(io, { event: "contact", ...c }));
+  account.on("devices", (devices) => line(io, { event: "devices", devices: devices.map(({ deviceId, shortId, name }) => ({ deviceId, shortId, name })) }));
+  account.on("sync", (s) => line(io, { event: "sync", ...s }));
   account.on("trustRequest", (r) => {
     line(io, { event: "trustRequest", ...r });
     if (options["accept-all"] && !r.confirm) void account.acceptTrustRequest(r.from).catch((e: Error) => line(io, { event: "warning", message: e.message }));
@@ -33,7 +35,7 @@ export async function onlineCommand(options: AccountCliOptions, io: CliIo, signa
   line(io, { event: "stopped", reason: why });
 }
 
-/** `jami contact add|accept|decline|list`: one JSON document. */
+/** `jami contact add|accept|decline|remove|block|list`: one JSON document. */
 export async function contactCommand(sub: string | undefined, args: string[], options: AccountCliOptions, io: CliIo): Promise<void> {
   const [peer] = args;
   const needPeer = (): string => {
@@ -51,12 +53,20 @@ export async function contactCommand(sub: string | undefined, args: string[], op
       return line(io, { declined: peer });
     }
     case "add":
-    case "accept": {
+    case "accept":
+    case "remove":
+    case "block": {
       const id = needPeer();
       const account = await open(options);
+      // Online even for remove/block: the change is sent to the account's other devices before stopping.
       await account.start();
       try {
-        const contact = sub === "add" ? await account.addContact(id) : await account.acceptTrustRequest(id);
+        const contact =
+          sub === "add"
+            ? await account.addContact(id)
+            : sub === "accept"
+              ? await account.acceptTrustRequest(id)
+              : await account.removeContact(id, { ban: sub === "block" });
         return line(io, { contact });
       } finally {
         await account.stop();

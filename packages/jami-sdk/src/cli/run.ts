@@ -18,7 +18,7 @@ const HELP = `jami — the Jami SDK command line (every command prints one JSON 
 
   jami online  --dir D [--password P] [--bootstrap HOST:PORT]... [--proxy URL] [--port N] [--bind ADDR] [--accept-all]
       (JSON lines: online, presence, trustRequest, contact; until Ctrl-C)
-  jami contact add|accept JAMI_ID --dir D [--password P] --bootstrap HOST:PORT
+  jami contact add|accept|remove|block JAMI_ID --dir D [--password P] --bootstrap HOST:PORT
   jami contact decline JAMI_ID --dir D [--password P]
   jami contact list --dir D [--password P]
 
