@@ -1,15 +1,19 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { benchAccount } from "./account.js";
 import { benchDht } from "./dht.js";
 import { benchIdentity } from "./identity.js";
 
-/** `npm run bench`: every benchmark, printed and saved to bench/results/. */
+/** `npm run bench`: every benchmark (or `BENCH_ONLY=identity,dht,account`), printed and saved to bench/results/. */
 async function main() {
+  const only = (process.env.BENCH_ONLY ?? "identity,dht,account").split(",");
+  const part = <T>(name: string, run: () => Promise<T>): Promise<T | undefined> => (only.includes(name) ? run() : Promise.resolve(undefined));
   const results = {
     date: new Date().toISOString(),
     machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
-    identity: await benchIdentity(),
-    dht: await benchDht(),
+    identity: await part("identity", benchIdentity),
+    dht: await part("dht", benchDht),
+    account: await part("account", benchAccount),
   };
   const dir = join(__dirname, "results");
   mkdirSync(dir, { recursive: true });

@@ -13,6 +13,12 @@ export interface PutOptions {
   permanent?: boolean;
   /** Creation time in ms since the epoch (defaults to now). */
   created?: number;
+  /**
+   * Resolve as soon as this many nodes acknowledged the value; the put goes on to the other closest nodes in the
+   * background. Default: resolve when the search is complete (OpenDHT's done callback), which waits for nodes that
+   * stopped answering to time out.
+   */
+  acknowledgedBy?: number;
   signal?: AbortSignal;
 }
 

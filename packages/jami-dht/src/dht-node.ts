@@ -204,7 +204,13 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
       this.scheduleBootstrap();
       throw new DhtError("NO_NODES", "no bootstrap node answered");
     }
-    await this.findNodes(this.id, signal);
+    // Connected once a node has answered the search for our own id (its reply fills the routing table); the
+    // search goes on in the background, so a stopped node still listed by others does not hold up the caller.
+    let connected!: () => void;
+    const firstReply = new Promise<void>((resolve) => (connected = resolve));
+    const search = Promise.all(this.families.map((f) => this.search(this.id, f, "find", undefined, undefined, signal, (synced) => synced.length > 0 && connected())));
+    search.then(() => (this.lastBucketRefresh = this.now())).catch((e: Error) => log("bootstrap search: %s", e.message));
+    await Promise.race([search.then(() => undefined), firstReply]);
     this.lastBucketRefresh = this.now();
   }
 
@@ -264,9 +270,18 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     const now = this.now();
     const created = Math.min(options.created ?? now, now);
     const storedLocally = this.amongClosest(key) && this.storeLocal(key, value, created, "");
-    const nodes = await this.announce(key, value, created, options.signal);
+    let acked = 0;
+    let enough: (() => void) | undefined;
+    const early = options.acknowledgedBy ? new Promise<void>((resolve) => (enough = resolve)) : undefined;
+    const onAck = (): void => {
+      if (++acked >= (options.acknowledgedBy ?? Infinity)) enough?.();
+    };
+    const done = this.announce(key, value, created, options.signal, onAck);
     if (options.permanent) this.keepAlive(key, value, created);
-    return { nodes, storedLocally };
+    if (!early) return { nodes: await done, storedLocally };
+    done.catch((e: Error) => log("put %s: %s", key, e.message));
+    await Promise.race([done, early]);
+    return { nodes: acked, storedLocally };
   }
 
   /** Stops refreshing a permanent put. */
@@ -310,15 +325,16 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     const round = async (): Promise<void> => {
       if (sub.cancelled || !this.running) return;
       await Promise.all(
-        this.families.map(async (family) => {
-          const synced = await this.search(key, family, "get", options.filter, (v) => sub.deliver(v), controller.signal);
-          const targets = synced.filter((c) => c.token).slice(0, LISTEN_NODES);
-          await Promise.allSettled(
-            targets.map((c) =>
-              this.rpc.request(c.node.address, (env) => buildListen(env, this.id, key, c.token!, sid, options.filter), [], controller.signal),
-            ),
-          );
-        }),
+        this.families.map((family) =>
+          this.searchAndSend(
+            key,
+            family,
+            "get",
+            LISTEN_NODES,
+            (c) => this.rpc.request(c.node.address, (env) => buildListen(env, this.id, key, c.token!, sid, options.filter), [], controller.signal),
+            { filter: options.filter, onValue: (v) => sub.deliver(v), signal: controller.signal },
+          ),
+        ),
       ).catch(() => {});
       if (!sub.cancelled && this.running) {
         timer = setTimeout(() => void round(), LISTEN_REFRESH_MS);
@@ -374,6 +390,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     filter: ValueQuery | undefined,
     onValue: ((v: Value) => void) | undefined,
     signal?: AbortSignal,
+    onSynced?: (synced: SearchCandidate[]) => void,
   ): Promise<SearchCandidate[]> {
     const table = this.tables.get(family);
     if (!table) return [];
@@ -392,8 +409,9 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
               s,
             ),
           learn: (entry) => this.learn(entry),
-          onReply: (_node, reply) => {
+          onReply: (_node, reply, synced) => {
             if (onValue) for (const v of reply.values) onValue(v);
+            onSynced?.(synced);
           },
         },
         signal,
@@ -403,24 +421,56 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     }
   }
 
-  private async announce(key: InfoHash, value: Value, created: number, signal?: AbortSignal): Promise<number> {
+  /**
+   * A search that acts on nodes as they sync, as OpenDHT does: `send` goes once to each node that is among the
+   * first `limit` replied nodes (closest first) at any point, without waiting for slower or dead nodes.
+   * Resolves with the number of sends that succeeded.
+   */
+  private async searchAndSend(
+    key: InfoHash,
+    family: Family,
+    kind: "find" | "get",
+    limit: number,
+    send: (target: SearchCandidate) => Promise<unknown>,
+    options: { filter?: ValueQuery; onValue?: (v: Value) => void; signal?: AbortSignal } = {},
+  ): Promise<number> {
+    const sent = new Map<string, Promise<unknown>>();
+    const sendTo = (targets: SearchCandidate[]): void => {
+      for (const t of targets.slice(0, limit)) {
+        const id = t.node.id.toString();
+        if (!sent.has(id)) sent.set(id, send(t));
+      }
+    };
+    const synced = await this.search(key, family, kind, options.filter, options.onValue, options.signal, sendTo);
+    sendTo(synced.filter((c) => c.token));
+    const results = await Promise.allSettled(sent.values());
+    return results.filter((r) => r.status === "fulfilled").length;
+  }
+
+  private async announce(key: InfoHash, value: Value, created: number, signal?: AbortSignal, onAck?: () => void): Promise<number> {
     const { field, fragments } = splitValues([value]);
     const c = created < this.now() - 1000 ? Math.floor(created / 1000) : undefined;
     const counts = await Promise.all(
-      this.families.map(async (family) => {
-        const synced = (await this.search(key, family, "find", undefined, undefined, signal)).filter((s) => s.token).slice(0, TARGET_NODES);
-        const results = await Promise.allSettled(
-          synced.map((s) =>
-            this.rpc
-              .request(s.node.address, (env) => buildPut(env, this.id, key, field, s.token!, c), fragments, signal)
-              .catch((e: unknown) => {
+      this.families.map((family) =>
+        this.searchAndSend(
+          key,
+          family,
+          "find",
+          TARGET_NODES,
+          (s) =>
+            this.rpc.request(s.node.address, (env) => buildPut(env, this.id, key, field, s.token!, c), fragments, signal).then(
+              (reply) => {
+                onAck?.();
+                return reply;
+              },
+              (e: unknown) => {
                 if (e instanceof RemoteError && e.remoteCode === ErrorCode.Unauthorized) s.node.authError();
                 throw e;
-              }),
-          ),
-        );
-        return results.filter((r) => r.status === "fulfilled").length;
-      }),
+              },
+            ),
+          { signal },
+        ),
+      ),
     );
     return counts.reduce((a, b) => a + b, 0);
   }
@@ -441,20 +491,17 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
       const now = this.now();
       if (this.amongClosest(key)) this.storeLocal(key, value, now, "");
       await Promise.all(
-        this.families.map(async (family) => {
-          const synced = (await this.search(key, family, "find", undefined, undefined)).filter((s) => s.token).slice(0, TARGET_NODES);
-          await Promise.allSettled(
-            synced.map(async (s) => {
-              try {
-                await this.rpc.request(s.node.address, (env) => buildRefresh(env, this.id, key, value.id, s.token!));
-              } catch (e) {
-                if (!(e instanceof RemoteError) || e.remoteCode !== ErrorCode.NotFound) throw e;
-                const { field, fragments } = splitValues([value]);
-                await this.rpc.request(s.node.address, (env) => buildPut(env, this.id, key, field, s.token!), fragments);
-              }
-            }),
-          );
-        }),
+        this.families.map((family) =>
+          this.searchAndSend(key, family, "find", TARGET_NODES, async (s) => {
+            try {
+              await this.rpc.request(s.node.address, (env) => buildRefresh(env, this.id, key, value.id, s.token!));
+            } catch (e) {
+              if (!(e instanceof RemoteError) || e.remoteCode !== ErrorCode.NotFound) throw e;
+              const { field, fragments } = splitValues([value]);
+              await this.rpc.request(s.node.address, (env) => buildPut(env, this.id, key, field, s.token!), fragments);
+            }
+          }),
+        ),
       ).catch(() => {});
       if (this.permanent.get(k) === entry) schedule(now);
     };

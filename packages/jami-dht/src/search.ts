@@ -22,7 +22,8 @@ export interface SearchHooks {
   ask(node: RemoteNode, signal: AbortSignal): Promise<ParsedMessage>;
   /** Turns a node entry from a reply into the routing table's node object. */
   learn(entry: NodeEntry): RemoteNode | undefined;
-  onReply?(node: RemoteNode, reply: ParsedMessage): void;
+  /** After each reply; `synced` is the replied nodes with a token among the closest kept, closest first. */
+  onReply?(node: RemoteNode, reply: ParsedMessage, synced: SearchCandidate[]): void;
 }
 
 /**
@@ -69,9 +70,10 @@ export async function iterativeSearch(
             if (reply.token) c.token = reply.token;
             for (const entry of [...reply.nodes4, ...reply.nodes6]) {
               const n = hooks.learn(entry);
-              if (n && n.address.family === c.node.address.family) add(n);
+              // A node that already let a request time out is not asked again (others may still list it).
+              if (n && !n.expired && n.address.family === c.node.address.family) add(n);
             }
-            hooks.onReply?.(c.node, reply);
+            hooks.onReply?.(c.node, reply, ranked().filter((r) => r.state === "replied" && r.token));
           })
           .catch((e: Error) => {
             c.state = "failed";

@@ -6,5 +6,5 @@ export { createLocalNetwork, type LocalNetwork, type LocalNetworkOptions } from 
 export { AccountError, type AccountErrorCode } from "./errors.js";
 export { JamiDhtKeys } from "./dht/keys.js";
 export { createDeviceAnnouncement, readDeviceAnnouncement, type AnnouncedDevice } from "./dht/device-announcement.js";
-export { publishDevice, findDevices, findDeviceChain, certificateValue } from "./dht/devices.js";
+export { publishDevice, findDevices, forEachDevice, findDeviceChain, certificateValue } from "./dht/devices.js";
 export { encodeTrustRequest, decodeTrustRequest, TRUST_REQUEST_SERVICE, TRUST_REQUEST_TYPE, type TrustRequestBody } from "./dht/trust-request.js";

@@ -121,6 +121,32 @@ describe("Account v1 on a local DHT", () => {
     expect(tablet.contacts().map((c) => c.jamiId).sort()).toEqual([alice.jamiId, "1f".repeat(20)].sort());
   });
 
+  it("a declined request sent again is recognised; a new conversation from the same sender is not", async () => {
+    const dave = await Account.create({ dir: join(tmp(), "dave"), bits: BITS, bootstrap, host: "127.0.0.1" });
+    await dave.start();
+    try {
+      const first = next(bob, "trustRequest");
+      await dave.addContact(bob.jamiId);
+      await first;
+      await bob.declineTrustRequest(dave.jamiId);
+      const seen: unknown[] = [];
+      bob.on("trustRequest", (r) => seen.push(r));
+      await dave.addContact(bob.jamiId); // same conversation: a replay of the declined request
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(seen).toEqual([]);
+      expect(bob.trustRequests().map((r) => r.from)).not.toContain(dave.jamiId);
+      await dave.removeContact(bob.jamiId);
+      const again = next(bob, "trustRequest");
+      const renewed = await dave.addContact(bob.jamiId);
+      expect((await again)[0]).toMatchObject({ from: dave.jamiId, conversationId: renewed.conversationId });
+      await bob.declineTrustRequest(dave.jamiId);
+      await expect(bob.declineTrustRequest("00".repeat(20))).rejects.toMatchObject({ code: "NO_TRUST_REQUEST" });
+      await expect(bob.addContact("not-an-id")).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    } finally {
+      await dave.stop();
+    }
+  });
+
   it("garbage, unverifiable senders and blocked accounts leave no trace", async () => {
     const carol = await Account.create({ dir: join(tmp(), "carol"), bits: BITS, bootstrap, host: "127.0.0.1" });
     await carol.start();

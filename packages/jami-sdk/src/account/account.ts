@@ -19,7 +19,7 @@ import {
   type VerifiedDevice,
 } from "jami-identity";
 import { readDeviceAnnouncement } from "../dht/device-announcement.js";
-import { findDeviceChain, findDevices, publishDevice } from "../dht/devices.js";
+import { findDeviceChain, findDevices, forEachDevice, publishDevice } from "../dht/devices.js";
 import { JamiDhtKeys } from "../dht/keys.js";
 import { decodeTrustRequest, encodeTrustRequest, TRUST_REQUEST_TYPE } from "../dht/trust-request.js";
 import { decodeDeviceSync, DEVICE_SYNC_TYPE, encodeDeviceSync } from "../dht/device-sync.js";
@@ -127,7 +127,8 @@ export class Account extends TypedEmitter<AccountEvents> {
       if (this.network.bootstrap?.length) await this.node.bootstrap([], signal);
     }
     this.secure = new SecureDht(this.dht, { key: this.local.device.key });
-    await publishDevice(this.dht, this.archive.accountKeys.accountKey, this.local.device, { signal });
+    // Online once a node holds the announcement; the closest nodes that are slow or gone get it in the background.
+    await publishDevice(this.dht, this.archive.accountKeys.accountKey, this.local.device, { signal, acknowledgedBy: 1 });
     const inbox = this.secure.listen(JamiDhtKeys.inbox(this.local.deviceShortId));
     inbox.on("value", (v) => void this.onInboxValue(v));
     // Our own announcements: a device of this account coming online gets our contacts (and we learn it).
@@ -239,7 +240,7 @@ export class Account extends TypedEmitter<AccountEvents> {
 
   async declineTrustRequest(from: string): Promise<void> {
     if (!this.book.request(from)) throw new AccountError("NO_TRUST_REQUEST", `no trust request from ${from}`);
-    await this.book.deleteRequest(from);
+    await this.book.declineRequest(from);
   }
 
   /** Removes a contact (jamid's `removeContact`); with `ban`, its requests are ignored from now on. */
@@ -269,14 +270,20 @@ export class Account extends TypedEmitter<AccountEvents> {
 
   private async sendTrustRequest(jamiId: string, conversationId: string, confirm: boolean, payload: Uint8Array, signal?: AbortSignal): Promise<void> {
     const { dht, secure } = this.requireDht();
-    const devices = await findDevices(dht, JamiId.fromHex(jamiId), signal);
-    if (devices.length === 0) throw new AccountError("NO_DEVICES", `no device of ${jamiId} found on the DHT`);
     const data = encodeTrustRequest({ conversationId, payload, confirm });
-    await Promise.all(
-      devices.map((d) =>
-        secure.putEncrypted(JamiDhtKeys.inbox(d.deviceShortId), new Value({ type: TRUST_REQUEST_TYPE, data }), d.device.publicKey, { signal }),
-      ),
+    // Each device gets its copy as soon as it is verified, as jamid's forEachDevice does.
+    const puts: Promise<unknown>[] = [];
+    await forEachDevice(
+      dht,
+      JamiId.fromHex(jamiId),
+      (d) =>
+        void puts.push(
+          secure.putEncrypted(JamiDhtKeys.inbox(d.deviceShortId), new Value({ type: TRUST_REQUEST_TYPE, data }), d.device.publicKey, { signal, acknowledgedBy: 1 }),
+        ),
+      signal,
     );
+    if (puts.length === 0) throw new AccountError("NO_DEVICES", `no device of ${jamiId} found on the DHT`);
+    await Promise.all(puts);
   }
 
   /** Revocation lists published at a Jami ID (unsigned type-0 values holding a DER CRL), and our own archive's. */
@@ -343,6 +350,7 @@ export class Account extends TypedEmitter<AccountEvents> {
       if (contact && isActive(contact) && contact.confirmed) return; // a replay, or a request we already accepted
       const known = this.book.request(from);
       if (known?.conversationId === body.conversationId) return; // duplicate (e.g. one per device)
+      if (this.book.wasDeclined(from, body.conversationId)) return log("ignored a declined request from %s sent again", from);
       await this.book.putRequest(request);
       this.scheduleDeviceSync();
     }
@@ -432,6 +440,7 @@ export class Account extends TypedEmitter<AccountEvents> {
       targets.map((d) =>
         secure.putEncrypted(JamiDhtKeys.inbox(DeviceShortId.fromHex(d.shortId)), new Value({ type: DEVICE_SYNC_TYPE, data }), PublicKey.fromSpki(fromBase64(d.publicKey)), {
           signal,
+          acknowledgedBy: 1,
         }),
       ),
     );

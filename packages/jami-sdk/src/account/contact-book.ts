@@ -3,6 +3,8 @@ import type { ArchiveContact } from "jami-identity";
 import { emptyContacts, fromSyncedContact, isActive, mergeContact, type Contact, type ContactsFile, type PendingTrustRequest } from "./contacts.js";
 import { JsonFile } from "./store.js";
 
+const MAX_DECLINED_PER_SENDER = 16;
+
 /**
  * The account's contacts and pending trust requests, in `<dir>/contacts.json`. Every change is written before
  * the caller goes on, and a failed step can be undone with `restore`.
@@ -17,7 +19,7 @@ export class ContactBook {
   static async open(dir: string, archiveContacts: Readonly<Record<string, ArchiveContact>>): Promise<ContactBook> {
     const file = new JsonFile(join(dir, "contacts.json"), emptyContacts);
     const stored = await file.loadIfPresent();
-    if (stored) return new ContactBook(file, { contacts: stored.contacts ?? {}, requests: stored.requests ?? {} });
+    if (stored) return new ContactBook(file, { contacts: stored.contacts ?? {}, requests: stored.requests ?? {}, declined: stored.declined ?? {} });
     const seeded = emptyContacts();
     for (const [id, c] of Object.entries(archiveContacts)) if (/^[0-9a-f]{40}$/.test(id)) seeded.contacts[id] = fromSyncedContact(id, c);
     const book = new ContactBook(file, seeded);
@@ -73,6 +75,17 @@ export class ContactBook {
     await this.save();
   }
 
+  /** Drops a request and remembers its conversation, so the same request sent again is recognised. */
+  async declineRequest(from: string): Promise<void> {
+    const request = this.state.requests[from];
+    if (request) this.state.declined[from] = [...(this.state.declined[from] ?? []), request.conversationId].slice(-MAX_DECLINED_PER_SENDER);
+    await this.deleteRequest(from);
+  }
+
+  wasDeclined(from: string, conversationId: string): boolean {
+    return this.state.declined[from]?.includes(conversationId) ?? false;
+  }
+
   /** Applies a contact state from another device (jamid's rule); returns the contact if its state changed. */
   mergeContact(incoming: Contact): Contact | undefined {
     const { contact, changed } = mergeContact(this.state.contacts[incoming.jamiId], incoming);
@@ -84,7 +97,7 @@ export class ContactBook {
   /** Adds a request learnt from another device unless the sender is already a contact or known to ask. */
   mergeRequest(request: PendingTrustRequest): boolean {
     const contact = this.state.contacts[request.from];
-    if ((contact && (isActive(contact) || contact.banned)) || this.state.requests[request.from]) return false;
+    if ((contact && (isActive(contact) || contact.banned)) || this.state.requests[request.from] || this.wasDeclined(request.from, request.conversationId)) return false;
     this.state.requests[request.from] = request;
     return true;
   }

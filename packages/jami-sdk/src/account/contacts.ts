@@ -32,9 +32,11 @@ export interface PendingTrustRequest {
 export interface ContactsFile {
   contacts: Record<string, Contact>;
   requests: Record<string, PendingTrustRequest>;
+  /** Sender → conversation ids of requests we declined (jamid ignores a declined request sent again). */
+  declined: Record<string, string[]>;
 }
 
-export const emptyContacts = (): ContactsFile => ({ contacts: {}, requests: {} });
+export const emptyContacts = (): ContactsFile => ({ contacts: {}, requests: {}, declined: {} });
 
 export const isActive = (c: Contact): boolean => c.added > (c.removed ?? 0);
 

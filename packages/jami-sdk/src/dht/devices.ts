@@ -1,7 +1,7 @@
 import createDebug from "debug";
 import { certificatePemOf, DhtError, encodeMsgpack, Value, ValueType, type DhtClient, type InfoHash, type PutOptions } from "jami-dht";
 import { Certificate, deviceChainPem, verifyDeviceChain, type DeviceIdentity, type JamiId, type PrivateKey, type VerifiedDevice } from "jami-identity";
-import { createDeviceAnnouncement, readDeviceAnnouncement, type AnnouncedDevice } from "./device-announcement.js";
+import { createDeviceAnnouncement, readDeviceAnnouncement } from "./device-announcement.js";
 import { JamiDhtKeys } from "./keys.js";
 
 const log = createDebug("jami:sdk:devices");
@@ -55,27 +55,41 @@ export async function findDeviceChain(
 }
 
 /**
- * jamid's `forEachDevice`: the devices announced at a Jami ID whose announcement is signed by that account and
- * whose certificate chain, found on the DHT (short-id key, then long-id key), verifies up to that Jami ID.
- * Forged or unverifiable announcements are skipped (logged at debug).
+ * jamid's `forEachDevice`: each device announced at a Jami ID whose announcement is signed by that account and
+ * whose certificate chain, found on the DHT (short-id key, then long-id key), verifies up to that Jami ID, handed
+ * to `onDevice` as soon as it is verified (a slow or dead DHT node does not hold up the first devices). Forged or
+ * unverifiable announcements are skipped (logged at debug). Resolves when the search is over.
  */
-export async function findDevices(dht: DhtClient, jamiId: JamiId, signal?: AbortSignal): Promise<VerifiedDevice[]> {
-  const announced = new Map<string, AnnouncedDevice>();
+export async function forEachDevice(
+  dht: DhtClient,
+  jamiId: JamiId,
+  onDevice: (device: VerifiedDevice) => void | Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
+  const seen = new Set<string>();
+  const pending: Promise<void>[] = [];
   for await (const v of dht.get(JamiDhtKeys.account(jamiId), { signal })) {
-    const device = readDeviceAnnouncement(v, jamiId);
-    if (device) announced.set(device.shortId.toString(), device);
-    else log("ignored a value at %s that is not a valid device announcement", jamiId);
+    const a = readDeviceAnnouncement(v, jamiId);
+    if (!a) {
+      log("ignored a value at %s that is not a valid device announcement", jamiId);
+      continue;
+    }
+    if (seen.has(a.shortId.toString())) continue;
+    seen.add(a.shortId.toString());
+    const certKeys = a.publicKey ? JamiDhtKeys.certificates(a.publicKey) : undefined;
+    pending.push(
+      findDeviceChain(dht, a.shortId, { keys: certKeys ? [certKeys.legacy, certKeys.current] : undefined, jamiId, signal }).then(
+        (device) => onDevice(device),
+        (e: Error) => log("device %s of %s refused: %s", a.shortId, jamiId, e.message),
+      ),
+    );
   }
-  const found = await Promise.all(
-    [...announced.values()].map(async (a) => {
-      const certKeys = a.publicKey ? JamiDhtKeys.certificates(a.publicKey) : undefined;
-      try {
-        return await findDeviceChain(dht, a.shortId, { keys: certKeys ? [certKeys.legacy, certKeys.current] : undefined, jamiId, signal });
-      } catch (e) {
-        log("device %s of %s refused: %s", a.shortId, jamiId, (e as Error).message);
-        return undefined;
-      }
-    }),
-  );
-  return found.filter((d): d is VerifiedDevice => d !== undefined);
+  await Promise.all(pending);
+}
+
+/** The verified devices of an account (see `forEachDevice`), once the search is over. */
+export async function findDevices(dht: DhtClient, jamiId: JamiId, signal?: AbortSignal): Promise<VerifiedDevice[]> {
+  const found: VerifiedDevice[] = [];
+  await forEachDevice(dht, jamiId, (d) => void found.push(d), signal);
+  return found;
 }

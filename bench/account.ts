@@ -1,0 +1,143 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { JAMIH, JamidHarness, type JamidAccount } from "../test-support/jamid-harness.js";
+import { JsonLinesProcess, type PeerEvent } from "../test-support/opendht.js";
+import { summarize, type Summary } from "./stats.js";
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const NETNS = "jamits-bench-account";
+const DHT_PORT = 4446;
+
+export interface AccountBench {
+  /** A new device (imported from a jamid archive, device key made) until a peer sees its announcement. */
+  importToOnline: { ours: Summary; jamid: Summary };
+  /** `start()` of an existing account until a peer sees it (jamid re-announces identical bytes, so no jamid figure). */
+  oursStartToOnline: Summary;
+  /** Trust request: the sender's call until the receiver's event. */
+  trustRequest: { oursToOurs: Summary; oursToJamid: Summary; jamidToOurs: Summary; jamidToJamid: Summary };
+}
+
+/**
+ * Presence and trust requests on one local DHT (the harness's dhtnode in its namespace): our Account next to jamid
+ * 13.7, same run. jamid's start times come from its D-Bus signals (`accountsChanged`, `contactAdded`).
+ */
+export async function benchAccount(): Promise<AccountBench | { skipped: string }> {
+  let harness: JamidHarness;
+  try {
+    harness = await JamidHarness.start({ netns: NETNS, dhtPort: DHT_PORT });
+  } catch (error) {
+    return { skipped: (error as Error).message };
+  }
+  let probe: JsonLinesProcess | undefined;
+  try {
+    await Promise.all([harness.startInstance("a"), harness.startInstance("b")]);
+    const [jamidA, jamidB, source] = [
+      await harness.createAccount("a", { alias: "a" }),
+      await harness.createAccount("b", { alias: "b" }),
+      await harness.createAccount("a", { alias: "imported" }),
+    ];
+    const archive = join(mkdtempSync(join(tmpdir(), "bench-archive-")), "source.gz");
+    await harness.exportArchive("a", source.accountId, archive);
+    probe = new JsonLinesProcess(
+      spawn(JAMIH, ["exec", "--", "sh", "-c", `exec "${process.execPath}" --import tsx bench/account-probe.ts 127.0.0.1:${DHT_PORT} 2>>"${process.env.BENCH_PROBE_LOG ?? "/dev/null"}"`], {
+        cwd: resolve(__dirname, ".."),
+        env: { ...process.env, JAMIH_ROOT: harness.root, JAMIH_NETNS: NETNS },
+      }),
+    );
+    const ready = await probe.waitFor((e) => e.event === "ready" || e.event === "error", 120_000);
+    if (ready.event === "error") throw new Error(`probe: ${String(ready.message)}`);
+    const ours = { sender: ready.sender as string, receiver: ready.receiver as string };
+    const ask = command(probe);
+    await ask({ cmd: "watch", jamiId: source.jamiId! });
+
+    const oursStart: number[] = [];
+    for (let i = 0; i < RUNS; i++) oursStart.push((await ask({ cmd: "startOnline" })).ms as number);
+    const oursImport: number[] = [];
+    for (let i = 0; i < RUNS; i++) oursImport.push((await ask({ cmd: "importOnline", archive })).ms as number);
+    const jamidImport: number[] = [];
+    if (process.env.BENCH_VERBOSE) console.error(probe.events.filter((e) => e.ms !== undefined));
+    for (let i = 0; i < RUNS; i++) jamidImport.push(await jamidImportToOnline(harness, probe, archive, source, `import${i}`));
+
+    const trust = { oursToOurs: [] as number[], oursToJamid: [] as number[], jamidToOurs: [] as number[], jamidToJamid: [] as number[] };
+    for (let i = 0; i < RUNS; i++) {
+      const { t0 } = await ask({ cmd: "send", to: ours.receiver });
+      trust.oursToOurs.push((await probe.waitFor((e) => e.event === "trustRequest" && e.from === ours.sender && (e.t as number) >= (t0 as number), 60_000)).t as number - (t0 as number));
+      await ask({ cmd: "decline", from: ours.sender });
+
+      const sent = await ask({ cmd: "send", to: jamidB.jamiId! });
+      trust.oursToJamid.push((await jamidEvent(harness, "b", "incomingTrustRequest", ours.sender, (sent.t0 as number) / 1000)) * 1000 - (sent.t0 as number));
+      await harness.run("discard", "b", jamidB.accountId, ours.sender);
+
+      // jamid re-sends an existing contact's conversation, which a receiver that declined it ignores: a new one each run.
+      await harness.run("call", "a", "removeContact", jamidA.accountId, ours.receiver, "false");
+      const toOurs = Date.now() / 1000;
+      await harness.run("add-contact", "a", jamidA.accountId, ours.receiver);
+      const sentAt = await jamidEvent(harness, "a", "contactAdded", ours.receiver, toOurs, 1);
+      const got = await probe.waitFor((e) => e.event === "trustRequest" && e.from === jamidA.jamiId && (e.t as number) >= toOurs * 1000, 60_000);
+      trust.jamidToOurs.push((got.t as number) - sentAt * 1000);
+      await ask({ cmd: "decline", from: jamidA.jamiId! });
+
+      await harness.run("call", "a", "removeContact", jamidA.accountId, jamidB.jamiId!, "false");
+      const toJamid = Date.now() / 1000;
+      await harness.run("add-contact", "a", jamidA.accountId, jamidB.jamiId!);
+      const jamidSentAt = await jamidEvent(harness, "a", "contactAdded", jamidB.jamiId!, toJamid, 1);
+      trust.jamidToJamid.push(((await jamidEvent(harness, "b", "incomingTrustRequest", jamidA.jamiId!, toJamid)) - jamidSentAt) * 1000);
+      await harness.run("discard", "b", jamidB.accountId, jamidA.jamiId!);
+    }
+    return {
+      importToOnline: { ours: summarize(oursImport), jamid: summarize(jamidImport) },
+      oursStartToOnline: summarize(oursStart),
+      trustRequest: {
+        oursToOurs: summarize(trust.oursToOurs),
+        oursToJamid: summarize(trust.oursToJamid),
+        jamidToOurs: summarize(trust.jamidToOurs),
+        jamidToJamid: summarize(trust.jamidToJamid),
+      },
+    };
+  } finally {
+    probe?.child.stdin.end();
+    await probe?.exited;
+    await harness.stop();
+  }
+}
+
+function command(probe: JsonLinesProcess): (c: Record<string, string>) => Promise<PeerEvent> {
+  let n = 0;
+  return async (c) => {
+    const id = String(++n);
+    probe.child.stdin.write(JSON.stringify({ ...c, id }) + "\n");
+    const reply = await probe.waitFor((e) => e.id === id, 120_000);
+    if (reply.error) throw new Error(`probe ${c.cmd}: ${String(reply.error)}`);
+    return reply;
+  };
+}
+
+/**
+ * A fresh jamid imports the archive as a new device: from its `accountsChanged` signal to the probe seeing the
+ * device. One jamid per run: 13.7 can hang at "connecting…" when an account it removed is imported again.
+ */
+async function jamidImportToOnline(harness: JamidHarness, probe: JsonLinesProcess, archive: string, source: JamidAccount, instance: string): Promise<number> {
+  await harness.startInstance(instance);
+  try {
+    const since = Date.now() / 1000;
+    const before = probe.events.length;
+    await harness.importAccount(instance, archive);
+    const added = await harness.run<{ t: number }>("wait-event", instance, "accountsChanged", "--since", String(since), "--timeout", "30");
+    const online = await probe.waitFor((e) => e.event === "announced" && e.jamiId === source.jamiId && probe.events.indexOf(e) >= before && (e.t as number) >= since * 1000, 60_000);
+    return (online.t as number) - added.t * 1000;
+  } finally {
+    await harness.run("stop", instance);
+  }
+}
+
+/**
+ * Unix seconds of the first D-Bus signal of an instance since `since` whose argument `arg` is `peer` (the recorder
+ * stamps each signal as it arrives). jamid signals `contactAdded` just before it sends a trust request, in the same
+ * call; its log clock is not usable (its sub-second part runs backwards between lines).
+ */
+async function jamidEvent(harness: JamidHarness, instance: string, signal: string, peer: string, since: number, arg = 2): Promise<number> {
+  const ev = await harness.run<{ t: number }>("wait-event", instance, signal, "--arg", `${arg}=${peer}`, "--since", String(since), "--timeout", "60");
+  return ev.t;
+}
