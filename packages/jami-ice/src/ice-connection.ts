@@ -1,0 +1,87 @@
+import createDebug from "debug";
+import { Duplex } from "node:stream";
+import type { IceDescription } from "./candidate.js";
+import { IceError } from "./errors.js";
+import { MAX_FRAME } from "./framing.js";
+import { Attr, StunClass, StunMessage, StunMethod } from "./stun.js";
+import type { StunLink } from "./stun-link.js";
+
+const log = createDebug("jami:ice");
+
+/** RFC 7675: a consent check every 5 s; consent is lost after 30 s without an answer. */
+const CONSENT_INTERVAL_MS = 5_000;
+const CONSENT_TIMEOUT_MS = 30_000;
+
+/**
+ * The application byte stream over the nominated ICE-TCP connection: what is written goes out in RFC 4571
+ * frames of at most 65535 bytes, STUN on the same connection keeps being answered, and consent freshness
+ * (RFC 7675) closes the stream with ICE_FAILED when the peer stops answering.
+ */
+export class IceConnection extends Duplex {
+  private consentTimer?: NodeJS.Timeout;
+  private lastConsent = Date.now();
+
+  constructor(
+    private readonly link: StunLink,
+    readonly local: IceDescription,
+    readonly remote: IceDescription,
+    readonly controlling: boolean,
+  ) {
+    super();
+    link.on("data", (packet) => this.push(Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength)));
+    link.on("close", () => {
+      clearInterval(this.consentTimer);
+      this.push(null);
+      if (!this.destroyed) this.destroy();
+    });
+    this.consentTimer = setInterval(() => void this.checkConsent(), CONSENT_INTERVAL_MS);
+    this.consentTimer.unref();
+  }
+
+  get remoteAddress(): { address: string; port: number; family: 4 | 6 } {
+    return this.link.remoteAddress;
+  }
+
+  override _read(): void {
+    /* data is pushed as frames arrive */
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    try {
+      for (let offset = 0; offset < chunk.length; offset += MAX_FRAME) {
+        this.link.send(new Uint8Array(chunk.buffer, chunk.byteOffset + offset, Math.min(MAX_FRAME, chunk.length - offset)));
+      }
+      callback();
+    } catch (e) {
+      callback(e as Error);
+    }
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.link.socket.end(callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
+    clearInterval(this.consentTimer);
+    this.link.close();
+    callback(error);
+  }
+
+  private async checkConsent(): Promise<void> {
+    if (Date.now() - this.lastConsent > CONSENT_TIMEOUT_MS) {
+      log("consent lost");
+      this.destroy(new IceError("ICE_FAILED", "the peer stopped answering consent checks"));
+      return;
+    }
+    const request = StunMessage.request(StunMethod.Binding)
+      .addString(Attr.Username, `${this.remote.ufrag}:${this.local.ufrag}`)
+      .addU64(this.controlling ? Attr.IceControlling : Attr.IceControlled, 0n);
+    const key = new TextEncoder().encode(this.remote.pwd);
+    try {
+      const answer = await this.link.request(request, request.encode({ integrityKey: key, fingerprint: true }), CONSENT_INTERVAL_MS);
+      if (answer.cls === StunClass.Success && answer.checkIntegrity(key)) this.lastConsent = Date.now();
+    } catch {
+      /* counted by the timeout above */
+    }
+  }
+}

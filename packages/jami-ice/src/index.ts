@@ -1,0 +1,27 @@
+export { IceError, type IceErrorCode } from "./errors.js";
+export {
+  StunMessage,
+  StunClass,
+  StunMethod,
+  Attr as StunAttr,
+  decodeStun,
+  isStun,
+  longTermKey,
+  MAGIC_COOKIE,
+  type StunAttribute,
+  type TransportAddress,
+} from "./stun.js";
+export {
+  candidatePriority,
+  formatCandidate,
+  parseCandidate,
+  encodeIceMessage,
+  decodeIceMessage,
+  type Candidate,
+  type CandidateType,
+  type TcpType,
+  type IceDescription,
+} from "./candidate.js";
+export { frame, FrameReader, MAX_FRAME } from "./framing.js";
+export { IceTcpAgent, hostAddresses, type IceAgentOptions } from "./tcp-agent.js";
+export { IceConnection } from "./ice-connection.js";

@@ -1,0 +1,92 @@
+import { EventEmitter } from "node:events";
+import type { Socket } from "node:net";
+import { IceError } from "./errors.js";
+import { frame, FrameReader } from "./framing.js";
+import { decodeStun, isStun, StunClass, type StunMessage } from "./stun.js";
+
+/**
+ * One TCP connection of an ICE-TCP session: RFC 4571 frames both ways, STUN requests matched to their answers
+ * by transaction id, other STUN messages and application packets handed to the owner.
+ */
+export class StunLink extends EventEmitter<{
+  request: [StunMessage];
+  indication: [StunMessage];
+  data: [Uint8Array];
+  close: [];
+}> {
+  private readonly reader = new FrameReader();
+  private readonly pending = new Map<string, { resolve: (m: StunMessage) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  closed = false;
+
+  constructor(readonly socket: Socket) {
+    super();
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => {
+      for (const packet of this.reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))) this.onPacket(packet);
+    });
+    socket.on("close", () => this.onClose());
+    socket.on("error", () => this.onClose());
+  }
+
+  get remoteAddress(): { address: string; port: number; family: 4 | 6 } {
+    return { address: this.socket.remoteAddress ?? "", port: this.socket.remotePort ?? 0, family: this.socket.remoteFamily === "IPv6" ? 6 : 4 };
+  }
+
+  send(packet: Uint8Array): void {
+    if (this.closed) throw new IceError("CLOSED", "ICE connection closed");
+    this.socket.write(frame(packet));
+  }
+
+  /** Sends a STUN request and waits for its success or error response. */
+  request(message: StunMessage, bytes: Uint8Array, timeoutMs: number): Promise<StunMessage> {
+    const key = Buffer.from(message.transactionId).toString("hex");
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(key);
+        reject(new IceError("ICE_TIMEOUT", "no answer to a STUN request"));
+      }, timeoutMs);
+      this.pending.set(key, { resolve, reject, timer });
+      try {
+        this.send(bytes);
+      } catch (e) {
+        clearTimeout(timer);
+        this.pending.delete(key);
+        reject(e as Error);
+      }
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+    this.onClose();
+  }
+
+  private onPacket(packet: Uint8Array): void {
+    if (!isStun(packet)) return void this.emit("data", packet);
+    let message: StunMessage;
+    try {
+      message = decodeStun(packet);
+    } catch {
+      return; // malformed STUN is dropped
+    }
+    if (message.cls === StunClass.Request) return void this.emit("request", message);
+    if (message.cls === StunClass.Indication) return void this.emit("indication", message);
+    const key = Buffer.from(message.transactionId).toString("hex");
+    const waiter = this.pending.get(key);
+    if (!waiter) return;
+    this.pending.delete(key);
+    clearTimeout(waiter.timer);
+    waiter.resolve(message);
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.pending.values()) {
+      clearTimeout(w.timer);
+      w.reject(new IceError("CLOSED", "ICE connection closed"));
+    }
+    this.pending.clear();
+    this.emit("close");
+  }
+}

@@ -1,0 +1,258 @@
+import createDebug from "debug";
+import { randomBytes } from "node:crypto";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { networkInterfaces } from "node:os";
+import { candidatePriority, type Candidate, type IceDescription } from "./candidate.js";
+import { IceError } from "./errors.js";
+import { IceConnection } from "./ice-connection.js";
+import { Attr, StunClass, StunMessage, StunMethod } from "./stun.js";
+import { StunLink } from "./stun-link.js";
+
+const log = createDebug("jami:ice");
+
+const ICE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
+/** pjnath's STUN timeout (RTO 500 ms, 7 tries) is about 39.5 s; a TCP check gets its answer or fails well before. */
+const CHECK_TIMEOUT_MS = 10_000;
+
+export interface IceAgentOptions {
+  /** The controlling agent nominates (Jami: the device that received the connection request). */
+  controlling: boolean;
+  /** Host addresses to offer (default: every non-internal interface address, as pjnath: never loopback). */
+  addresses?: string[];
+  /** How long `connect` may take before it fails with ICE_TIMEOUT (default 30 s, jamid's answer window). */
+  timeoutMs?: number;
+}
+
+/** Random ICE credentials from the ice-char set (RFC 8445 §5.3: ufrag ≥ 4, pwd ≥ 22 characters). */
+function iceString(length: number): string {
+  return [...randomBytes(length)].map((b) => ICE_CHARS[b & 63]).join("");
+}
+
+/** The non-internal interface addresses (IPv6 link-local left out: they need a scope). */
+export function hostAddresses(): string[] {
+  const out: string[] = [];
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.internal || (a.family === "IPv6" && a.address.toLowerCase().startsWith("fe80"))) continue;
+      out.push(a.address);
+    }
+  }
+  return out;
+}
+
+/**
+ * An ICE agent for TCP candidates (RFC 8445 + RFC 6544), as jamid's connection setup uses them: a passive
+ * (listening) and an active host candidate per address, checks over RFC 4571-framed STUN, regular nomination by the
+ * controlling side. `connect` resolves with the nominated connection.
+ */
+export class IceTcpAgent {
+  readonly local: IceDescription;
+  private controlling: boolean;
+  private readonly tieBreaker = randomBytes(8).readBigUInt64BE();
+  private readonly links = new Set<StunLink>();
+  private readonly valid = new Set<StunLink>();
+  private readonly nominated = new Set<StunLink>();
+  private remote?: IceDescription;
+  private selected?: StunLink;
+  private settle?: { resolve: (l: StunLink) => void; reject: (e: Error) => void };
+  private nominating = false;
+  private closed = false;
+
+  private constructor(
+    private readonly servers: Server[],
+    candidates: Candidate[],
+    private readonly options: IceAgentOptions,
+  ) {
+    this.controlling = options.controlling;
+    this.local = { ufrag: iceString(8), pwd: iceString(24), candidates };
+    for (const server of servers) server.on("connection", (s: Socket) => this.adopt(new StunLink(s)));
+  }
+
+  /** Gathers host candidates: a listening socket (passive) and an active candidate (port 9) per address. */
+  static async create(options: IceAgentOptions): Promise<IceTcpAgent> {
+    const addresses = options.addresses ?? hostAddresses();
+    if (addresses.length === 0) throw new IceError("ICE_FAILED", "no usable network address for ICE host candidates");
+    const servers: Server[] = [];
+    const candidates: Candidate[] = [];
+    for (const [i, address] of addresses.entries()) {
+      const server = createServer();
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(0, address, () => resolve());
+      });
+      servers.push(server);
+      const port = (server.address() as { port: number }).port;
+      const foundation = `H${i}`;
+      candidates.push(
+        { foundation, component: 1, transport: "TCP", priority: candidatePriority("host", "TCP", "passive", 8191 - i), address, port, type: "host", tcpType: "passive" },
+        { foundation, component: 1, transport: "TCP", priority: candidatePriority("host", "TCP", "active", 8191 - i), address, port: 9, type: "host", tcpType: "active" },
+      );
+    }
+    return new IceTcpAgent(servers, candidates, options);
+  }
+
+  get isControlling(): boolean {
+    return this.controlling;
+  }
+
+  /** Runs the checks against the peer's description; resolves with the nominated connection. */
+  async connect(remote: IceDescription, signal?: AbortSignal): Promise<IceConnection> {
+    if (this.closed) throw new IceError("CLOSED", "ICE agent closed");
+    this.remote = remote;
+    const done = new Promise<StunLink>((resolve, reject) => (this.settle = { resolve, reject }));
+    const timeout = setTimeout(() => this.fail(new IceError("ICE_TIMEOUT", "ICE did not complete in time")), this.options.timeoutMs ?? 30_000);
+    const onAbort = (): void => this.fail(new IceError("ABORTED", "ICE aborted"));
+    signal?.addEventListener("abort", onAbort, { once: true });
+    // Links that came in before we knew the peer get their triggered check now.
+    for (const link of this.links) void this.check(link, false);
+    const targets = remote.candidates.filter((c) => c.transport === "TCP" && c.tcpType === "passive" && c.component === 1);
+    const ours = new Set(this.local.candidates.map((c) => c.address.includes(":")));
+    const attempts = targets
+      .filter((c) => ours.has(c.address.includes(":")))
+      .sort((a, b) => b.priority - a.priority)
+      .map((c) => this.dial(c));
+    void Promise.allSettled(attempts).then(() => {
+      if (!this.selected && this.links.size === 0 && this.valid.size === 0) {
+        setTimeout(() => {
+          if (!this.selected && this.links.size === 0) this.fail(new IceError("ICE_FAILED", "no candidate pair could connect"));
+        }, 1000).unref();
+      }
+    });
+    try {
+      const link = await done;
+      for (const other of this.links) if (other !== link) other.close();
+      for (const server of this.servers) server.close();
+      return new IceConnection(link, this.local, remote, this.controlling);
+    } finally {
+      clearTimeout(timeout);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const server of this.servers) server.close();
+    for (const link of this.links) if (link !== this.selected) link.close();
+    this.fail(new IceError("CLOSED", "ICE agent closed"));
+  }
+
+  private fail(error: Error): void {
+    const s = this.settle;
+    this.settle = undefined;
+    s?.reject(error);
+  }
+
+  private async dial(target: Candidate): Promise<void> {
+    const socket = createConnection({ host: target.address, port: target.port });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("connect", resolve);
+      socket.once("error", reject);
+    }).catch((e: Error) => {
+      log("TCP to %s:%d failed: %s", target.address, target.port, e.message);
+      throw e;
+    });
+    const link = new StunLink(socket);
+    this.adopt(link);
+    await this.check(link, false);
+  }
+
+  private adopt(link: StunLink): void {
+    if (this.closed || this.selected) return link.close();
+    this.links.add(link);
+    link.on("request", (m) => this.onRequest(link, m));
+    link.on("close", () => {
+      this.links.delete(link);
+      this.valid.delete(link);
+    });
+  }
+
+  /** A connectivity check on `link` (with USE-CANDIDATE when nominating). */
+  private async check(link: StunLink, useCandidate: boolean): Promise<boolean> {
+    const remote = this.remote;
+    if (!remote || link.closed) return false;
+    const request = StunMessage.request(StunMethod.Binding)
+      .addString(Attr.Username, `${remote.ufrag}:${this.local.ufrag}`)
+      .addU32(Attr.Priority, candidatePriority("prflx", "TCP", "active"));
+    request.addU64(this.controlling ? Attr.IceControlling : Attr.IceControlled, this.tieBreaker);
+    if (useCandidate) request.add(Attr.UseCandidate, new Uint8Array());
+    const bytes = request.encode({ integrityKey: new TextEncoder().encode(remote.pwd), fingerprint: true });
+    let answer: StunMessage;
+    try {
+      answer = await link.request(request, bytes, CHECK_TIMEOUT_MS);
+    } catch (e) {
+      log("check failed: %s", (e as Error).message);
+      return false;
+    }
+    if (answer.cls === StunClass.Error) {
+      const err = answer.errorCode();
+      if (err?.code === 487) {
+        // Role conflict (RFC 8445 §7.2.5.1): switch roles and check again.
+        this.controlling = !this.controlling;
+        return this.check(link, useCandidate && this.controlling);
+      }
+      log("check refused: %o", err);
+      return false;
+    }
+    if (!answer.checkIntegrity(new TextEncoder().encode(remote.pwd))) return log("check answer with bad integrity"), false;
+    this.valid.add(link);
+    if (useCandidate) this.select(link);
+    else if (this.controlling) void this.nominate(link);
+    else if (this.nominated.has(link)) this.select(link);
+    return true;
+  }
+
+  /** Regular nomination: the first valid pair is nominated by a check carrying USE-CANDIDATE. */
+  private async nominate(link: StunLink): Promise<void> {
+    if (this.nominating || this.selected) return;
+    this.nominating = true;
+    const ok = await this.check(link, true);
+    this.nominating = false;
+    if (!ok && !this.selected) for (const other of this.valid) if (other !== link) return this.nominate(other);
+  }
+
+  private select(link: StunLink): void {
+    if (this.selected) return;
+    this.selected = link;
+    log("nominated %s:%d", link.remoteAddress.address, link.remoteAddress.port);
+    const s = this.settle;
+    this.settle = undefined;
+    s?.resolve(link);
+  }
+
+  private onRequest(link: StunLink, m: StunMessage): void {
+    if (m.method !== StunMethod.Binding) return;
+    const key = new TextEncoder().encode(this.local.pwd);
+    const username = m.string(Attr.Username) ?? "";
+    if (!username.startsWith(`${this.local.ufrag}:`) || !m.checkIntegrity(key) || !m.checkFingerprint()) {
+      log("refused a check with wrong credentials");
+      return void link.send(new StunMessage(StunMethod.Binding, StunClass.Error, m.transactionId).addErrorCode(401, "Unauthorized").encode({ fingerprint: true }));
+    }
+    const theirControlling = m.u64(Attr.IceControlling);
+    const theirControlled = m.u64(Attr.IceControlled);
+    if (this.controlling && theirControlling !== undefined) {
+      if (this.tieBreaker >= theirControlling) return void link.send(roleConflict(m));
+      this.controlling = false;
+    } else if (!this.controlling && theirControlled !== undefined) {
+      if (this.tieBreaker >= theirControlled) this.controlling = true;
+      else return void link.send(roleConflict(m));
+    }
+    const answer = new StunMessage(StunMethod.Binding, StunClass.Success, m.transactionId).addXorAddress(Attr.XorMappedAddress, link.remoteAddress);
+    link.send(answer.encode({ integrityKey: key, fingerprint: true }));
+    if (this.selected) return;
+    if (m.has(Attr.UseCandidate) && !this.controlling) {
+      this.nominated.add(link);
+      if (this.valid.has(link)) this.select(link);
+    }
+    // Triggered check (RFC 8445 §7.3.1.4), once per link.
+    if (!this.valid.has(link) && !triggered.has(link)) {
+      triggered.add(link);
+      void this.check(link, false);
+    }
+  }
+}
+
+const triggered = new WeakSet<StunLink>();
+
+function roleConflict(m: StunMessage): Uint8Array {
+  return new StunMessage(StunMethod.Binding, StunClass.Error, m.transactionId).addErrorCode(487, "Role Conflict").encode({ fingerprint: true });
+}

@@ -1,0 +1,75 @@
+import { createConnection } from "node:net";
+import { IceTcpAgent, frame, StunMessage, StunMethod, StunAttr, decodeStun, FrameReader, type IceConnection } from "jami-ice";
+
+const LOOPBACK = { addresses: ["127.0.0.1"] };
+
+async function pair(): Promise<[IceConnection, IceConnection, IceTcpAgent, IceTcpAgent]> {
+  const [controlled, controlling] = await Promise.all([IceTcpAgent.create({ ...LOOPBACK, controlling: false }), IceTcpAgent.create({ ...LOOPBACK, controlling: true })]);
+  const [a, b] = await Promise.all([controlled.connect(controlling.local), controlling.connect(controlled.local)]);
+  return [a, b, controlled, controlling];
+}
+
+describe("ICE-TCP between two of our agents on 127.0.0.1", () => {
+  it("gathers a passive and an active host candidate per address", async () => {
+    const agent = await IceTcpAgent.create({ ...LOOPBACK, controlling: false });
+    expect(agent.local.candidates.map((c) => `${c.tcpType} ${c.port === 9 ? "9" : "port"}`)).toEqual(["passive port", "active 9"]);
+    expect(agent.local.ufrag.length).toBeGreaterThanOrEqual(4);
+    expect(agent.local.pwd.length).toBeGreaterThanOrEqual(22);
+    agent.close();
+  });
+
+  it("checks, nominates one connection and carries data both ways, large writes split in frames", async () => {
+    const [a, b] = await pair();
+    const big = Buffer.alloc(200_000, 0xab);
+    const received: Buffer[] = [];
+    const got = new Promise<void>((resolve) =>
+      b.on("data", (d: Buffer) => {
+        received.push(d);
+        if (Buffer.concat(received).length >= big.length + 5) resolve();
+      }),
+    );
+    a.write("hello");
+    a.write(big);
+    await got;
+    expect(Buffer.concat(received).subarray(0, 5).toString()).toBe("hello");
+    expect(Buffer.concat(received).length).toBe(big.length + 5);
+    const back = new Promise<string>((resolve) => a.once("data", (d: Buffer) => resolve(d.toString())));
+    b.write("world");
+    expect(await back).toBe("world");
+    const ended = new Promise<void>((resolve) => a.once("close", () => resolve()));
+    b.destroy();
+    await ended;
+  });
+
+  it("both sides controlling resolve the role conflict and still connect", async () => {
+    const [x, y] = await Promise.all([IceTcpAgent.create({ ...LOOPBACK, controlling: true }), IceTcpAgent.create({ ...LOOPBACK, controlling: true })]);
+    const [a, b] = await Promise.all([x.connect(y.local), y.connect(x.local)]);
+    expect([x.isControlling, y.isControlling].sort()).toEqual([false, true]);
+    a.destroy();
+    b.destroy();
+  });
+
+  it("refuses checks with wrong credentials (401) and fails with ICE_TIMEOUT when the peer never answers", async () => {
+    const agent = await IceTcpAgent.create({ ...LOOPBACK, controlling: false, timeoutMs: 1500 });
+    const passive = agent.local.candidates.find((c) => c.tcpType === "passive")!;
+    const socket = createConnection({ host: passive.address, port: passive.port });
+    await new Promise((r) => socket.once("connect", r));
+    const reader = new FrameReader();
+    const answer = new Promise<StunMessage>((resolve) => socket.on("data", (d: Buffer) => reader.push(d).forEach((p) => resolve(decodeStun(p)))));
+    const forged = StunMessage.request(StunMethod.Binding).addString(StunAttr.Username, `${agent.local.ufrag}:x`);
+    socket.write(frame(forged.encode({ integrityKey: new TextEncoder().encode("not-the-password"), fingerprint: true })));
+    expect((await answer).errorCode()?.code).toBe(401);
+    await expect(agent.connect({ ufrag: "abcd", pwd: "a".repeat(22), candidates: [] })).rejects.toMatchObject({ code: expect.stringMatching(/ICE_FAILED|ICE_TIMEOUT/) });
+    socket.destroy();
+    agent.close();
+  });
+
+  it("an aborted connect rejects with ABORTED", async () => {
+    const agent = await IceTcpAgent.create({ ...LOOPBACK, controlling: true });
+    const controller = new AbortController();
+    const p = agent.connect({ ufrag: "abcd", pwd: "a".repeat(22), candidates: [] }, controller.signal);
+    controller.abort();
+    await expect(p).rejects.toMatchObject({ code: "ABORTED" });
+    agent.close();
+  });
+});
