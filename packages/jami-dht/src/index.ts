@@ -1,6 +1,14 @@
 export { DhtError, isDhtError, type DhtErrorCode } from "./errors.js";
 export { InfoHash } from "./infohash.js";
-export { encode as encodeMsgpack, decode as decodeMsgpack, isMsgMap, type MsgValue, type MsgMap } from "./msgpack.js";
+export {
+  encode as encodeMsgpack,
+  decode as decodeMsgpack,
+  decodePrefix as decodeMsgpackPrefix,
+  decodeSequence as decodeMsgpackSequence,
+  isMsgMap,
+  type MsgValue,
+  type MsgMap,
+} from "./msgpack.js";
 export { Value, ValueField, MAX_VALUE_SIZE, publicKeyId, randomValueId, type ValueInit, type ValueFieldId } from "./value.js";
 export {
   parseMessage,

@@ -176,7 +176,7 @@ export class Reader {
   }
 
   private need(n: number): void {
-    if (this.pos + n > this.bytes.length) throw new DhtError("DECODE", "truncated msgpack");
+    if (this.pos + n > this.bytes.length) throw new TruncatedError();
   }
   private u8(): number {
     this.need(1);
@@ -295,6 +295,39 @@ function smallest(v: bigint): number | bigint {
 }
 
 /** Decodes exactly one msgpack item filling all of `bytes`. */
+class TruncatedError extends DhtError {
+  constructor() {
+    super("DECODE", "truncated msgpack");
+  }
+}
+
+/**
+ * The first msgpack item of `bytes` and how many bytes it took, or `undefined` when the bytes end before the item
+ * does (a stream decoder waits for more); malformed input throws.
+ */
+export function decodePrefix(bytes: Uint8Array): { value: MsgValue; length: number } | undefined {
+  const r = new Reader(bytes);
+  try {
+    return { value: r.read(), length: r.pos };
+  } catch (e) {
+    if (e instanceof TruncatedError) return undefined;
+    throw e;
+  }
+}
+
+/** Several msgpack items written one after the other (jamid's channel-0 payloads). */
+export function decodeSequence(bytes: Uint8Array): MsgValue[] {
+  const out: MsgValue[] = [];
+  let rest = bytes;
+  while (rest.length) {
+    const item = decodePrefix(rest);
+    if (!item) throw new DhtError("DECODE", "truncated msgpack");
+    out.push(item.value);
+    rest = rest.subarray(item.length);
+  }
+  return out;
+}
+
 export function decode(bytes: Uint8Array): MsgValue {
   const r = new Reader(bytes);
   const v = r.read();

@@ -1,0 +1,21 @@
+/** Failures of the secure link layer: `code` is stable, `message` is for people. */
+export type LinkErrorCode =
+  | "TLS_FAILED"
+  | "PEER_REFUSED"
+  | "TIMEOUT"
+  | "ABORTED"
+  | "PROTOCOL"
+  | "CHANNEL_DECLINED"
+  | "LINK_CLOSED"
+  | "INVALID_ARGUMENT";
+
+export class LinkError extends Error {
+  override readonly name = "LinkError";
+  constructor(
+    readonly code: LinkErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}

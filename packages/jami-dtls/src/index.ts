@@ -1,0 +1,12 @@
+export { LinkError, type LinkErrorCode } from "./errors.js";
+export { secureLink, JAMI_TLS, type SecureLink, type SecureLinkOptions } from "./tls-link.js";
+export {
+  MultiplexedSocket,
+  Channel,
+  CONTROL_CHANNEL,
+  PROTOCOL_CHANNEL,
+  MULTIPLEXED_SOCKET_VERSION,
+  MAX_CHANNEL_FRAME,
+  type ChannelRequestHandler,
+  type MultiplexedSocketEvents,
+} from "./multiplexer.js";

@@ -1,0 +1,288 @@
+import createDebug from "debug";
+import { randomInt } from "node:crypto";
+import { Duplex } from "node:stream";
+import { decodeMsgpackPrefix, decodeMsgpackSequence, encodeMsgpack, isMsgMap, TypedEmitter, type MsgValue } from "jami-dht";
+import { LinkError } from "./errors.js";
+
+const log = createDebug("jami:dtls:mux");
+
+export const CONTROL_CHANNEL = 0;
+export const PROTOCOL_CHANNEL = 0xffff;
+export const MULTIPLEXED_SOCKET_VERSION = 1;
+/** The largest `data` jamid accepts in one frame. */
+export const MAX_CHANNEL_FRAME = 65535;
+const enum State {
+  Request = 0,
+  Accept = 1,
+  Decline = 2,
+}
+
+/** Decides on a channel the peer asks for: true opens it. */
+export type ChannelRequestHandler = (name: string) => boolean | Promise<boolean>;
+
+export interface MultiplexedSocketEvents {
+  /** A channel the peer asked for and we accepted. */
+  channel: [Channel];
+  /** The peer's protocol version (`{"v": n}`). */
+  version: [number];
+  /** The link is gone; every channel has ended (with `error` when it broke). */
+  close: [LinkError | undefined];
+}
+
+/**
+ * jamid's MultiplexedSocket (spec §4.5) over a secure stream: msgpack `[channel, bin]` frames, channel 0 for
+ * `[name, channel, state]` requests, channel 0xFFFF for the version and beacon maps, an empty payload closing a
+ * channel. Many channels share one link.
+ */
+export class MultiplexedSocket extends TypedEmitter<MultiplexedSocketEvents> {
+  private buffered = new Uint8Array(0);
+  private readonly channels = new Map<number, Channel>();
+  private readonly opening = new Map<number, { name: string; resolve: (c: Channel) => void; reject: (e: Error) => void }>();
+  private beaconWaiters: Array<() => void> = [];
+  private closed = false;
+  peerVersion?: number;
+
+  constructor(
+    readonly stream: Duplex,
+    private onRequest: ChannelRequestHandler = () => false,
+  ) {
+    super();
+    stream.on("data", (chunk: Buffer) => this.onData(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
+    stream.on("end", () => this.shutdown());
+    stream.on("close", () => this.shutdown());
+    stream.on("error", (e: Error) => this.shutdown(new LinkError("LINK_CLOSED", `link broke: ${e.message}`, { cause: e })));
+    this.sendProtocol({ v: MULTIPLEXED_SOCKET_VERSION });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  setRequestHandler(handler: ChannelRequestHandler): void {
+    this.onRequest = handler;
+  }
+
+  /** Asks the peer for a channel; resolves when it accepts, rejects with CHANNEL_DECLINED when it declines. */
+  openChannel(name: string, signal?: AbortSignal): Promise<Channel> {
+    if (this.closed) return Promise.reject(new LinkError("LINK_CLOSED", "link closed"));
+    let id: number;
+    do id = randomInt(1, PROTOCOL_CHANNEL);
+    while (this.channels.has(id) || this.opening.has(id));
+    const chosen = id;
+    return new Promise<Channel>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.opening.delete(chosen);
+        reject(new LinkError("ABORTED", `opening ${name} aborted`));
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.opening.set(chosen, {
+        name,
+        resolve: (c) => (signal?.removeEventListener("abort", onAbort), resolve(c)),
+        reject: (e) => (signal?.removeEventListener("abort", onAbort), reject(e)),
+      });
+      this.sendFrame(CONTROL_CHANNEL, encodeMsgpack([name, chosen, State.Request]));
+    });
+  }
+
+  /** jamid's beacon: `{"p": true}`, the peer answers `{"p": false}`; the link is closed if no answer in time. */
+  async sendBeacon(timeoutMs = 3000): Promise<void> {
+    const answered = new Promise<void>((resolve) => this.beaconWaiters.push(resolve));
+    this.sendProtocol({ p: true });
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new LinkError("TIMEOUT", "no answer to the beacon")), timeoutMs);
+    });
+    try {
+      await Promise.race([answered, timeout]);
+    } catch (e) {
+      this.shutdown(e as LinkError);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  close(): void {
+    this.stream.end();
+    this.shutdown();
+  }
+
+  /** @internal */
+  sendFrame(channel: number, data: Uint8Array): void {
+    if (this.closed) throw new LinkError("LINK_CLOSED", "link closed");
+    this.stream.write(encodeMsgpack([channel, data]));
+  }
+
+  /** @internal */
+  forget(channel: number): void {
+    this.channels.delete(channel);
+  }
+
+  private sendProtocol(map: Record<string, MsgValue>): void {
+    if (!this.closed) this.sendFrame(PROTOCOL_CHANNEL, encodeMsgpack(map));
+  }
+
+  private onData(chunk: Uint8Array): void {
+    let data = this.buffered.length ? concat(this.buffered, chunk) : chunk;
+    try {
+      for (;;) {
+        const item = decodeMsgpackPrefix(data);
+        if (!item) break;
+        data = data.subarray(item.length);
+        const [channel, payload] = Array.isArray(item.value) ? item.value : [];
+        if (typeof channel !== "number" || !(payload instanceof Uint8Array) || channel < 0 || channel > PROTOCOL_CHANNEL) {
+          throw new LinkError("PROTOCOL", "a frame is not [channel, bin]");
+        }
+        this.onFrame(channel, payload);
+      }
+    } catch (e) {
+      const error = e instanceof LinkError ? e : new LinkError("PROTOCOL", `undecodable frame: ${(e as Error).message}`, { cause: e });
+      log("closing the link: %s", error.message);
+      this.stream.destroy();
+      this.shutdown(error);
+      return;
+    }
+    this.buffered = Uint8Array.from(data);
+  }
+
+  private onFrame(channel: number, payload: Uint8Array): void {
+    if (channel === CONTROL_CHANNEL || channel === PROTOCOL_CHANNEL) {
+      let messages: MsgValue[];
+      try {
+        messages = decodeMsgpackSequence(payload);
+      } catch {
+        return log("dropped an undecodable control message");
+      }
+      for (const m of messages) this.onControl(m);
+      return;
+    }
+    const c = this.channels.get(channel);
+    if (!c) {
+      if (payload.length) log("data for unknown channel %d dropped", channel);
+      return;
+    }
+    if (payload.length === 0) c.remoteEnded();
+    else c.deliver(payload);
+  }
+
+  private onControl(m: MsgValue): void {
+    if (isMsgMap(m)) {
+      if (typeof m.v === "number") {
+        this.peerVersion = m.v;
+        this.emit("version", m.v);
+      } else if (m.p === true) this.sendProtocol({ p: false });
+      else if (m.p === false) for (const w of this.beaconWaiters.splice(0)) w();
+      return;
+    }
+    if (!Array.isArray(m) || typeof m[0] !== "string" || typeof m[1] !== "number" || typeof m[2] !== "number") {
+      return log("dropped a malformed channel request");
+    }
+    const [name, id, state] = m as [string, number, number];
+    if (state === State.Request) void this.onChannelRequest(name, id);
+    else if (state === State.Accept) {
+      const pending = this.opening.get(id);
+      if (!pending) return;
+      this.opening.delete(id);
+      const channel = new Channel(this, id, pending.name);
+      this.channels.set(id, channel);
+      pending.resolve(channel);
+    } else if (state === State.Decline) {
+      const pending = this.opening.get(id);
+      this.opening.delete(id);
+      pending?.reject(new LinkError("CHANNEL_DECLINED", `the peer declined channel ${pending.name}`));
+      this.channels.get(id)?.remoteEnded();
+    }
+  }
+
+  private async onChannelRequest(name: string, id: number): Promise<void> {
+    let accept = false;
+    try {
+      accept = !this.channels.has(id) && id !== CONTROL_CHANNEL && id !== PROTOCOL_CHANNEL && (await this.onRequest(name));
+    } catch (e) {
+      log("channel request handler failed: %s", (e as Error).message);
+    }
+    if (this.closed) return;
+    if (!accept) return void this.sendFrame(CONTROL_CHANNEL, encodeMsgpack([name, id, State.Decline]));
+    const channel = new Channel(this, id, name);
+    this.channels.set(id, channel);
+    this.sendFrame(CONTROL_CHANNEL, encodeMsgpack([name, id, State.Accept]));
+    this.emit("channel", channel);
+  }
+
+  private shutdown(error?: LinkError): void {
+    if (this.closed) return;
+    this.closed = true;
+    const reason = error ?? new LinkError("LINK_CLOSED", "link closed");
+    for (const p of this.opening.values()) p.reject(reason);
+    this.opening.clear();
+    for (const c of this.channels.values()) c.linkClosed(error);
+    this.channels.clear();
+    this.emit("close", error);
+  }
+}
+
+/** One named channel of a link, as a byte stream; `end()` closes it on both sides (an empty frame). */
+export class Channel extends Duplex {
+  private ended = false;
+
+  constructor(
+    private readonly socket: MultiplexedSocket,
+    readonly id: number,
+    readonly name: string,
+  ) {
+    super();
+  }
+
+  /** @internal */
+  deliver(payload: Uint8Array): void {
+    this.push(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+  }
+
+  /** @internal */
+  remoteEnded(): void {
+    this.push(null);
+    if (!this.ended) this.end();
+  }
+
+  /** @internal */
+  linkClosed(error?: LinkError): void {
+    if (error) this.destroy(error);
+    else {
+      this.push(null);
+      this.destroy();
+    }
+  }
+
+  override _read(): void {
+    /* frames are pushed as they arrive */
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    try {
+      for (let offset = 0; offset < chunk.length; offset += MAX_CHANNEL_FRAME) {
+        this.socket.sendFrame(this.id, new Uint8Array(chunk.buffer, chunk.byteOffset + offset, Math.min(MAX_CHANNEL_FRAME, chunk.length - offset)));
+      }
+      callback();
+    } catch (e) {
+      callback(e as Error);
+    }
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.ended = true;
+    try {
+      if (!this.socket.isClosed) this.socket.sendFrame(this.id, new Uint8Array());
+    } catch {
+      /* the link is gone: nothing to tell */
+    }
+    this.socket.forget(this.id);
+    callback();
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
