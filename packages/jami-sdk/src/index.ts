@@ -1,10 +1,15 @@
 export { runCli } from "./cli/run.js";
 export type { CliIo } from "./cli/output.js";
-export { Account, type AccountEvents, type NetworkOptions } from "./account/account.js";
+export { Account, type AccountEvents, type NetworkOptions, type ChannelRequestFilter } from "./account/account.js";
+export type { KnownDevice } from "./account/known-devices.js";
+export type { Channel } from "jami-dtls";
+export { ConnectionManager, ANSWER_TIMEOUT_MS, type ConnectionManagerOptions } from "./connection/connection-manager.js";
+export { peerRequestValue, readPeerRequest, PEER_REQUEST_USER_TYPE, type PeerConnectionRequest } from "./connection/peer-request.js";
 export type { Contact, PendingTrustRequest } from "./account/contacts.js";
 export { createLocalNetwork, type LocalNetwork, type LocalNetworkOptions } from "./local-network.js";
 export { AccountError, type AccountErrorCode } from "./errors.js";
 export { JamiDhtKeys } from "./dht/keys.js";
 export { createDeviceAnnouncement, readDeviceAnnouncement, type AnnouncedDevice } from "./dht/device-announcement.js";
-export { publishDevice, findDevices, forEachDevice, findDeviceChain, certificateValue } from "./dht/devices.js";
+export { publishDevice, findDevices, forEachDevice, findDeviceChain, findDeviceChainById, certificateValue } from "./dht/devices.js";
+export { encodeDeviceSync, decodeDeviceSync, DEVICE_SYNC_TYPE, type DeviceSyncData } from "./dht/device-sync.js";
 export { encodeTrustRequest, decodeTrustRequest, TRUST_REQUEST_SERVICE, TRUST_REQUEST_TYPE, type TrustRequestBody } from "./dht/trust-request.js";

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { DhtNode, DhtProxyClient, InfoHash, SecureDht, TypedEmitter, Value, type DhtClient, type Subscription } from "jami-dht";
 import {
   createAccount,
+  DeviceId,
   DeviceShortId,
   importAccount,
   JamiId,
@@ -19,7 +20,9 @@ import {
   type VerifiedDevice,
 } from "jami-identity";
 import { readDeviceAnnouncement } from "../dht/device-announcement.js";
-import { findDeviceChain, findDevices, forEachDevice, publishDevice } from "../dht/devices.js";
+import { findDeviceChain, findDeviceChainById, findDevices, forEachDevice, publishDevice } from "../dht/devices.js";
+import { ConnectionManager } from "../connection/connection-manager.js";
+import type { Channel } from "jami-dtls";
 import { JamiDhtKeys } from "../dht/keys.js";
 import { decodeTrustRequest, encodeTrustRequest, TRUST_REQUEST_TYPE } from "../dht/trust-request.js";
 import { decodeDeviceSync, DEVICE_SYNC_TYPE, encodeDeviceSync } from "../dht/device-sync.js";
@@ -39,7 +42,12 @@ export interface NetworkOptions {
   /** UDP port of our node (default: any free port) and address to bind (default 0.0.0.0). */
   port?: number;
   host?: string;
+  /** Host addresses offered as ICE candidates for device links (default: every non-internal interface address). */
+  iceAddresses?: string[];
 }
+
+/** Decides on a channel another device asks for (see `onChannelRequest`). */
+export type ChannelRequestFilter = (request: { name: string; peer: { jamiId: string; deviceId: string } }) => boolean | Promise<boolean>;
 
 export interface AccountEvents {
   /** A contact's device appeared or the last one went away. */
@@ -54,6 +62,8 @@ export interface AccountEvents {
   devices: [KnownDevice[]];
   /** Another device of this account sent its contacts and requests (DeviceSync) and we merged them. */
   sync: [{ fromDevice: string; contacts: number; requests: number }];
+  /** A channel another device opened and a handler accepted. */
+  channel: [{ channel: Channel; peer: { jamiId: string; deviceId: string } }];
 }
 
 /**
@@ -70,6 +80,8 @@ export class Account extends TypedEmitter<AccountEvents> {
   /** Own devices whose announcement we already answered with a sync in this session. */
   private readonly greeted = new Set<string>();
   private lastSyncDate = 0n;
+  private connections?: ConnectionManager;
+  private readonly channelHandlers: Array<{ pattern: string | RegExp; accept: ChannelRequestFilter }> = [];
   private syncQueue: Promise<void> = Promise.resolve();
 
   private constructor(
@@ -136,12 +148,24 @@ export class Account extends TypedEmitter<AccountEvents> {
     own.on("value", (v) => void this.onOwnAnnouncement(v));
     this.subscriptions.push(inbox, own);
     for (const c of this.book.contacts()) if (isActive(c)) this.trackPresence(c.jamiId);
+    this.connections = new ConnectionManager({
+      dht: this.dht,
+      secure: this.secure,
+      identity: this.local.device,
+      addresses: this.network.iceAddresses,
+      authorize: (peer) => this.authorizeDevice(peer),
+      onChannelRequest: (peer, name) => this.decideChannel(peer, name),
+      onChannel: (peer, channel) => this.emit("channel", { channel, peer: { jamiId: peer.jamiId.toString(), deviceId: peer.deviceId.toString() } }),
+    });
+    this.connections.start();
     this.emit("online");
   }
 
   /** Stops listening and closes the node once pending device syncs are sent; permanent puts end with it. */
   async stop(): Promise<void> {
     await this.syncQueue;
+    this.connections?.stop();
+    this.connections = undefined;
     for (const s of this.subscriptions.splice(0)) s.cancel();
     for (const p of this.presence.values()) p.sub.cancel();
     this.presence.clear();
@@ -480,6 +504,72 @@ export class Account extends TypedEmitter<AccountEvents> {
   private untrackPresence(jamiId: string): void {
     this.presence.get(jamiId)?.sub.cancel();
     this.presence.delete(jamiId);
+  }
+
+  /**
+   * A channel to another device over a direct link (reused by every channel to that device): `target` is a
+   * Jami ID (40 hex: the first of its devices to answer), a device id (64 hex, found by today's certificate key)
+   * or a device found earlier (`devicesOf`).
+   */
+  async connect(target: string | VerifiedDevice, name: string, options: { signal?: AbortSignal } = {}): Promise<Channel> {
+    const connections = this.connections;
+    if (!connections) throw new AccountError("NOT_STARTED", "account not started: call start() first");
+    const { dht } = this.requireDht();
+    if (typeof target !== "string") return connections.openChannel(target, name, options.signal);
+    if (/^[0-9a-f]{64}$/.test(target)) return connections.openChannel(await findDeviceChainById(dht, DeviceId.fromHex(target), options.signal), name, options.signal);
+    assertJamiId(target);
+    const self = this.local.deviceId.toString();
+    const attempts: Promise<Channel>[] = [];
+    await forEachDevice(
+      dht,
+      JamiId.fromHex(target),
+      (d) => {
+        if (d.deviceId.toString() === self) return;
+        const attempt = connections.openChannel(d, name, options.signal);
+        attempt.catch(() => undefined); // judged below, once every device is known
+        attempts.push(attempt);
+      },
+      options.signal,
+    );
+    if (attempts.length === 0) throw new AccountError("NO_DEVICES", `no device of ${target} found on the DHT`);
+    const first = await Promise.any(attempts).catch((e: AggregateError) => {
+      throw e.errors[0] as Error;
+    });
+    // Extra channels from devices that answered too are closed.
+    for (const a of attempts) void a.then((c) => c !== first && c.end(), () => undefined);
+    return first;
+  }
+
+  /**
+   * Accepts channels whose name is `pattern` (or matches it) when `accept` says so; the first matching handler
+   * decides, channels nobody handles are declined (as jamid declines names it does not know). Returns a remover.
+   */
+  onChannelRequest(pattern: string | RegExp, accept: ChannelRequestFilter = () => true): () => void {
+    const entry = { pattern, accept };
+    this.channelHandlers.push(entry);
+    return () => {
+      const i = this.channelHandlers.indexOf(entry);
+      if (i >= 0) this.channelHandlers.splice(i, 1);
+    };
+  }
+
+  /** Devices we have a live link with (64-hex ids). */
+  connectedDevices(): string[] {
+    return this.connections?.connectedDevices() ?? [];
+  }
+
+  private decideChannel(peer: VerifiedDevice, name: string): boolean | Promise<boolean> {
+    const handler = this.channelHandlers.find((h) => (typeof h.pattern === "string" ? h.pattern === name : h.pattern.test(name)));
+    if (!handler) return log("declined channel %s from %s: no handler", name, peer.deviceId), false;
+    return handler.accept({ name, peer: { jamiId: peer.jamiId.toString(), deviceId: peer.deviceId.toString() } });
+  }
+
+  /** jamid's ICE policy (§4.3): any valid device, unless its account banned or revoked it. */
+  private async authorizeDevice(peer: VerifiedDevice): Promise<void> {
+    const contact = this.book.contact(peer.jamiId.toString());
+    if (contact?.banned && !isActive(contact)) throw new AccountError("PEER_REFUSED", `account ${peer.jamiId} is banned`);
+    const crls = await this.revocationLists(peer.jamiId);
+    if (crls.some((crl) => crl.isSignedBy(peer.account) && crl.isRevoked(peer.device))) throw new AccountError("PEER_REFUSED", `device ${peer.deviceId} is revoked`);
   }
 
   /** Whether a contact currently has a live device announcement. */

@@ -1,6 +1,6 @@
 import createDebug from "debug";
-import { certificatePemOf, DhtError, encodeMsgpack, Value, ValueType, type DhtClient, type InfoHash, type PutOptions } from "jami-dht";
-import { Certificate, deviceChainPem, verifyDeviceChain, type DeviceIdentity, type JamiId, type PrivateKey, type VerifiedDevice } from "jami-identity";
+import { certificatePemOf, DhtError, encodeMsgpack, InfoHash, Value, ValueType, type DhtClient, type PutOptions } from "jami-dht";
+import { Certificate, deviceChainPem, verifyDeviceChain, type DeviceId, type DeviceIdentity, type JamiId, type PrivateKey, type VerifiedDevice } from "jami-identity";
 import { createDeviceAnnouncement, readDeviceAnnouncement } from "./device-announcement.js";
 import { JamiDhtKeys } from "./keys.js";
 
@@ -52,6 +52,22 @@ export async function findDeviceChain(
     }
   }
   throw new DhtError("NOT_FOUND", `no valid device chain for ${deviceKeyId}: ${reason}`);
+}
+
+/** A device by its 64-hex id, through today's certificate key (SHA-1 of the 32-byte id); 13.7 devices are not there. */
+export async function findDeviceChainById(dht: DhtClient, deviceId: DeviceId, signal?: AbortSignal): Promise<VerifiedDevice> {
+  for await (const v of dht.get(InfoHash.get(deviceId.bytes), { signal })) {
+    if (v.type !== ValueType.Certificate) continue;
+    const pem = certificatePemOf(v);
+    if (!pem) continue;
+    try {
+      const verified = verifyDeviceChain(Certificate.chainFromPem(pem));
+      if (verified.deviceId.equals(deviceId)) return verified;
+    } catch (e) {
+      log("certificate at %s refused: %s", deviceId, (e as Error).message);
+    }
+  }
+  throw new DhtError("NOT_FOUND", `no certificate of device ${deviceId} on the DHT (a 13.7 device is found through its Jami ID)`);
 }
 
 /**

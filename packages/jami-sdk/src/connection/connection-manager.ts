@@ -1,0 +1,234 @@
+import createDebug from "debug";
+import { randomBytes } from "node:crypto";
+import { InfoHash, type DhtClient, type SecureDht, type Subscription, type Value } from "jami-dht";
+import { decodeIceMessage, encodeIceMessage, IceTcpAgent, type IceConnection } from "jami-ice";
+import { LinkError, MultiplexedSocket, secureLink, type Channel } from "jami-dtls";
+import type { DeviceIdentity, VerifiedDevice } from "jami-identity";
+import { findDeviceChain } from "../dht/devices.js";
+import { JamiDhtKeys } from "../dht/keys.js";
+import { peerRequestValue, readPeerRequest, type PeerConnectionRequest } from "./peer-request.js";
+
+const log = createDebug("jami:sdk:connection");
+
+/** jamid waits this long for the answer to a connection request. */
+export const ANSWER_TIMEOUT_MS = 30_000;
+
+export interface ConnectionManagerOptions {
+  dht: DhtClient;
+  secure: SecureDht;
+  identity: DeviceIdentity;
+  /** Checks a device beyond its chain (revocation, ban); throw to refuse it. */
+  authorize: (peer: VerifiedDevice) => Promise<void>;
+  /** Decides on a channel the peer asks for. */
+  onChannelRequest: (peer: VerifiedDevice, name: string) => boolean | Promise<boolean>;
+  /** A channel the peer opened and we accepted. */
+  onChannel: (peer: VerifiedDevice, channel: Channel) => void;
+  /** Host addresses for ICE candidates (default: every non-internal interface address). */
+  addresses?: string[];
+  answerTimeoutMs?: number;
+}
+
+interface Link {
+  socket: MultiplexedSocket;
+  peer: VerifiedDevice;
+}
+
+interface Dialing {
+  promise: Promise<Link>;
+  abort: AbortController;
+  /** Set when the peer dialed us at the same time and we gave way: its link is ours too. */
+  crossed?: Promise<Link>;
+}
+
+/**
+ * jamid's ConnectionManager (spec §4.1): one link per device pair, set up by a PeerConnectionRequest on the DHT,
+ * ICE-TCP, TLS with both chains checked, then jamid's multiplexed channels. The requester is ICE-controlled and
+ * the TLS server; the device asked is ICE-controlling and the TLS client. Requests go to (and are read from) both
+ * `peer:` keys: the device short id (13.7) and the 64-hex device id (today's daemons).
+ */
+export class ConnectionManager {
+  private readonly links = new Map<string, Link>();
+  private readonly dialing = new Map<string, Dialing>();
+  private readonly answers = new Map<bigint, (r: PeerConnectionRequest) => void>();
+  private readonly treated = new Set<bigint>();
+  private readonly subscriptions: Subscription[] = [];
+  private stopped = false;
+
+  constructor(private readonly options: ConnectionManagerOptions) {}
+
+  private get self(): { deviceId: string; shortId: string } {
+    const c = this.options.identity.certificate;
+    return { deviceId: c.deviceId.toString(), shortId: c.deviceShortId.toString() };
+  }
+
+  start(): void {
+    const cert = this.options.identity.certificate;
+    for (const key of [JamiDhtKeys.peer(cert.deviceShortId), JamiDhtKeys.peer(cert.deviceId)]) {
+      const sub = this.options.secure.listen(key);
+      sub.on("value", (v) => void this.onValue(v));
+      this.subscriptions.push(sub);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const s of this.subscriptions.splice(0)) s.cancel();
+    for (const d of this.dialing.values()) d.abort.abort();
+    for (const l of this.links.values()) l.socket.close();
+    this.links.clear();
+  }
+
+  connectedDevices(): string[] {
+    return [...this.links.entries()].filter(([, l]) => !l.socket.isClosed).map(([id]) => id);
+  }
+
+  /** The live link to a device, if any. */
+  linkTo(deviceId: string): MultiplexedSocket | undefined {
+    return this.links.get(deviceId)?.socket;
+  }
+
+  /** A channel to `peer`, over the existing link or a new one. */
+  async openChannel(peer: VerifiedDevice, name: string, signal?: AbortSignal): Promise<Channel> {
+    const link = await this.link(peer, signal);
+    return link.socket.openChannel(name, signal);
+  }
+
+  private link(peer: VerifiedDevice, signal?: AbortSignal): Promise<Link> {
+    const id = peer.deviceId.toString();
+    const existing = this.links.get(id);
+    if (existing && !existing.socket.isClosed) return Promise.resolve(existing);
+    const pending = this.dialing.get(id);
+    if (pending) return pending.promise;
+    const abort = new AbortController();
+    const onAbort = (): void => abort.abort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const entry: Dialing = { promise: Promise.resolve() as unknown as Promise<Link>, abort };
+    entry.promise = this.dial(peer, abort.signal)
+      .catch((error: unknown) => {
+        if (entry.crossed && !signal?.aborted) return entry.crossed;
+        throw error;
+      })
+      .finally(() => {
+        signal?.removeEventListener("abort", onAbort);
+        if (this.dialing.get(id) === entry) this.dialing.delete(id);
+      });
+    this.dialing.set(id, entry);
+    return entry.promise;
+  }
+
+  /** We ask: ICE-controlled, TLS server. */
+  private async dial(peer: VerifiedDevice, signal: AbortSignal): Promise<Link> {
+    const agent = await IceTcpAgent.create({ controlling: false, addresses: this.options.addresses });
+    try {
+      const id = BigInt(`0x${randomBytes(7).toString("hex")}`) & ((1n << 53n) - 1n) || 1n;
+      const answered = this.waitForAnswer(id, peer, signal);
+      const value = peerRequestValue({ id, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" });
+      const target = peer.device.publicKey;
+      await Promise.all(
+        [JamiDhtKeys.peer(peer.deviceShortId), JamiDhtKeys.peer(peer.deviceId)].map((key) =>
+          this.options.secure.putEncrypted(key, value, target, { signal, acknowledgedBy: 1 }),
+        ),
+      );
+      log("connection request %s sent to %s", id, peer.deviceId);
+      const answer = await answered;
+      const ice = await agent.connect(decodeIceMessage(answer.iceMessage), signal);
+      return await this.secure(ice, "server", peer, signal);
+    } finally {
+      agent.close();
+    }
+  }
+
+  private waitForAnswer(id: bigint, peer: VerifiedDevice, signal: AbortSignal): Promise<PeerConnectionRequest> {
+    return new Promise((resolve, reject) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.answers.delete(id);
+        signal.removeEventListener("abort", onAbort);
+      };
+      const timer = setTimeout(() => (done(), reject(new LinkError("TIMEOUT", `no answer from device ${peer.deviceId} in time`))), this.options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS);
+      const onAbort = (): void => (done(), reject(new LinkError("ABORTED", "connection aborted")));
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.answers.set(id, (r) => (done(), resolve(r)));
+    });
+  }
+
+  /** TLS, both chains checked, then the multiplexed socket; the link is kept for later channels. */
+  private async secure(ice: IceConnection, role: "client" | "server", expected: VerifiedDevice, signal?: AbortSignal): Promise<Link> {
+    const tls = await secureLink({
+      transport: ice,
+      role,
+      identity: this.options.identity,
+      signal,
+      verifyPeer: async (peer) => {
+        // The device the DHT exchange was with: the same key (today's rule) and the same account.
+        if (!peer.device.publicKey.equals(expected.device.publicKey)) throw new LinkError("PEER_REFUSED", `TLS peer is not device ${expected.deviceId}`);
+        if (!peer.jamiId.equals(expected.jamiId)) throw new LinkError("PEER_REFUSED", `TLS peer is not of account ${expected.jamiId}`);
+        await this.options.authorize(peer);
+      },
+    });
+    const peer = tls.peer;
+    const socket = new MultiplexedSocket(tls.socket, (name) => this.options.onChannelRequest(peer, name));
+    const link: Link = { socket, peer };
+    const id = peer.deviceId.toString();
+    this.links.get(id)?.socket.close();
+    this.links.set(id, link);
+    socket.on("channel", (c) => this.options.onChannel(peer, c));
+    socket.on("close", (error) => {
+      if (this.links.get(id) === link) this.links.delete(id);
+      log("link with %s closed%s", id, error ? `: ${error.message}` : "");
+    });
+    return link;
+  }
+
+  private async onValue(v: Value): Promise<void> {
+    if (this.stopped || !v.ownerId) return;
+    const request = readPeerRequest(v);
+    if (!request) return;
+    if (request.isAnswer) {
+      this.answers.get(request.id)?.(request);
+      return;
+    }
+    if (this.treated.has(request.id)) return;
+    this.treated.add(request.id);
+    try {
+      await this.onRequest(request, v.ownerId);
+    } catch (e) {
+      log("connection request %s from %s refused: %s", request.id, v.ownerId, (e as Error).message);
+    }
+  }
+
+  /** The peer asks: ICE-controlling, TLS client. */
+  private async onRequest(request: PeerConnectionRequest, ownerId: InfoHash): Promise<void> {
+    const peer = await findDeviceChain(this.options.dht, ownerId);
+    await this.options.authorize(peer);
+    const id = peer.deviceId.toString();
+    // Both sides dialing each other: the device with the smaller id keeps its own attempt.
+    const ours = this.dialing.get(id);
+    if (ours && this.self.deviceId < id) return log("ignored a crossing request from %s: ours goes on", id);
+    const incoming = this.answerRequest(request, peer);
+    if (ours) {
+      ours.crossed = incoming;
+      incoming.catch(() => undefined);
+      ours.abort.abort();
+    }
+    await incoming;
+    log("link with %s up (asked by it)", id);
+  }
+
+  private async answerRequest(request: PeerConnectionRequest, peer: VerifiedDevice): Promise<Link> {
+    const remote = decodeIceMessage(request.iceMessage);
+    const agent = await IceTcpAgent.create({ controlling: true, addresses: this.options.addresses });
+    try {
+      const answer = peerRequestValue({ id: request.id, iceMessage: encodeIceMessage(agent.local), isAnswer: true, connType: request.connType });
+      await Promise.all(
+        [JamiDhtKeys.peer(peer.deviceShortId), JamiDhtKeys.peer(peer.deviceId)].map((key) =>
+          this.options.secure.putEncrypted(key, answer, peer.device.publicKey, { acknowledgedBy: 1 }),
+        ),
+      );
+      const ice = await agent.connect(remote);
+      return await this.secure(ice, "client", peer);
+    } finally {
+      agent.close();
+    }
+  }
+}

@@ -1,0 +1,113 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DhtNode, SecureDht } from "jami-dht";
+import { PrivateKey } from "jami-identity";
+import { Account, peerRequestValue, JamiDhtKeys, type AccountEvents, type Channel } from "jami-sdk";
+import { encodeIceMessage, IceTcpAgent } from "jami-ice";
+
+const BITS = 2048;
+const tmp = () => mkdtempSync(join(tmpdir(), "jami-links-"));
+// Our tests may use loopback host candidates (jamid never offers them; its interop runs in a namespace).
+const ICE = { iceAddresses: ["127.0.0.1"] };
+
+const readAll = (c: Channel, bytes: number): Promise<Buffer> =>
+  new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    c.on("data", (d: Buffer) => {
+      parts.push(d);
+      if (Buffer.concat(parts).length >= bytes) resolve(Buffer.concat(parts));
+    });
+  });
+
+function nextChannel(account: Account): Promise<AccountEvents["channel"][0]> {
+  return new Promise((resolve) => account.once("channel", resolve));
+}
+
+describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)", () => {
+  let seed: DhtNode;
+  let alice: Account;
+  let bob: Account;
+  let network: { bootstrap: string[]; host: string; iceAddresses: string[] };
+  beforeAll(async () => {
+    seed = await DhtNode.create({ host: "127.0.0.1", port: 0 });
+    network = { bootstrap: [`127.0.0.1:${seed.addresses[0]!.port}`], host: "127.0.0.1", ...ICE };
+    [alice, bob] = await Promise.all([Account.create({ dir: join(tmp(), "a"), bits: BITS, ...network }), Account.create({ dir: join(tmp(), "b"), bits: BITS, ...network })]);
+    await Promise.all([alice.start(), bob.start()]);
+    alice.onChannelRequest("sip");
+    alice.onChannelRequest(/^git:\/\//, ({ peer }) => peer.jamiId === bob.jamiId);
+  });
+  afterAll(async () => {
+    await Promise.all([alice?.stop(), bob?.stop()]);
+    await seed.close();
+  });
+
+  it("bob opens a channel to alice's Jami ID; data flows both ways; a second channel reuses the link", async () => {
+    const incoming = nextChannel(alice);
+    const sip = await bob.connect(alice.jamiId, "sip");
+    const { channel: theirs, peer } = await incoming;
+    expect(peer).toEqual({ jamiId: bob.jamiId, deviceId: bob.deviceId });
+    const got = readAll(theirs, 5);
+    sip.write("hello");
+    expect((await got).toString()).toBe("hello");
+    const back = readAll(sip, 2);
+    theirs.write("hi");
+    expect((await back).toString()).toBe("hi");
+    expect(bob.connectedDevices()).toEqual([alice.deviceId]);
+    const git = await bob.connect(alice.deviceId, "git://x/y");
+    expect(git.name).toBe("git://x/y");
+    expect(bob.connectedDevices()).toEqual([alice.deviceId]);
+    expect(alice.connectedDevices()).toEqual([bob.deviceId]);
+  });
+
+  it("a channel nobody handles is declined", async () => {
+    await expect(bob.connect(alice.jamiId, "data-transfer://nope")).rejects.toMatchObject({ code: "CHANNEL_DECLINED" });
+  });
+
+  it("both sides connecting at once end with one link", async () => {
+    const [carol, dave] = await Promise.all([Account.create({ dir: join(tmp(), "c"), bits: BITS, ...network }), Account.create({ dir: join(tmp(), "d"), bits: BITS, ...network })]);
+    await Promise.all([carol.start(), dave.start()]);
+    carol.onChannelRequest("sip");
+    dave.onChannelRequest("sip");
+    try {
+      const [x, y] = await Promise.all([carol.connect(dave.jamiId, "sip"), dave.connect(carol.jamiId, "sip")]);
+      expect([x.name, y.name]).toEqual(["sip", "sip"]);
+      expect(carol.connectedDevices()).toEqual([dave.deviceId]);
+      expect(dave.connectedDevices()).toEqual([carol.deviceId]);
+    } finally {
+      await Promise.all([carol.stop(), dave.stop()]);
+    }
+  });
+
+  it("a banned account cannot link; a forged request changes nothing", async () => {
+    const eve = await Account.create({ dir: join(tmp(), "e"), bits: BITS, ...network });
+    await eve.start();
+    try {
+      await alice.block(eve.jamiId);
+      await expect(eve.connect(alice.jamiId, "sip", { signal: AbortSignal.timeout(5000) })).rejects.toMatchObject({ code: expect.stringMatching(/ABORTED|TIMEOUT/) });
+      expect(alice.connectedDevices()).not.toContain(eve.deviceId);
+      // A request signed by a key with no certificate chain on the DHT.
+      const stranger = new SecureDht(seed, { key: await PrivateKey.generate(BITS) });
+      const agent = await IceTcpAgent.create({ addresses: ["127.0.0.1"], controlling: false });
+      const forged = peerRequestValue({ id: 77n, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" });
+      await stranger.putEncrypted(JamiDhtKeys.peer(alice.local.deviceShortId), forged, alice.local.device.key.publicKey);
+      await new Promise((r) => setTimeout(r, 1500));
+      agent.close();
+      expect(alice.connectedDevices()).toEqual([bob.deviceId]);
+    } finally {
+      await eve.stop();
+    }
+  });
+
+  it("when a device goes away its channels end and a new connect fails", async () => {
+    const frank = await Account.create({ dir: join(tmp(), "f"), bits: BITS, ...network });
+    await frank.start();
+    frank.onChannelRequest("sip");
+    const ch = await bob.connect(frank.jamiId, "sip");
+    const closed = new Promise<void>((r) => ch.once("close", () => r()));
+    ch.resume();
+    await frank.stop();
+    await closed;
+    expect(bob.connectedDevices()).not.toContain(frank.deviceId);
+  });
+});
