@@ -2,7 +2,9 @@
  * An Account of ours inside a jamid harness namespace (`jamih exec -- node --import tsx
  * test-support/jami-account-probe.ts HOST:PORT [ARCHIVE]`; with ARCHIVE, a new device of that account), driven by JSON-line commands on stdin:
  *   {"cmd":"addContact","jamiId":…}  {"cmd":"accept","from":…}  {"cmd":"block","jamiId":…}  {"cmd":"contacts"}
- * and reporting JSON lines: ready, trustRequest, contact, presence, devices, sync, reply, error. Ends on stdin EOF.
+ *   {"cmd":"connect","target":…,"name":…,"send":"text"}   (opens a channel, writes `send`, reports what comes back)
+ * and reporting JSON lines: ready, trustRequest, contact, presence, devices, sync, channel, channelData, reply,
+ * error. Every channel another device asks for is accepted. Ends on stdin EOF.
  */
 import { mkdtempSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -25,6 +27,12 @@ async function main(): Promise<void> {
   account.on("presence", (p) => say({ event: "presence", ...p }));
   account.on("devices", (d) => say({ event: "devices", deviceIds: d.map((x) => x.deviceId) }));
   account.on("sync", (x) => say({ event: "sync", ...x }));
+  account.onChannelRequest(/.*/);
+  account.on("channel", ({ channel, peer }) => {
+    say({ event: "channel", name: channel.name, ...peer });
+    channel.on("data", (d: Buffer) => say({ event: "channelData", name: channel.name, bytes: d.length }));
+    channel.on("error", (e: Error) => say({ event: "channelError", name: channel.name, message: e.message }));
+  });
   await account.start();
   say({ event: "ready", jamiId: account.jamiId, deviceId: account.deviceId, contacts: account.contacts().map((c) => c.jamiId) });
   const lines = createInterface({ input: process.stdin });
@@ -39,7 +47,14 @@ async function main(): Promise<void> {
       if (c.cmd === "addContact") say({ event: "reply", id: c.id, contact: await account.addContact(c.jamiId!) });
       else if (c.cmd === "accept") say({ event: "reply", id: c.id, contact: await account.acceptTrustRequest(c.from!) });
       else if (c.cmd === "block") say({ event: "reply", id: c.id, contact: await account.block(c.jamiId!) });
-      else if (c.cmd === "contacts") say({ event: "reply", id: c.id, contacts: account.contacts() });
+      else if (c.cmd === "connect") {
+        const started = Date.now();
+        const channel = await account.connect(c.target!, c.name!, { signal: AbortSignal.timeout(60_000) });
+        channel.on("data", (d: Buffer) => say({ event: "channelData", name: channel.name, bytes: d.length }));
+        channel.on("error", (e: Error) => say({ event: "channelError", name: channel.name, message: e.message }));
+        if (c.send) channel.write(c.send);
+        say({ event: "reply", id: c.id, name: channel.name, ms: Date.now() - started, devices: account.connectedDevices() });
+      } else if (c.cmd === "contacts") say({ event: "reply", id: c.id, contacts: account.contacts() });
     } catch (e) {
       say({ event: "error", id: c.id, message: (e as Error).message });
     }
