@@ -408,7 +408,12 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
               [],
               s,
             ),
-          learn: (entry) => this.learn(entry),
+          now: () => this.now(),
+          // A node that timed out a moment ago is not asked again, though others may still list it.
+          learn: (entry) => {
+            const node = this.learn(entry);
+            return node?.recentlyFailed(this.now()) ? undefined : node;
+          },
           onReply: (_node, reply, synced) => {
             if (onValue) for (const v of reply.values) onValue(v);
             onSynced?.(synced);
@@ -550,7 +555,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     this.ping(old.address).then(
       () => old.received(this.now(), true),
       () => {
-        old.failed();
+        old.failed(this.now());
         this.tables.get(old.address.family)?.replace(old, candidate);
       },
     );
@@ -687,7 +692,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     n.pingedAt = this.now();
     this.ping(n.address).then(
       () => n.received(this.now(), true),
-      () => n.failed(),
+      () => n.failed(this.now()),
     );
   }
 

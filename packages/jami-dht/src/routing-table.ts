@@ -8,6 +8,8 @@ export const NODE_EXPIRE_TIME_MS = 10 * 60_000;
 export const TARGET_NODES = 8;
 const MAX_AUTH_ERRORS = 3;
 
+const RECENT_FAILURE_MS = 60_000;
+
 /** What we know of a remote node on one address family. */
 export class RemoteNode {
   lastSeen = 0;
@@ -15,6 +17,7 @@ export class RemoteNode {
   expired = false;
   authErrors = 0;
   pingedAt = 0;
+  failedAt = 0;
 
   constructor(
     readonly id: InfoHash,
@@ -37,8 +40,14 @@ export class RemoteNode {
     }
   }
 
-  failed(): void {
+  failed(now: number): void {
     this.expired = true;
+    this.failedAt = now;
+  }
+
+  /** Timed out within the last minute (and silent since): not worth asking again in a search. */
+  recentlyFailed(now: number): boolean {
+    return this.expired && now - this.failedAt < RECENT_FAILURE_MS;
   }
 
   authError(): void {

@@ -20,7 +20,9 @@ export interface SearchCandidate {
 export interface SearchHooks {
   /** Sends the search's request (find or get) to one node. */
   ask(node: RemoteNode, signal: AbortSignal): Promise<ParsedMessage>;
-  /** Turns a node entry from a reply into the routing table's node object. */
+  /** The node's clock (ms). */
+  now(): number;
+  /** Turns a node entry from a reply into the routing table's node object (undefined: not worth asking). */
   learn(entry: NodeEntry): RemoteNode | undefined;
   /** After each reply; `synced` is the replied nodes with a token among the closest kept, closest first. */
   onReply?(node: RemoteNode, reply: ParsedMessage, synced: SearchCandidate[]): void;
@@ -70,8 +72,7 @@ export async function iterativeSearch(
             if (reply.token) c.token = reply.token;
             for (const entry of [...reply.nodes4, ...reply.nodes6]) {
               const n = hooks.learn(entry);
-              // A node that already let a request time out is not asked again (others may still list it).
-              if (n && !n.expired && n.address.family === c.node.address.family) add(n);
+              if (n && n.address.family === c.node.address.family) add(n);
             }
             hooks.onReply?.(c.node, reply, ranked().filter((r) => r.state === "replied" && r.token));
           })
@@ -79,7 +80,7 @@ export async function iterativeSearch(
             c.state = "failed";
             failures++;
             // A node that let every attempt time out is expired (it is replaced first), as in OpenDHT.
-            if ((e as { code?: string }).code === "TIMEOUT") c.node.failed();
+            if ((e as { code?: string }).code === "TIMEOUT") c.node.failed(hooks.now());
             log("search %s: %s failed: %s", target, c.node.id, e.message);
           })
           .finally(() => inFlight.delete(p));

@@ -35,7 +35,7 @@ export interface MultiplexedSocketEvents {
  * channel. Many channels share one link.
  */
 export class MultiplexedSocket extends TypedEmitter<MultiplexedSocketEvents> {
-  private buffered = new Uint8Array(0);
+  private readonly frames = new FrameParser();
   private readonly channels = new Map<number, Channel>();
   private readonly opening = new Map<number, { name: string; resolve: (c: Channel) => void; reject: (e: Error) => void }>();
   private beaconWaiters: Array<() => void> = [];
@@ -108,9 +108,14 @@ export class MultiplexedSocket extends TypedEmitter<MultiplexedSocketEvents> {
   }
 
   /** @internal */
-  sendFrame(channel: number, data: Uint8Array): void {
+  sendFrame(channel: number, data: Uint8Array): boolean {
     if (this.closed) throw new LinkError("LINK_CLOSED", "link closed");
-    this.stream.write(encodeMsgpack([channel, data]));
+    // The msgpack array header, channel and bin header, then the payload uncopied (the same bytes as one item).
+    this.stream.cork();
+    this.stream.write(frameHeader(channel, data.length));
+    const flushed = this.stream.write(data);
+    this.stream.uncork();
+    return flushed;
   }
 
   /** @internal */
@@ -123,26 +128,14 @@ export class MultiplexedSocket extends TypedEmitter<MultiplexedSocketEvents> {
   }
 
   private onData(chunk: Uint8Array): void {
-    let data = this.buffered.length ? concat(this.buffered, chunk) : chunk;
     try {
-      for (;;) {
-        const item = decodeMsgpackPrefix(data);
-        if (!item) break;
-        data = data.subarray(item.length);
-        const [channel, payload] = Array.isArray(item.value) ? item.value : [];
-        if (typeof channel !== "number" || !(payload instanceof Uint8Array) || channel < 0 || channel > PROTOCOL_CHANNEL) {
-          throw new LinkError("PROTOCOL", "a frame is not [channel, bin]");
-        }
-        this.onFrame(channel, payload);
-      }
+      for (const [channel, payload] of this.frames.push(chunk)) this.onFrame(channel, payload);
     } catch (e) {
       const error = e instanceof LinkError ? e : new LinkError("PROTOCOL", `undecodable frame: ${(e as Error).message}`, { cause: e });
       log("closing the link: %s", error.message);
       this.stream.destroy();
       this.shutdown(error);
-      return;
     }
-    this.buffered = Uint8Array.from(data);
   }
 
   private onFrame(channel: number, payload: Uint8Array): void {
@@ -230,7 +223,7 @@ export class Channel extends Duplex {
     readonly id: number,
     readonly name: string,
   ) {
-    super();
+    super({ highWaterMark: 256 * 1024 });
   }
 
   /** @internal */
@@ -259,10 +252,11 @@ export class Channel extends Duplex {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     try {
-      for (let offset = 0; offset < chunk.length; offset += MAX_CHANNEL_FRAME) {
-        this.socket.sendFrame(this.id, new Uint8Array(chunk.buffer, chunk.byteOffset + offset, Math.min(MAX_CHANNEL_FRAME, chunk.length - offset)));
-      }
-      callback();
+      let flushed = true;
+      for (let offset = 0; offset < chunk.length; offset += MAX_CHANNEL_FRAME) flushed = this.socket.sendFrame(this.id, chunk.subarray(offset, offset + MAX_CHANNEL_FRAME));
+      // Back-pressure from the link reaches the channel's writer.
+      if (flushed) callback();
+      else this.socket.stream.once("drain", () => callback());
     } catch (e) {
       callback(e as Error);
     }
@@ -280,9 +274,126 @@ export class Channel extends Duplex {
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+/** `[channel, bin(length)]` up to the payload, in msgpack's smallest encodings (as msgpack-c writes it). */
+function frameHeader(channel: number, length: number): Buffer {
+  const ch = channel < 0x80 ? [channel] : channel < 0x100 ? [0xcc, channel] : [0xcd, channel >> 8, channel & 0xff];
+  const bin =
+    length < 0x100 ? [0xc4, length] : length < 0x10000 ? [0xc5, length >> 8, length & 0xff] : [0xc6, (length >>> 24) & 0xff, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff];
+  return Buffer.from([0x92, ...ch, ...bin]);
+}
+
+/**
+ * Cuts the link's byte stream into `[channel, payload]` frames. The usual layout (fixarray 2, uint, bin) is read
+ * from its header so a large payload is copied once when complete; anything else goes through the generic
+ * msgpack decoder; what is not `[channel, bin]` throws PROTOCOL.
+ */
+class FrameParser {
+  private chunks: Uint8Array[] = [];
+  private size = 0;
+
+  push(chunk: Uint8Array): Array<[number, Uint8Array]> {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    const out: Array<[number, Uint8Array]> = [];
+    for (;;) {
+      const frame = this.next();
+      if (!frame) break;
+      out.push(frame);
+    }
+    return out;
+  }
+
+  private next(): [number, Uint8Array] | undefined {
+    if (this.size === 0) return undefined;
+    const head = this.peek(Math.min(this.size, 9));
+    const header = readHeader(head);
+    if (header === "incomplete") return undefined;
+    if (header) {
+      if (this.size < header.headerLength + header.payloadLength) return undefined;
+      this.take(header.headerLength);
+      return [header.channel, this.take(header.payloadLength)];
+    }
+    const all = this.take(this.size);
+    const item = decodeMsgpackPrefix(all);
+    if (!item) {
+      this.chunks = [all];
+      this.size = all.length;
+      return undefined;
+    }
+    const rest = all.subarray(item.length);
+    this.chunks = rest.length ? [rest] : [];
+    this.size = rest.length;
+    const [channel, payload] = Array.isArray(item.value) ? item.value : [];
+    if (typeof channel !== "number" || !(payload instanceof Uint8Array) || channel < 0 || channel > PROTOCOL_CHANNEL) {
+      throw new LinkError("PROTOCOL", "a frame is not [channel, bin]");
+    }
+    return [channel, payload];
+  }
+
+  private peek(n: number): Uint8Array {
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    return concatAll(this.chunks, n);
+  }
+
+  private take(n: number): Uint8Array {
+    this.size -= n;
+    const first = this.chunks[0];
+    if (first && first.length >= n) {
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return first.subarray(0, n);
+    }
+    const out = concatAll(this.chunks, n);
+    let left = n;
+    while (left > 0) {
+      const c = this.chunks[0]!;
+      if (c.length <= left) {
+        this.chunks.shift();
+        left -= c.length;
+      } else {
+        this.chunks[0] = c.subarray(left);
+        left = 0;
+      }
+    }
+    return out;
+  }
+}
+
+function readHeader(h: Uint8Array): { channel: number; headerLength: number; payloadLength: number } | undefined | "incomplete" {
+  if (h[0] !== 0x92) return undefined;
+  if (h.length < 2) return "incomplete";
+  let at = 1;
+  let channel: number;
+  const c = h[at]!;
+  if (c < 0x80) (channel = c), (at += 1);
+  else if (c === 0xcc) {
+    if (h.length < at + 2) return "incomplete";
+    channel = h[at + 1]!;
+    at += 2;
+  } else if (c === 0xcd) {
+    if (h.length < at + 3) return "incomplete";
+    channel = (h[at + 1]! << 8) | h[at + 2]!;
+    at += 3;
+  } else return undefined;
+  if (h.length < at + 1) return "incomplete";
+  const b = h[at]!;
+  const width = b === 0xc4 ? 1 : b === 0xc5 ? 2 : b === 0xc6 ? 4 : 0;
+  if (!width) return undefined;
+  if (h.length < at + 1 + width) return "incomplete";
+  let length = 0;
+  for (let i = 0; i < width; i++) length = length * 256 + h[at + 1 + i]!;
+  return { channel, headerLength: at + 1 + width, payloadLength: length };
+}
+
+function concatAll(chunks: Uint8Array[], n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const c of chunks) {
+    const part = c.subarray(0, n - o);
+    out.set(part, o);
+    o += part.length;
+    if (o === n) break;
+  }
   return out;
 }

@@ -12,28 +12,59 @@ export function frame(packet: Uint8Array): Uint8Array {
   return out;
 }
 
-/** Cuts a TCP byte stream into RFC 4571 packets, whatever the chunking. */
+/** Cuts a TCP byte stream into RFC 4571 packets, whatever the chunking (each byte copied at most once). */
 export class FrameReader {
-  private buffered = new Uint8Array(0);
+  private chunks: Uint8Array[] = [];
+  private size = 0;
 
   push(chunk: Uint8Array): Uint8Array[] {
-    const data = this.buffered.length ? concat(this.buffered, chunk) : chunk;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
     const packets: Uint8Array[] = [];
-    let offset = 0;
-    while (data.length - offset >= 2) {
-      const len = (data[offset]! << 8) | data[offset + 1]!;
-      if (data.length - offset - 2 < len) break;
-      packets.push(data.slice(offset + 2, offset + 2 + len));
-      offset += 2 + len;
+    for (;;) {
+      if (this.size < 2) break;
+      const head = this.peek(2);
+      const len = (head[0]! << 8) | head[1]!;
+      if (this.size < 2 + len) break;
+      this.take(2);
+      packets.push(this.take(len));
     }
-    this.buffered = data.slice(offset);
     return packets;
   }
-}
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
+  private peek(n: number): Uint8Array {
+    const first = this.chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    const out = new Uint8Array(n);
+    let o = 0;
+    for (const c of this.chunks) {
+      const part = c.subarray(0, n - o);
+      out.set(part, o);
+      o += part.length;
+      if (o === n) break;
+    }
+    return out;
+  }
+
+  private take(n: number): Uint8Array {
+    this.size -= n;
+    const first = this.chunks[0];
+    if (first && first.length >= n) {
+      const out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+      return out;
+    }
+    const out = new Uint8Array(n);
+    let o = 0;
+    while (o < n) {
+      const c = this.chunks[0]!;
+      const part = c.subarray(0, n - o);
+      out.set(part, o);
+      o += part.length;
+      if (part.length === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(part.length);
+    }
+    return out;
+  }
 }

@@ -27,7 +27,8 @@ export class IceConnection extends Duplex {
     readonly remote: IceDescription,
     readonly controlling: boolean,
   ) {
-    super();
+    // TLS writes 16 KiB records; a larger buffer lets several frames go out per socket write.
+    super({ highWaterMark: 256 * 1024 });
     link.on("data", (packet) => this.push(Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength)));
     link.on("close", () => {
       clearInterval(this.consentTimer);
@@ -48,10 +49,13 @@ export class IceConnection extends Duplex {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     try {
+      let flushed = true;
       for (let offset = 0; offset < chunk.length; offset += MAX_FRAME) {
-        this.link.send(new Uint8Array(chunk.buffer, chunk.byteOffset + offset, Math.min(MAX_FRAME, chunk.length - offset)));
+        flushed = this.link.sendFramed(chunk.subarray(offset, offset + MAX_FRAME));
       }
-      callback();
+      // Back-pressure from the TCP socket reaches our writer.
+      if (flushed) callback();
+      else this.link.socket.once("drain", () => callback());
     } catch (e) {
       callback(e as Error);
     }

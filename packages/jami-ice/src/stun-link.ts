@@ -37,6 +37,17 @@ export class StunLink extends EventEmitter<{
     this.socket.write(frame(packet));
   }
 
+  /** Like `send`, without copying the packet (length prefix and packet written together); false when buffered. */
+  sendFramed(packet: Uint8Array): boolean {
+    if (this.closed) throw new IceError("CLOSED", "ICE connection closed");
+    if (packet.length > 0xffff) throw new IceError("INVALID_ARGUMENT", "packet exceeds 65535 bytes");
+    this.socket.cork();
+    this.socket.write(Buffer.from([packet.length >> 8, packet.length & 0xff]));
+    const flushed = this.socket.write(packet);
+    this.socket.uncork();
+    return flushed;
+  }
+
   /** Sends a STUN request and waits for its success or error response. */
   request(message: StunMessage, bytes: Uint8Array, timeoutMs: number): Promise<StunMessage> {
     const key = Buffer.from(message.transactionId).toString("hex");

@@ -553,6 +553,11 @@ export class Account extends TypedEmitter<AccountEvents> {
     };
   }
 
+  /** Closes the link with a device (64-hex id) and every channel on it. */
+  disconnect(deviceId: string): void {
+    this.connections?.closeLink(deviceId);
+  }
+
   /** Devices we have a live link with (64-hex ids). */
   connectedDevices(): string[] {
     return this.connections?.connectedDevices() ?? [];

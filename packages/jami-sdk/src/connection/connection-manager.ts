@@ -82,6 +82,12 @@ export class ConnectionManager {
     return [...this.links.entries()].filter(([, l]) => !l.socket.isClosed).map(([id]) => id);
   }
 
+  /** Closes the link to a device (its channels end); the next channel to it sets up a new link. */
+  closeLink(deviceId: string): void {
+    this.links.get(deviceId)?.socket.close();
+    this.links.delete(deviceId);
+  }
+
   /** The live link to a device, if any. */
   linkTo(deviceId: string): MultiplexedSocket | undefined {
     return this.links.get(deviceId)?.socket;
