@@ -6,6 +6,7 @@
  *   {"id","cmd":"importOnline","archive"}    → reply {ms}: Account.import + start() until the watcher sees the device
  *   {"id","cmd":"send","to"}                 → reply {t0}: the sender account's addContact(to) began at t0
  *   {"id","cmd":"decline","from"}            → the receiver declines, so the next request counts as new
+ *   {"id","cmd":"link","jamiId"}             → reply {ms}: a fresh link to that account's device until a `sip` channel is accepted
  * The receiver account reports {event:"trustRequest", from, t}. Times are Unix ms (this machine's clock).
  */
 import { mkdtempSync } from "node:fs";
@@ -90,6 +91,16 @@ async function main(): Promise<void> {
         const t0 = Date.now();
         await sender.addContact(c.to!);
         say({ id: c.id, t0 });
+      } else if (c.cmd === "link") {
+        const [device] = await sender.devicesOf(c.jamiId!);
+        if (!device) throw new Error(`no device of ${c.jamiId}`);
+        sender.disconnect(device.deviceId.toString());
+        await new Promise((r) => setTimeout(r, 500));
+        const t0 = performance.now();
+        const channel = await sender.connect(device, "sip");
+        say({ id: c.id, ms: performance.now() - t0 });
+        channel.end();
+        sender.disconnect(device.deviceId.toString());
       } else if (c.cmd === "decline") {
         await receiver.declineTrustRequest(c.from!);
         say({ id: c.id });

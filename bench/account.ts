@@ -15,6 +15,8 @@ export interface AccountBench {
   importToOnline: { ours: Summary; jamid: Summary };
   /** `start()` of an existing account until a peer sees it (jamid re-announces identical bytes, so no jamid figure). */
   oursStartToOnline: Summary;
+  /** A fresh device link from our account to jamid's device, `connect()` until jamid accepts a `sip` channel. */
+  linkOursToJamid: Summary;
   /** Trust request: the sender's call until the receiver's event. */
   trustRequest: { oursToOurs: Summary; oursToJamid: Summary; jamidToOurs: Summary; jamidToJamid: Summary };
 }
@@ -86,7 +88,10 @@ export async function benchAccount(): Promise<AccountBench | { skipped: string }
       trust.jamidToJamid.push(((await jamidEvent(harness, "b", "incomingTrustRequest", jamidA.jamiId!, toJamid)) - jamidSentAt) * 1000);
       await harness.run("discard", "b", jamidB.accountId, jamidA.jamiId!);
     }
+    const linkToJamid: number[] = [];
+    for (let i = 0; i < RUNS; i++) linkToJamid.push((await ask({ cmd: "link", jamiId: jamidB.jamiId! })).ms as number);
     return {
+      linkOursToJamid: summarize(linkToJamid),
       importToOnline: { ours: summarize(oursImport), jamid: summarize(jamidImport) },
       oursStartToOnline: summarize(oursStart),
       trustRequest: {
