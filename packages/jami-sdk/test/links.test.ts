@@ -99,6 +99,23 @@ describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)
     }
   });
 
+  it("a device presenting another chain in TLS than the one it published is refused (13.7's rule)", async () => {
+    const gina = await Account.create({ dir: join(tmp(), "g"), bits: BITS, ...network });
+    await gina.start();
+    gina.onChannelRequest("sip");
+    try {
+      // Same device key, re-certified: a different certificate than the one on the DHT.
+      const { openAccountArchive, certifyDevice } = await import("jami-identity");
+      const archive = await openAccountArchive({ dir: gina.local.dir });
+      const other = certifyDevice(archive.accountKeys, gina.local.device.key, new Date(Date.now() - 86400_000));
+      (gina.local.device as { certificate: unknown }).certificate = other.certificate;
+      await expect(bob.connect(gina.jamiId, "sip", { signal: AbortSignal.timeout(20_000) })).rejects.toMatchObject({ code: "PEER_REFUSED" });
+      expect(bob.connectedDevices()).not.toContain(gina.deviceId);
+    } finally {
+      await gina.stop();
+    }
+  });
+
   it("when a device goes away its channels end and a new connect fails", async () => {
     const frank = await Account.create({ dir: join(tmp(), "f"), bits: BITS, ...network });
     await frank.start();

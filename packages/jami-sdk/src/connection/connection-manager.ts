@@ -165,10 +165,14 @@ export class ConnectionManager {
       role,
       identity: this.options.identity,
       signal,
-      verifyPeer: async (peer) => {
-        // The device the DHT exchange was with: the same key (today's rule) and the same account.
+      verifyPeer: async (peer, chain) => {
+        // The device the DHT exchange was with: the same key (today's rule), the same account, and (13.7's rule)
+        // exactly the chain published on the DHT.
         if (!peer.device.publicKey.equals(expected.device.publicKey)) throw new LinkError("PEER_REFUSED", `TLS peer is not device ${expected.deviceId}`);
         if (!peer.jamiId.equals(expected.jamiId)) throw new LinkError("PEER_REFUSED", `TLS peer is not of account ${expected.jamiId}`);
+        if (!sameBytes(chain[0]?.der, expected.device.der) || !sameBytes(chain[1]?.der, expected.account.der)) {
+          throw new LinkError("PEER_REFUSED", `device ${expected.deviceId} presented another chain than the one it published`);
+        }
         await this.options.authorize(peer);
       },
     });
@@ -237,4 +241,8 @@ export class ConnectionManager {
       agent.close();
     }
   }
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array): boolean {
+  return a !== undefined && Buffer.compare(a, b) === 0;
 }
