@@ -25,3 +25,4 @@ export {
 export { frame, FrameReader, MAX_FRAME } from "./framing.js";
 export { IceTcpAgent, hostAddresses, type IceAgentOptions } from "./tcp-agent.js";
 export { IceConnection } from "./ice-connection.js";
+export { TurnTcpAllocation, stunMappedAddress, type StunServer, type TurnServer } from "./turn.js";

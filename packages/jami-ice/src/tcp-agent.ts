@@ -7,12 +7,15 @@ import { IceError } from "./errors.js";
 import { IceConnection } from "./ice-connection.js";
 import { Attr, StunClass, StunMessage, StunMethod } from "./stun.js";
 import { StunLink } from "./stun-link.js";
+import { stunMappedAddress, TurnTcpAllocation, type StunServer, type TurnServer } from "./turn.js";
 
 const log = createDebug("jami:ice");
 
 const ICE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
 /** pjnath's STUN timeout (RTO 500 ms, 7 tries) is about 39.5 s; a TCP check gets its answer or fails well before. */
 const CHECK_TIMEOUT_MS = 10_000;
+const DIAL_ATTEMPTS = 5;
+const DIAL_RETRY_MS = 500;
 
 export interface IceAgentOptions {
   /** The controlling agent nominates (Jami: the device that received the connection request). */
@@ -21,6 +24,11 @@ export interface IceAgentOptions {
   addresses?: string[];
   /** How long `connect` may take before it fails with ICE_TIMEOUT (default 30 s, jamid's answer window). */
   timeoutMs?: number;
+  /** A STUN server: our address as it sees us becomes a server-reflexive (active) candidate when it is not a host one. */
+  stun?: StunServer;
+  /** A TURN server: a TCP relay (RFC 6062) becomes a relayed passive candidate. */
+  turn?: TurnServer;
+  signal?: AbortSignal;
 }
 
 /** Random ICE credentials from the ice-char set (RFC 8445 §5.3: ufrag ≥ 4, pwd ≥ 22 characters). */
@@ -56,22 +64,32 @@ export class IceTcpAgent {
   private selected?: StunLink;
   private settle?: { resolve: (l: StunLink) => void; reject: (e: Error) => void };
   private nominating = false;
+  private readonly relayLinks = new WeakSet<StunLink>();
+  private selectedThroughRelay = false;
   private closed = false;
 
   private constructor(
     private readonly servers: Server[],
     candidates: Candidate[],
     private readonly options: IceAgentOptions,
+    private readonly relay?: TurnTcpAllocation,
   ) {
     this.controlling = options.controlling;
     this.local = { ufrag: iceString(8), pwd: iceString(24), candidates };
     for (const server of servers) server.on("connection", (s: Socket) => this.adopt(new StunLink(s)));
+    relay?.on("connection", (s) => {
+      const link = new StunLink(s);
+      this.relayLinks.add(link);
+      this.adopt(link);
+    });
   }
 
-  /** Gathers host candidates: a listening socket (passive) and an active candidate (port 9) per address. */
+  /**
+   * Gathers candidates: per host address a listening socket (passive) and an active candidate (port 9); with
+   * `stun`, a server-reflexive active candidate; with `turn`, a relayed passive candidate (TCP allocation).
+   */
   static async create(options: IceAgentOptions): Promise<IceTcpAgent> {
     const addresses = options.addresses ?? hostAddresses();
-    if (addresses.length === 0) throw new IceError("ICE_FAILED", "no usable network address for ICE host candidates");
     const servers: Server[] = [];
     const candidates: Candidate[] = [];
     for (const [i, address] of addresses.entries()) {
@@ -88,7 +106,27 @@ export class IceTcpAgent {
         { foundation, component: 1, transport: "TCP", priority: candidatePriority("host", "TCP", "active", 8191 - i), address, port: 9, type: "host", tcpType: "active" },
       );
     }
-    return new IceTcpAgent(servers, candidates, options);
+    let relay: TurnTcpAllocation | undefined;
+    try {
+      const reflexive = new Set<string>();
+      if (options.stun) reflexive.add((await stunMappedAddress(options.stun, options.signal)).address);
+      if (options.turn) {
+        relay = await TurnTcpAllocation.allocate(options.turn, options.signal);
+        if (relay.mapped) reflexive.add(relay.mapped.address);
+        const r = relay.relayed;
+        candidates.push({ foundation: "R0", component: 1, transport: "TCP", priority: candidatePriority("relay", "TCP", "passive"), address: r.address, port: r.port, type: "relay", tcpType: "passive" });
+      }
+      // A reflexive address equal to a host one adds nothing (no NAT in between).
+      for (const [i, address] of [...reflexive].filter((a) => !addresses.includes(a)).entries()) {
+        candidates.push({ foundation: `S${i}`, component: 1, transport: "TCP", priority: candidatePriority("srflx", "TCP", "active"), address, port: 9, type: "srflx", tcpType: "active" });
+      }
+    } catch (e) {
+      for (const server of servers) server.close();
+      relay?.close();
+      throw e;
+    }
+    if (candidates.length === 0) throw new IceError("ICE_FAILED", "no usable network address for ICE candidates");
+    return new IceTcpAgent(servers, candidates, options, relay);
   }
 
   get isControlling(): boolean {
@@ -100,13 +138,18 @@ export class IceTcpAgent {
     if (this.closed) throw new IceError("CLOSED", "ICE agent closed");
     this.remote = remote;
     const done = new Promise<StunLink>((resolve, reject) => (this.settle = { resolve, reject }));
+    done.catch(() => undefined); // awaited below; a failure before that is not unhandled
     const timeout = setTimeout(() => this.fail(new IceError("ICE_TIMEOUT", "ICE did not complete in time")), this.options.timeoutMs ?? 30_000);
     const onAbort = (): void => this.fail(new IceError("ABORTED", "ICE aborted"));
+    if (signal?.aborted) onAbort();
     signal?.addEventListener("abort", onAbort, { once: true });
+    // The peer's addresses may then connect to our relayed candidate.
+    await this.relay?.permit(remote.candidates.map((c) => c.address)).catch((e: Error) => log("TURN permission: %s", e.message));
     // Links that came in before we knew the peer get their triggered check now.
     for (const link of this.links) void this.check(link, false);
     const targets = remote.candidates.filter((c) => c.transport === "TCP" && c.tcpType === "passive" && c.component === 1);
-    const ours = new Set(this.local.candidates.map((c) => c.address.includes(":")));
+    // We dial from our host active candidates' families (a relay-only agent waits for the peer to come in).
+    const ours = new Set(this.local.candidates.filter((c) => c.type === "host" && c.tcpType === "active").map((c) => c.address.includes(":")));
     const attempts = targets
       .filter((c) => ours.has(c.address.includes(":")))
       .sort((a, b) => b.priority - a.priority)
@@ -122,7 +165,13 @@ export class IceTcpAgent {
       const link = await done;
       for (const other of this.links) if (other !== link) other.close();
       for (const server of this.servers) server.close();
-      return new IceConnection(link, this.local, remote, this.controlling);
+      const connection = new IceConnection(link, this.local, remote, this.controlling);
+      // A relayed link keeps its allocation until the link ends.
+      if (this.relay && this.relayLinks.has(link)) {
+        this.selectedThroughRelay = true;
+        connection.once("close", () => this.relay?.close());
+      } else this.relay?.close();
+      return connection;
     } finally {
       clearTimeout(timeout);
       signal?.removeEventListener("abort", onAbort);
@@ -132,6 +181,7 @@ export class IceTcpAgent {
   close(): void {
     this.closed = true;
     for (const server of this.servers) server.close();
+    if (!this.selectedThroughRelay) this.relay?.close();
     for (const link of this.links) if (link !== this.selected) link.close();
     this.fail(new IceError("CLOSED", "ICE agent closed"));
   }
@@ -142,18 +192,26 @@ export class IceTcpAgent {
     s?.reject(error);
   }
 
-  private async dial(target: Candidate): Promise<void> {
-    const socket = createConnection({ host: target.address, port: target.port });
-    await new Promise<void>((resolve, reject) => {
-      socket.once("connect", resolve);
-      socket.once("error", reject);
-    }).catch((e: Error) => {
-      log("TCP to %s:%d failed: %s", target.address, target.port, e.message);
-      throw e;
+  /**
+   * Connects our active candidate to a passive one and checks the pair. A refused or dropped connection is
+   * tried again a few times: a relay only lets us in once the peer has set its TURN permission.
+   */
+  private async dial(target: Candidate, attempt = 0): Promise<void> {
+    if (this.closed || this.selected) return;
+    const link = await new Promise<StunLink | undefined>((resolve) => {
+      const socket = createConnection({ host: target.address, port: target.port });
+      socket.once("connect", () => resolve(new StunLink(socket)));
+      socket.once("error", (e) => (log("TCP to %s:%d failed: %s", target.address, target.port, e.message), resolve(undefined)));
     });
-    const link = new StunLink(socket);
-    this.adopt(link);
-    await this.check(link, false);
+    if (link) {
+      this.adopt(link);
+      if (await this.check(link, false)) return;
+    }
+    if (attempt < DIAL_ATTEMPTS - 1 && !this.closed && !this.selected) {
+      await new Promise((r) => setTimeout(r, DIAL_RETRY_MS));
+      return this.dial(target, attempt + 1);
+    }
+    throw new IceError("ICE_FAILED", `pair with ${target.address}:${target.port} failed`);
   }
 
   private adopt(link: StunLink): void {

@@ -23,6 +23,7 @@ import { readDeviceAnnouncement } from "../dht/device-announcement.js";
 import { findDeviceChain, findDeviceChainById, findDevices, forEachDevice, publishDevice } from "../dht/devices.js";
 import { ConnectionManager } from "../connection/connection-manager.js";
 import type { Channel } from "jami-dtls";
+import type { StunServer, TurnServer } from "jami-ice";
 import { JamiDhtKeys } from "../dht/keys.js";
 import { decodeTrustRequest, encodeTrustRequest, TRUST_REQUEST_TYPE } from "../dht/trust-request.js";
 import { decodeDeviceSync, DEVICE_SYNC_TYPE, encodeDeviceSync } from "../dht/device-sync.js";
@@ -44,6 +45,10 @@ export interface NetworkOptions {
   host?: string;
   /** Host addresses offered as ICE candidates for device links (default: every non-internal interface address). */
   iceAddresses?: string[];
+  /** A STUN server for a server-reflexive candidate (default: none). */
+  stun?: StunServer;
+  /** A TURN server for a relayed candidate (TCP relay, RFC 6062; default: none). */
+  turn?: TurnServer;
 }
 
 /** Decides on a channel another device asks for (see `onChannelRequest`). */
@@ -152,7 +157,7 @@ export class Account extends TypedEmitter<AccountEvents> {
       dht: this.dht,
       secure: this.secure,
       identity: this.local.device,
-      addresses: this.network.iceAddresses,
+      ice: { addresses: this.network.iceAddresses, stun: this.network.stun, turn: this.network.turn },
       authorize: (peer) => this.authorizeDevice(peer),
       onChannelRequest: (peer, name) => this.decideChannel(peer, name),
       onChannel: (peer, channel) => this.emit("channel", { channel, peer: { jamiId: peer.jamiId.toString(), deviceId: peer.deviceId.toString() } }),

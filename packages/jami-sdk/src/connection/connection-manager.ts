@@ -1,7 +1,7 @@
 import createDebug from "debug";
 import { randomBytes } from "node:crypto";
 import { InfoHash, type DhtClient, type SecureDht, type Subscription, type Value } from "jami-dht";
-import { decodeIceMessage, encodeIceMessage, IceTcpAgent, type IceConnection } from "jami-ice";
+import { decodeIceMessage, encodeIceMessage, IceTcpAgent, type IceAgentOptions, type IceConnection } from "jami-ice";
 import { LinkError, MultiplexedSocket, secureLink, type Channel } from "jami-dtls";
 import type { DeviceIdentity, VerifiedDevice } from "jami-identity";
 import { findDeviceChain } from "../dht/devices.js";
@@ -23,8 +23,8 @@ export interface ConnectionManagerOptions {
   onChannelRequest: (peer: VerifiedDevice, name: string) => boolean | Promise<boolean>;
   /** A channel the peer opened and we accepted. */
   onChannel: (peer: VerifiedDevice, channel: Channel) => void;
-  /** Host addresses for ICE candidates (default: every non-internal interface address). */
-  addresses?: string[];
+  /** ICE candidates: host addresses (default: every non-internal interface address), STUN and TURN servers. */
+  ice?: Pick<IceAgentOptions, "addresses" | "stun" | "turn">;
   answerTimeoutMs?: number;
 }
 
@@ -124,7 +124,7 @@ export class ConnectionManager {
 
   /** We ask: ICE-controlled, TLS server. */
   private async dial(peer: VerifiedDevice, signal: AbortSignal): Promise<Link> {
-    const agent = await IceTcpAgent.create({ controlling: false, addresses: this.options.addresses });
+    const agent = await IceTcpAgent.create({ ...this.options.ice, controlling: false, signal });
     try {
       const id = BigInt(`0x${randomBytes(7).toString("hex")}`) & ((1n << 53n) - 1n) || 1n;
       const answered = this.waitForAnswer(id, peer, signal);
@@ -227,7 +227,7 @@ export class ConnectionManager {
 
   private async answerRequest(request: PeerConnectionRequest, peer: VerifiedDevice): Promise<Link> {
     const remote = decodeIceMessage(request.iceMessage);
-    const agent = await IceTcpAgent.create({ controlling: true, addresses: this.options.addresses });
+    const agent = await IceTcpAgent.create({ ...this.options.ice, controlling: true });
     try {
       const answer = peerRequestValue({ id: request.id, iceMessage: encodeIceMessage(agent.local), isAnswer: true, connType: request.connType });
       await Promise.all(

@@ -1,0 +1,228 @@
+import createDebug from "debug";
+import { EventEmitter } from "node:events";
+import { connect, type Socket } from "node:net";
+import { IceError } from "./errors.js";
+import { Attr, decodeStun, longTermKey, StunClass, StunMessage, StunMethod, type TransportAddress } from "./stun.js";
+
+const log = createDebug("jami:ice:turn");
+
+export interface StunServer {
+  host: string;
+  port: number;
+}
+
+export interface TurnServer extends StunServer {
+  username: string;
+  password: string;
+}
+
+const TCP_TRANSPORT = 6;
+const REQUEST_TIMEOUT_MS = 10_000;
+const LIFETIME_S = 600;
+
+/**
+ * One TCP connection to a STUN/TURN server carrying STUN messages (RFC 8489 §6.2.2: back to back, no RFC 4571
+ * framing, each one's length from its header). A data connection stops reading STUN after its ConnectionBind
+ * answer: what follows is the peer's bytes (`handOff`).
+ */
+class ServerConnection {
+  private buffered: Uint8Array = new Uint8Array(0);
+  private readonly pending = new Map<string, (m: StunMessage) => void>();
+  private handOffAfter?: string;
+  private readonly onData = (chunk: Buffer): void => this.read(chunk);
+  readonly indications = new EventEmitter<{ indication: [StunMessage] }>();
+
+  private constructor(readonly socket: Socket) {
+    socket.on("data", this.onData);
+    socket.on("error", () => undefined);
+  }
+
+  private read(chunk: Uint8Array): void {
+    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
+    while (this.buffered.length >= 20) {
+      const length = 20 + ((this.buffered[2]! << 8) | this.buffered[3]!);
+      if (this.buffered.length < length) return;
+      const packet = Uint8Array.from(this.buffered.subarray(0, length));
+      this.buffered = this.buffered.subarray(length);
+      let m: StunMessage;
+      try {
+        m = decodeStun(packet);
+      } catch {
+        continue;
+      }
+      if (m.cls === StunClass.Indication) {
+        this.indications.emit("indication", m);
+        continue;
+      }
+      const key = Buffer.from(m.transactionId).toString("hex");
+      if (key === this.handOffAfter) {
+        // The rest belongs to the peer: stop reading, put it back for the next reader.
+        this.socket.off("data", this.onData);
+        this.socket.pause();
+        if (this.buffered.length) this.socket.unshift(Buffer.from(this.buffered));
+        this.buffered = new Uint8Array(0);
+      }
+      this.pending.get(key)?.(m);
+      if (key === this.handOffAfter) return;
+    }
+  }
+
+  /** The answer to this request is the last STUN message read on this connection. */
+  handOff(message: StunMessage): void {
+    this.handOffAfter = Buffer.from(message.transactionId).toString("hex");
+  }
+
+  static open(server: StunServer, signal?: AbortSignal): Promise<ServerConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host: server.host, port: server.port });
+      const onAbort = (): void => (socket.destroy(), reject(new IceError("ABORTED", "aborted")));
+      signal?.addEventListener("abort", onAbort, { once: true });
+      socket.once("connect", () => (signal?.removeEventListener("abort", onAbort), resolve(new ServerConnection(socket))));
+      socket.once("error", (e) => reject(new IceError("TURN_FAILED", `cannot reach ${server.host}:${server.port}: ${e.message}`, { cause: e })));
+    });
+  }
+
+  request(message: StunMessage, bytes: Uint8Array): Promise<StunMessage> {
+    const key = Buffer.from(message.transactionId).toString("hex");
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(key);
+        reject(new IceError("TURN_FAILED", "no answer from the STUN/TURN server"));
+      }, REQUEST_TIMEOUT_MS);
+      this.pending.set(key, (m) => {
+        clearTimeout(timer);
+        this.pending.delete(key);
+        resolve(m);
+      });
+      this.socket.write(bytes);
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+}
+
+/** Our address as a STUN server sees it over TCP (a server-reflexive candidate's address). */
+export async function stunMappedAddress(server: StunServer, signal?: AbortSignal): Promise<TransportAddress> {
+  const conn = await ServerConnection.open(server, signal);
+  try {
+    const request = StunMessage.request(StunMethod.Binding);
+    const answer = await conn.request(request, request.encode({ fingerprint: true }));
+    const mapped = answer.xorAddress(Attr.XorMappedAddress);
+    if (answer.cls !== StunClass.Success || !mapped) throw new IceError("TURN_FAILED", "the STUN server gave no mapped address");
+    return mapped;
+  } finally {
+    conn.close();
+  }
+}
+
+/**
+ * A TURN allocation with a TCP relay (RFC 6062, over RFC 8656's long-term credentials): peers connect to
+ * `relayed`, and each such connection comes out as a socket (`connection` event) carrying that peer's bytes.
+ */
+export class TurnTcpAllocation extends EventEmitter<{ connection: [Socket, TransportAddress] }> {
+  private key?: Uint8Array;
+  private realm = "";
+  private nonce = "";
+  private refreshTimer?: NodeJS.Timeout;
+  private closed = false;
+  relayed!: TransportAddress;
+  mapped?: TransportAddress;
+
+  private constructor(
+    private readonly server: TurnServer,
+    private readonly control: ServerConnection,
+  ) {
+    super();
+    control.indications.on("indication", (m) => {
+      if (m.method === StunMethod.ConnectionAttempt) void this.onConnectionAttempt(m);
+    });
+  }
+
+  static async allocate(server: TurnServer, signal?: AbortSignal): Promise<TurnTcpAllocation> {
+    const control = await ServerConnection.open(server, signal);
+    const allocation = new TurnTcpAllocation(server, control);
+    try {
+      const answer = await allocation.authenticated(() =>
+        StunMessage.request(StunMethod.Allocate).addU32(Attr.RequestedTransport, TCP_TRANSPORT << 24).addU32(Attr.Lifetime, LIFETIME_S),
+      );
+      const relayed = answer.xorAddress(Attr.XorRelayedAddress);
+      if (!relayed) throw new IceError("TURN_FAILED", "the TURN server gave no relayed address");
+      allocation.relayed = relayed;
+      allocation.mapped = answer.xorAddress(Attr.XorMappedAddress);
+      const lifetime = answer.u32(Attr.Lifetime) ?? LIFETIME_S;
+      allocation.refreshTimer = setInterval(() => void allocation.refresh(lifetime), Math.max(30, lifetime - 60) * 1000);
+      allocation.refreshTimer.unref();
+      log("allocated %s:%d on %s:%d", relayed.address, relayed.port, server.host, server.port);
+      return allocation;
+    } catch (e) {
+      control.close();
+      throw e;
+    }
+  }
+
+  /** Lets these peer addresses connect through the relay (CreatePermission, one per address). */
+  async permit(addresses: string[]): Promise<void> {
+    for (const address of new Set(addresses)) {
+      const family = address.includes(":") ? 6 : 4;
+      if (family !== this.relayed.family) continue;
+      await this.authenticated(() => StunMessage.request(StunMethod.CreatePermission).addXorAddress(Attr.XorPeerAddress, { family, address, port: 0 }));
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.refreshTimer);
+    void this.authenticated(() => StunMessage.request(StunMethod.Refresh).addU32(Attr.Lifetime, 0))
+      .catch(() => undefined)
+      .finally(() => this.control.close());
+  }
+
+  private async refresh(lifetime: number): Promise<void> {
+    try {
+      await this.authenticated(() => StunMessage.request(StunMethod.Refresh).addU32(Attr.Lifetime, lifetime));
+    } catch (e) {
+      log("refresh failed: %s", (e as Error).message);
+    }
+  }
+
+  /** Sends a request with the long-term credentials (learning realm and nonce from a 401, renewing a stale nonce). */
+  private async authenticated(build: () => StunMessage, connection = this.control, attempt = 0, handOff = false): Promise<StunMessage> {
+    const message = build();
+    if (handOff) connection.handOff(message);
+    if (this.key) {
+      message.addString(Attr.Username, this.server.username).addString(Attr.Realm, this.realm).addString(Attr.Nonce, this.nonce);
+    }
+    const answer = await connection.request(message, message.encode(this.key ? { integrityKey: this.key, fingerprint: true } : { fingerprint: true }));
+    if (answer.cls === StunClass.Success) return answer;
+    const error = answer.errorCode();
+    if ((error?.code === 401 || error?.code === 438) && attempt < 2) {
+      this.realm = answer.string(Attr.Realm) ?? this.realm;
+      this.nonce = answer.string(Attr.Nonce) ?? this.nonce;
+      this.key = longTermKey(this.server.username, this.realm, this.server.password);
+      return this.authenticated(build, connection, attempt + 1, handOff);
+    }
+    throw new IceError("TURN_FAILED", `TURN ${message.method} refused: ${error?.code ?? "?"} ${error?.reason ?? ""}`);
+  }
+
+  /** A peer connected to our relayed address: bind a new server connection to it (ConnectionBind). */
+  private async onConnectionAttempt(m: StunMessage): Promise<void> {
+    const id = m.u32(Attr.ConnectionId);
+    const peer = m.xorAddress(Attr.XorPeerAddress);
+    if (id === undefined || !peer || this.closed) return;
+    let data: ServerConnection | undefined;
+    try {
+      data = await ServerConnection.open(this.server);
+      await this.authenticated(() => StunMessage.request(StunMethod.ConnectionBind).addU32(Attr.ConnectionId, id), data, 0, true);
+      log("relayed connection from %s:%d", peer.address, peer.port);
+      this.emit("connection", data.socket, peer);
+      // Paused at the hand-off so no peer byte was lost; the new reader is attached now.
+      data.socket.resume();
+    } catch (e) {
+      data?.close();
+      log("ConnectionBind failed: %s", (e as Error).message);
+    }
+  }
+}
