@@ -65,6 +65,7 @@ export class IceTcpAgent {
   private settle?: { resolve: (l: StunLink) => void; reject: (e: Error) => void };
   private nominating = false;
   private readonly relayLinks = new WeakSet<StunLink>();
+  private readonly triggered = new WeakSet<StunLink>();
   private selectedThroughRelay = false;
   private closed = false;
 
@@ -154,13 +155,10 @@ export class IceTcpAgent {
       .filter((c) => ours.has(c.address.includes(":")))
       .sort((a, b) => b.priority - a.priority)
       .map((c) => this.dial(c));
-    void Promise.allSettled(attempts).then(() => {
-      if (!this.selected && this.links.size === 0 && this.valid.size === 0) {
-        setTimeout(() => {
-          if (!this.selected && this.links.size === 0) this.fail(new IceError("ICE_FAILED", "no candidate pair could connect"));
-        }, 1000).unref();
-      }
-    });
+    // Nothing to dial and nothing that could dial us: no pair can ever form.
+    const canComeIn = remote.candidates.some((c) => c.transport === "TCP" && c.tcpType === "active");
+    if (attempts.length === 0 && !canComeIn && this.links.size === 0) this.fail(new IceError("ICE_FAILED", "no candidate pair with the peer"));
+    for (const a of attempts) a.catch(() => undefined);
     try {
       const link = await done;
       for (const other of this.links) if (other !== link) other.close();
@@ -302,14 +300,12 @@ export class IceTcpAgent {
       if (this.valid.has(link)) this.select(link);
     }
     // Triggered check (RFC 8445 §7.3.1.4), once per link.
-    if (!this.valid.has(link) && !triggered.has(link)) {
-      triggered.add(link);
+    if (!this.valid.has(link) && !this.triggered.has(link)) {
+      this.triggered.add(link);
       void this.check(link, false);
     }
   }
 }
-
-const triggered = new WeakSet<StunLink>();
 
 function roleConflict(m: StunMessage): Uint8Array {
   return new StunMessage(StunMethod.Binding, StunClass.Error, m.transactionId).addErrorCode(487, "Role Conflict").encode({ fingerprint: true });

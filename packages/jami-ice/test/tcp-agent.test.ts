@@ -41,6 +41,18 @@ describe("ICE-TCP between two of our agents on 127.0.0.1", () => {
     await ended;
   });
 
+  it("works over IPv6 (::1)", async () => {
+    const [x, y] = await Promise.all([IceTcpAgent.create({ addresses: ["::1"], controlling: false }), IceTcpAgent.create({ addresses: ["::1"], controlling: true })]);
+    expect(x.local.candidates[0]).toMatchObject({ address: "::1", tcpType: "passive" });
+    const [a, b] = await Promise.all([x.connect(y.local), y.connect(x.local)]);
+    expect(a.remoteAddress.family).toBe(6);
+    const got = new Promise<string>((r) => b.once("data", (d: Buffer) => r(d.toString())));
+    a.write("v6");
+    expect(await got).toBe("v6");
+    a.destroy();
+    b.destroy();
+  });
+
   it("both sides controlling resolve the role conflict and still connect", async () => {
     const [x, y] = await Promise.all([IceTcpAgent.create({ ...LOOPBACK, controlling: true }), IceTcpAgent.create({ ...LOOPBACK, controlling: true })]);
     const [a, b] = await Promise.all([x.connect(y.local), y.connect(x.local)]);

@@ -12,6 +12,7 @@ const log = createDebug("jami:sdk:connection");
 
 /** jamid waits this long for the answer to a connection request. */
 export const ANSWER_TIMEOUT_MS = 30_000;
+const MAX_TREATED = 4096;
 
 export interface ConnectionManagerOptions {
   dht: DhtClient;
@@ -200,6 +201,8 @@ export class ConnectionManager {
     }
     if (this.treated.has(request.id)) return;
     this.treated.add(request.id);
+    // Ids are remembered for replays, the oldest forgotten past a bound (a Set iterates in insertion order).
+    if (this.treated.size > MAX_TREATED) this.treated.delete(this.treated.values().next().value!);
     try {
       await this.onRequest(request, v.ownerId);
     } catch (e) {
