@@ -23,6 +23,8 @@ export {
   type IceDescription,
 } from "./candidate.js";
 export { frame, FrameReader, MAX_FRAME } from "./framing.js";
-export { IceTcpAgent, hostAddresses, type IceAgentOptions } from "./tcp-agent.js";
+export { IceTcpAgent, type IceAgentOptions } from "./tcp-agent.js";
+export { IceUdpAgent, IceUdpConnection, type IceUdpAgentOptions } from "./udp-agent.js";
+export { hostAddresses, iceCredentials } from "./host.js";
 export { IceConnection } from "./ice-connection.js";
 export { TurnTcpAllocation, stunMappedAddress, type StunServer, type TurnServer } from "./turn.js";

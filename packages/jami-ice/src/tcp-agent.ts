@@ -1,9 +1,9 @@
 import createDebug from "debug";
 import { randomBytes } from "node:crypto";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { networkInterfaces } from "node:os";
 import { candidatePriority, type Candidate, type IceDescription } from "./candidate.js";
 import { IceError } from "./errors.js";
+import { hostAddresses, iceCredentials } from "./host.js";
 import { IceConnection } from "./ice-connection.js";
 import { Attr, StunClass, StunMessage, StunMethod } from "./stun.js";
 import { StunLink } from "./stun-link.js";
@@ -11,7 +11,6 @@ import { stunMappedAddress, TurnTcpAllocation, type StunServer, type TurnServer 
 
 const log = createDebug("jami:ice");
 
-const ICE_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
 /** pjnath's STUN timeout (RTO 500 ms, 7 tries) is about 39.5 s; a TCP check gets its answer or fails well before. */
 const CHECK_TIMEOUT_MS = 10_000;
 const DIAL_ATTEMPTS = 5;
@@ -29,23 +28,6 @@ export interface IceAgentOptions {
   /** A TURN server: a TCP relay (RFC 6062) becomes a relayed passive candidate. */
   turn?: TurnServer;
   signal?: AbortSignal;
-}
-
-/** Random ICE credentials from the ice-char set (RFC 8445 §5.3: ufrag ≥ 4, pwd ≥ 22 characters). */
-function iceString(length: number): string {
-  return [...randomBytes(length)].map((b) => ICE_CHARS[b & 63]).join("");
-}
-
-/** The non-internal interface addresses (IPv6 link-local left out: they need a scope). */
-export function hostAddresses(): string[] {
-  const out: string[] = [];
-  for (const list of Object.values(networkInterfaces())) {
-    for (const a of list ?? []) {
-      if (a.internal || (a.family === "IPv6" && a.address.toLowerCase().startsWith("fe80"))) continue;
-      out.push(a.address);
-    }
-  }
-  return out;
 }
 
 /**
@@ -76,7 +58,7 @@ export class IceTcpAgent {
     private readonly relay?: TurnTcpAllocation,
   ) {
     this.controlling = options.controlling;
-    this.local = { ufrag: iceString(8), pwd: iceString(24), candidates };
+    this.local = { ...iceCredentials(), candidates };
     for (const server of servers) server.on("connection", (s: Socket) => this.adopt(new StunLink(s)));
     relay?.on("connection", (s) => {
       const link = new StunLink(s);

@@ -1,0 +1,340 @@
+import createDebug from "debug";
+import { randomBytes } from "node:crypto";
+import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import { EventEmitter } from "node:events";
+import { candidatePriority, type Candidate, type IceDescription } from "./candidate.js";
+import { IceError } from "./errors.js";
+import { Attr, decodeStun, isStun, StunClass, StunMessage, StunMethod, type TransportAddress } from "./stun.js";
+import { hostAddresses, iceCredentials } from "./host.js";
+import type { StunServer } from "./turn.js";
+
+const log = createDebug("jami:ice:udp");
+
+/** RFC 8445 §14.3: RTO 500 ms doubling, 7 transmissions (about 39.5 s) — pjnath's defaults. */
+const RTO_MS = 500;
+const MAX_TRANSMISSIONS = 7;
+const CONSENT_INTERVAL_MS = 5_000;
+const CONSENT_TIMEOUT_MS = 30_000;
+
+export interface IceUdpAgentOptions {
+  controlling: boolean;
+  /** Host addresses to offer (default: every non-internal interface address; never loopback unless listed). */
+  addresses?: string[];
+  /** A STUN server: our mapped address becomes a server-reflexive candidate when it is not a host one. */
+  stun?: StunServer;
+  timeoutMs?: number;
+}
+
+interface Base {
+  socket: Socket;
+  address: string;
+  family: 4 | 6;
+}
+
+interface Pair {
+  base: Base;
+  remote: TransportAddress;
+  valid: boolean;
+  nominated: boolean;
+}
+
+type Waiter = { resolve: (m: StunMessage) => void; timer?: NodeJS.Timeout };
+
+const key = (a: { address: string; port: number }): string => `${a.address}|${a.port}`;
+
+/**
+ * An ICE agent for UDP host and server-reflexive candidates (RFC 8445): checks with retransmissions, triggered
+ * checks, regular nomination by the controlling side. `connect` resolves with an `IceUdpConnection` carrying the
+ * datagrams of the nominated pair (what DTLS runs on).
+ */
+export class IceUdpAgent {
+  readonly local: IceDescription;
+  private controlling: boolean;
+  private readonly tieBreaker = randomBytes(8).readBigUInt64BE();
+  private readonly waiters = new Map<string, Waiter>();
+  private readonly pairs = new Map<string, Pair>();
+  private remote?: IceDescription;
+  private selected?: Pair;
+  private connection?: IceUdpConnection;
+  private settle?: { resolve: (p: Pair) => void; reject: (e: Error) => void };
+  private nominating = false;
+  private closed = false;
+
+  private constructor(
+    private readonly bases: Base[],
+    candidates: Candidate[],
+    private readonly options: IceUdpAgentOptions,
+  ) {
+    this.controlling = options.controlling;
+    this.local = { ...iceCredentials(), candidates };
+    for (const base of bases) base.socket.on("message", (msg: Buffer, from: RemoteInfo) => this.onPacket(base, new Uint8Array(msg), from));
+  }
+
+  static async create(options: IceUdpAgentOptions): Promise<IceUdpAgent> {
+    const addresses = options.addresses ?? hostAddresses();
+    const bases: Base[] = [];
+    const candidates: Candidate[] = [];
+    for (const [i, address] of addresses.entries()) {
+      const family = address.includes(":") ? 6 : 4;
+      const socket = createSocket(family === 6 ? "udp6" : "udp4");
+      await new Promise<void>((resolve, reject) => {
+        socket.once("error", reject);
+        socket.bind(0, address, () => resolve());
+      });
+      bases.push({ socket, address, family });
+      candidates.push({ foundation: `U${i}`, component: 1, transport: "UDP", priority: candidatePriority("host", "UDP", undefined, 8191 - i), address, port: socket.address().port, type: "host" });
+    }
+    if (bases.length === 0) throw new IceError("ICE_FAILED", "no usable network address for ICE host candidates");
+    const agent = new IceUdpAgent(bases, candidates, options);
+    if (options.stun) {
+      const base = bases.find((b) => b.family === (options.stun!.host.includes(":") ? 6 : 4));
+      const mapped = base ? await agent.mappedAddress(base, options.stun).catch((e: Error) => (log("STUN: %s", e.message), undefined)) : undefined;
+      if (mapped && !addresses.includes(mapped.address)) {
+        candidates.push({ foundation: "S0", component: 1, transport: "UDP", priority: candidatePriority("srflx", "UDP"), address: mapped.address, port: mapped.port, type: "srflx" });
+      }
+    }
+    return agent;
+  }
+
+  get isControlling(): boolean {
+    return this.controlling;
+  }
+
+  async connect(remote: IceDescription, signal?: AbortSignal): Promise<IceUdpConnection> {
+    if (this.closed) throw new IceError("CLOSED", "ICE agent closed");
+    this.remote = remote;
+    const done = new Promise<Pair>((resolve, reject) => (this.settle = { resolve, reject }));
+    done.catch(() => undefined);
+    const timeout = setTimeout(() => this.fail(new IceError("ICE_TIMEOUT", "ICE did not complete in time")), this.options.timeoutMs ?? 30_000);
+    const onAbort = (): void => this.fail(new IceError("ABORTED", "ICE aborted"));
+    if (signal?.aborted) onAbort();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    const targets = remote.candidates.filter((c) => c.transport === "UDP" && c.component === 1).sort((a, b) => b.priority - a.priority);
+    let started = 0;
+    for (const c of targets) {
+      const family = c.address.includes(":") ? 6 : 4;
+      for (const base of this.bases.filter((b) => b.family === family)) {
+        // RFC 8445 §6.1.4.2 pacing: one new check every 50 ms.
+        setTimeout(() => void this.check(this.pair(base, { family, address: c.address, port: c.port }), false), 50 * started++).unref();
+      }
+    }
+    // Pairs the peer's checks made before we knew it get their triggered check now.
+    for (const p of this.pairs.values()) if (!p.valid) void this.check(p, false);
+    if (started === 0 && this.pairs.size === 0) this.fail(new IceError("ICE_FAILED", "no UDP candidate pair with the peer"));
+    try {
+      const pair = await done;
+      this.connection = new IceUdpConnection(this, pair.base, pair.remote);
+      return this.connection;
+    } finally {
+      clearTimeout(timeout);
+      signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.waiters.values()) clearTimeout(w.timer);
+    this.waiters.clear();
+    if (!this.connection) for (const b of this.bases) b.socket.close();
+    this.fail(new IceError("CLOSED", "ICE agent closed"));
+  }
+
+  /** @internal Closes the sockets once the connection is done with them. */
+  release(): void {
+    this.closed = true;
+    for (const b of this.bases) b.socket.close();
+  }
+
+  /** @internal A consent check (RFC 7675) on the selected pair; true when answered. */
+  async consent(): Promise<boolean> {
+    const p = this.selected;
+    if (!p) return false;
+    return this.check(p, false, true);
+  }
+
+  private fail(error: Error): void {
+    const s = this.settle;
+    this.settle = undefined;
+    s?.reject(error);
+  }
+
+  private pair(base: Base, remote: TransportAddress): Pair {
+    const k = `${base.address}>${key(remote)}`;
+    let p = this.pairs.get(k);
+    if (!p) {
+      p = { base, remote, valid: false, nominated: false };
+      this.pairs.set(k, p);
+    }
+    return p;
+  }
+
+  private async mappedAddress(base: Base, server: StunServer): Promise<TransportAddress> {
+    const request = StunMessage.request(StunMethod.Binding);
+    const answer = await this.transact(base, { family: base.family, address: server.host, port: server.port }, request, request.encode({ fingerprint: true }));
+    const mapped = answer.xorAddress(Attr.XorMappedAddress);
+    if (!mapped) throw new IceError("TURN_FAILED", "the STUN server gave no mapped address");
+    return mapped;
+  }
+
+  /** Sends a request with RFC 8445's retransmissions and waits for its answer. */
+  private transact(base: Base, to: TransportAddress, message: StunMessage, bytes: Uint8Array, transmissions = MAX_TRANSMISSIONS): Promise<StunMessage> {
+    const id = Buffer.from(message.transactionId).toString("hex");
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = { resolve };
+      this.waiters.set(id, waiter);
+      let sent = 0;
+      let rto = RTO_MS;
+      const send = (): void => {
+        if (this.closed && !this.connection) return void (this.waiters.delete(id), reject(new IceError("CLOSED", "ICE agent closed")));
+        if (sent++ >= transmissions) {
+          this.waiters.delete(id);
+          return reject(new IceError("ICE_TIMEOUT", "no answer to a STUN request"));
+        }
+        base.socket.send(bytes, to.port, to.address);
+        waiter.timer = setTimeout(send, rto);
+        waiter.timer.unref?.();
+        rto *= 2;
+      };
+      waiter.resolve = (m) => {
+        clearTimeout(waiter.timer);
+        this.waiters.delete(id);
+        resolve(m);
+      };
+      send();
+    });
+  }
+
+  private async check(p: Pair, useCandidate: boolean, consent = false): Promise<boolean> {
+    const remote = this.remote;
+    if (!remote) return false;
+    const request = StunMessage.request(StunMethod.Binding)
+      .addString(Attr.Username, `${remote.ufrag}:${this.local.ufrag}`)
+      .addU32(Attr.Priority, candidatePriority("prflx", "UDP"))
+      .addU64(this.controlling ? Attr.IceControlling : Attr.IceControlled, this.tieBreaker);
+    if (useCandidate) request.add(Attr.UseCandidate, new Uint8Array());
+    const pwd = new TextEncoder().encode(remote.pwd);
+    let answer: StunMessage;
+    try {
+      answer = await this.transact(p.base, p.remote, request, request.encode({ integrityKey: pwd, fingerprint: true }), consent ? 1 : MAX_TRANSMISSIONS);
+    } catch {
+      return false;
+    }
+    if (answer.cls === StunClass.Error) {
+      if (answer.errorCode()?.code === 487 && !consent) {
+        this.controlling = !this.controlling;
+        return this.check(p, useCandidate && this.controlling);
+      }
+      return false;
+    }
+    if (!answer.checkIntegrity(pwd)) return false;
+    if (consent) return true;
+    p.valid = true;
+    if (useCandidate || (p.nominated && !this.controlling)) this.select(p);
+    else if (this.controlling) void this.nominate(p);
+    return true;
+  }
+
+  private async nominate(p: Pair): Promise<void> {
+    if (this.nominating || this.selected) return;
+    this.nominating = true;
+    const ok = await this.check(p, true);
+    this.nominating = false;
+    if (!ok && !this.selected) for (const other of this.pairs.values()) if (other.valid && other !== p) return this.nominate(other);
+  }
+
+  private select(p: Pair): void {
+    if (this.selected) return;
+    this.selected = p;
+    log("nominated %s -> %s:%d", p.base.address, p.remote.address, p.remote.port);
+    const s = this.settle;
+    this.settle = undefined;
+    s?.resolve(p);
+  }
+
+  private onPacket(base: Base, packet: Uint8Array, from: RemoteInfo): void {
+    const remote: TransportAddress = { family: from.family === "IPv6" ? 6 : 4, address: from.address, port: from.port };
+    if (!isStun(packet)) {
+      const sel = this.selected;
+      if (sel && sel.base === base && key(sel.remote) === key(remote)) this.connection?.deliver(packet);
+      return;
+    }
+    let m: StunMessage;
+    try {
+      m = decodeStun(packet);
+    } catch {
+      return;
+    }
+    if (m.cls === StunClass.Success || m.cls === StunClass.Error) return void this.waiters.get(Buffer.from(m.transactionId).toString("hex"))?.resolve(m);
+    if (m.cls === StunClass.Request && m.method === StunMethod.Binding) this.onRequest(base, remote, m);
+  }
+
+  private onRequest(base: Base, from: TransportAddress, m: StunMessage): void {
+    const pwd = new TextEncoder().encode(this.local.pwd);
+    const reply = (message: StunMessage, integrity: boolean): void => {
+      base.socket.send(message.encode(integrity ? { integrityKey: pwd, fingerprint: true } : { fingerprint: true }), from.port, from.address);
+    };
+    if (!(m.string(Attr.Username) ?? "").startsWith(`${this.local.ufrag}:`) || !m.checkIntegrity(pwd) || !m.checkFingerprint()) {
+      return reply(new StunMessage(StunMethod.Binding, StunClass.Error, m.transactionId).addErrorCode(401, "Unauthorized"), false);
+    }
+    const theirControlling = m.u64(Attr.IceControlling);
+    const theirControlled = m.u64(Attr.IceControlled);
+    if (this.controlling && theirControlling !== undefined) {
+      if (this.tieBreaker >= theirControlling) return reply(new StunMessage(StunMethod.Binding, StunClass.Error, m.transactionId).addErrorCode(487, "Role Conflict"), false);
+      this.controlling = false;
+    } else if (!this.controlling && theirControlled !== undefined) {
+      if (this.tieBreaker >= theirControlled) this.controlling = true;
+      else return reply(new StunMessage(StunMethod.Binding, StunClass.Error, m.transactionId).addErrorCode(487, "Role Conflict"), false);
+    }
+    reply(new StunMessage(StunMethod.Binding, StunClass.Success, m.transactionId).addXorAddress(Attr.XorMappedAddress, from), true);
+    if (this.selected) return;
+    const p = this.pair(base, from);
+    if (m.has(Attr.UseCandidate) && !this.controlling) {
+      p.nominated = true;
+      if (p.valid) return this.select(p);
+    }
+    if (!p.valid) void this.check(p, false); // triggered check
+  }
+}
+
+/**
+ * The datagrams of a nominated UDP pair: `send` one, `message` events for each received (STUN stays with the
+ * agent). Consent freshness closes it (`close` with an ICE_FAILED error) when the peer stops answering.
+ */
+export class IceUdpConnection extends EventEmitter<{ message: [Uint8Array]; close: [IceError | undefined] }> {
+  private closed = false;
+  private lastConsent = Date.now();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly agent: IceUdpAgent,
+    private readonly base: Base,
+    readonly remote: TransportAddress,
+  ) {
+    super();
+    this.timer = setInterval(() => void this.checkConsent(), CONSENT_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  send(datagram: Uint8Array): void {
+    if (this.closed) throw new IceError("CLOSED", "ICE connection closed");
+    this.base.socket.send(datagram, this.remote.port, this.remote.address);
+  }
+
+  close(error?: IceError): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.agent.release();
+    this.emit("close", error);
+  }
+
+  /** @internal */
+  deliver(packet: Uint8Array): void {
+    if (!this.closed) this.emit("message", packet);
+  }
+
+  private async checkConsent(): Promise<void> {
+    if (Date.now() - this.lastConsent > CONSENT_TIMEOUT_MS) return this.close(new IceError("ICE_FAILED", "the peer stopped answering consent checks"));
+    if (await this.agent.consent()) this.lastConsent = Date.now();
+  }
+}

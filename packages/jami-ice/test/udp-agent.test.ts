@@ -1,0 +1,42 @@
+import { createSocket } from "node:dgram";
+import { decodeStun, IceUdpAgent, StunAttr, StunMessage, StunMethod, type IceUdpConnection } from "jami-ice";
+
+const next = (c: IceUdpConnection): Promise<Buffer> => new Promise((r) => c.once("message", (m) => r(Buffer.from(m))));
+
+describe("ICE over UDP between two of our agents", () => {
+  it.each([["127.0.0.1"], ["::1"]])("checks, nominates and carries datagrams both ways (%s)", async (address) => {
+    const [x, y] = await Promise.all([IceUdpAgent.create({ addresses: [address], controlling: false }), IceUdpAgent.create({ addresses: [address], controlling: true })]);
+    expect(x.local.candidates).toEqual([expect.objectContaining({ transport: "UDP", type: "host", address, priority: expect.any(Number) })]);
+    const [a, b] = await Promise.all([x.connect(y.local), y.connect(x.local)]);
+    expect(b.remote.port).toBe(x.local.candidates[0]!.port);
+    const got = next(b);
+    a.send(new Uint8Array([0x16, 0xfe, 0xfd, 1, 2, 3])); // a DTLS-looking datagram
+    expect(await got).toEqual(Buffer.from([0x16, 0xfe, 0xfd, 1, 2, 3]));
+    const back = next(a);
+    b.send(new TextEncoder().encode("\x17back"));
+    expect((await back).toString()).toBe("\x17back");
+    a.close();
+    b.close();
+  });
+
+  it("both controlling: the role conflict is resolved", async () => {
+    const [x, y] = await Promise.all([IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: true }), IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: true })]);
+    const [a, b] = await Promise.all([x.connect(y.local), y.connect(x.local)]);
+    expect([x.isControlling, y.isControlling].sort()).toEqual([false, true]);
+    a.close();
+    b.close();
+  });
+
+  it("a check with wrong credentials gets 401; no candidate pair fails at once with ICE_FAILED", async () => {
+    const agent = await IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: false });
+    const host = agent.local.candidates[0]!;
+    const socket = createSocket("udp4");
+    const answer = new Promise<StunMessage>((r) => socket.once("message", (m) => r(decodeStun(new Uint8Array(m)))));
+    const forged = StunMessage.request(StunMethod.Binding).addString(StunAttr.Username, `${agent.local.ufrag}:x`);
+    socket.send(forged.encode({ integrityKey: new TextEncoder().encode("wrong"), fingerprint: true }), host.port, host.address);
+    expect((await answer).errorCode()?.code).toBe(401);
+    socket.close();
+    await expect(agent.connect({ ufrag: "abcd", pwd: "a".repeat(22), candidates: [] })).rejects.toMatchObject({ code: "ICE_FAILED" });
+    agent.close();
+  });
+});
