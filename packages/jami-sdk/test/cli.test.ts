@@ -98,7 +98,7 @@ describe("the jami process", () => {
 });
 
 describe("jami demo", () => {
-  it("walks through create, reload, export, second device, revocation, and two accounts meeting on a local DHT", async () => {
+  it("walks through create, reload, export, second device, revocation, two accounts meeting on a local DHT, and a device link", async () => {
     const { status, text } = await jami("demo");
     expect(status).toBe(0);
     expect(text).toMatch(/Jami ID\s+[0-9a-f]{40}/);
@@ -109,5 +109,7 @@ describe("jami demo", () => {
     expect(text).toContain("bob receives it from alice");
     expect(text).toContain("alice sees bob online");
     expect(text).toMatch(/alice's contact list: [0-9a-f]{8}… confirmed=true/);
+    expect(text).toMatch(/alice opens channel "echo" to bob's device in/);
+    expect(text).toContain("bob's device answers: HELLO OVER THE LINK");
   });
 });

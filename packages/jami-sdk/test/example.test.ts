@@ -15,3 +15,14 @@ describe("examples/auto-accept-bot (the README example)", () => {
     expect(result.stdout).toContain(`visitor's contacts: ${bot} confirmed=true`);
   });
 });
+
+describe("examples/device-link", () => {
+  it("opens a channel over a device link and talks on it", () => {
+    const result = spawnSync(process.execPath, ["--import", "tsx", "examples/device-link/index.ts"], { cwd: REPO, encoding: "utf8", timeout: 120_000 });
+    expect(result.stderr).toBe("");
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/bob: [0-9a-f]{8}… opened "chat"/);
+    expect(result.stdout).toContain("alice: bob heard: hi bob");
+    expect(result.stdout).toContain("alice is linked with 1 device(s)");
+  });
+});

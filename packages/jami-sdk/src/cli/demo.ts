@@ -91,6 +91,16 @@ export async function demoCommand(io: CliIo): Promise<void> {
     await b.acceptTrustRequest(a.jamiId);
     await confirmed;
     say(`   bob accepts; alice's contact list: ${a.contacts().map((c) => `${c.jamiId.slice(0, 8)}… confirmed=${c.confirmed}`).join(", ")}`);
+    say();
+    say("6. A direct link between their devices (ICE-TCP, TLS with both device chains checked) and a channel on it...");
+    b.onChannelRequest("echo", ({ peer }) => peer.jamiId === a.jamiId);
+    b.on("channel", ({ channel }) => channel.on("data", (d: Buffer) => channel.write(d.toString().toUpperCase())));
+    const [channel, linked] = await timed(() => a.connect(b.jamiId, "echo"));
+    say(`   alice opens channel "${channel.name}" to bob's device in ${linked}`);
+    const echoed = new Promise<string>((resolve) => channel.once("data", (d: Buffer) => resolve(d.toString())));
+    channel.write("hello over the link");
+    say(`   bob's device answers: ${await echoed}`);
+    channel.end();
   } finally {
     await net.close();
   }
