@@ -50,16 +50,15 @@ interface Dialing {
 export class ConnectionManager {
   private readonly links = new Map<string, Link>();
   private readonly dialing = new Map<string, Dialing>();
-  private readonly answers = new Map<bigint, (r: PeerConnectionRequest) => void>();
+  private readonly answers = new Map<bigint, { from: string; resolve: (r: PeerConnectionRequest) => void }>();
   private readonly treated = new Set<bigint>();
   private readonly subscriptions: Subscription[] = [];
   private stopped = false;
 
   constructor(private readonly options: ConnectionManagerOptions) {}
 
-  private get self(): { deviceId: string; shortId: string } {
-    const c = this.options.identity.certificate;
-    return { deviceId: c.deviceId.toString(), shortId: c.deviceShortId.toString() };
+  private get selfId(): string {
+    return this.options.identity.certificate.deviceId.toString();
   }
 
   start(): void {
@@ -129,6 +128,7 @@ export class ConnectionManager {
     try {
       const id = BigInt(`0x${randomBytes(7).toString("hex")}`) & ((1n << 53n) - 1n) || 1n;
       const answered = this.waitForAnswer(id, peer, signal);
+      answered.catch(() => undefined); // awaited below; an abort during the puts is not an unhandled rejection
       const value = peerRequestValue({ id, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" });
       const target = peer.device.publicKey;
       await Promise.all(
@@ -155,7 +155,7 @@ export class ConnectionManager {
       const timer = setTimeout(() => (done(), reject(new LinkError("TIMEOUT", `no answer from device ${peer.deviceId} in time`))), this.options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS);
       const onAbort = (): void => (done(), reject(new LinkError("ABORTED", "connection aborted")));
       signal.addEventListener("abort", onAbort, { once: true });
-      this.answers.set(id, (r) => (done(), resolve(r)));
+      this.answers.set(id, { from: peer.deviceShortId.toString(), resolve: (r) => (done(), resolve(r)) });
     });
   }
 
@@ -196,7 +196,10 @@ export class ConnectionManager {
     const request = readPeerRequest(v);
     if (!request) return;
     if (request.isAnswer) {
-      this.answers.get(request.id)?.(request);
+      // Only the device we asked can answer (its own key signed the value).
+      const waiter = this.answers.get(request.id);
+      if (waiter && waiter.from === v.ownerId.toString()) waiter.resolve(request);
+      else if (waiter) log("ignored an answer to %s from another device (%s)", request.id, v.ownerId);
       return;
     }
     if (this.treated.has(request.id)) return;
@@ -217,7 +220,7 @@ export class ConnectionManager {
     const id = peer.deviceId.toString();
     // Both sides dialing each other: the device with the smaller id keeps its own attempt.
     const ours = this.dialing.get(id);
-    if (ours && this.self.deviceId < id) return log("ignored a crossing request from %s: ours goes on", id);
+    if (ours && this.selfId < id) return log("ignored a crossing request from %s: ours goes on", id);
     const incoming = this.answerRequest(request, peer);
     if (ours) {
       ours.crossed = incoming;
