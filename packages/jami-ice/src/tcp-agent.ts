@@ -212,6 +212,7 @@ export class IceTcpAgent {
       .addString(Attr.Username, `${remote.ufrag}:${this.local.ufrag}`)
       .addU32(Attr.Priority, candidatePriority("prflx", "TCP", "active"));
     request.addU64(this.controlling ? Attr.IceControlling : Attr.IceControlled, this.tieBreaker);
+    const asControlling = this.controlling;
     if (useCandidate) request.add(Attr.UseCandidate, new Uint8Array());
     const bytes = request.encode({ integrityKey: new TextEncoder().encode(remote.pwd), fingerprint: true });
     let answer: StunMessage;
@@ -225,7 +226,7 @@ export class IceTcpAgent {
       const err = answer.errorCode();
       if (err?.code === 487) {
         // Role conflict (RFC 8445 §7.2.5.1): switch roles and check again.
-        this.controlling = !this.controlling;
+        this.controlling = !asControlling; // RFC 8445 §7.2.5.1: the opposite of the role this request claimed
         return this.check(link, useCandidate && this.controlling);
       }
       log("check refused: %o", err);

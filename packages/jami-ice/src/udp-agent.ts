@@ -211,6 +211,7 @@ export class IceUdpAgent {
       .addString(Attr.Username, `${remote.ufrag}:${this.local.ufrag}`)
       .addU32(Attr.Priority, candidatePriority("prflx", "UDP"))
       .addU64(this.controlling ? Attr.IceControlling : Attr.IceControlled, this.tieBreaker);
+    const asControlling = this.controlling;
     if (useCandidate) request.add(Attr.UseCandidate, new Uint8Array());
     const pwd = new TextEncoder().encode(remote.pwd);
     let answer: StunMessage;
@@ -221,7 +222,7 @@ export class IceUdpAgent {
     }
     if (answer.cls === StunClass.Error) {
       if (answer.errorCode()?.code === 487 && !consent) {
-        this.controlling = !this.controlling;
+        this.controlling = !asControlling; // RFC 8445 §7.2.5.1: the opposite of the role this request claimed
         return this.check(p, useCandidate && this.controlling);
       }
       return false;
