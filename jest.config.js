@@ -20,5 +20,7 @@ module.exports = {
     "^(jami-[a-z]+)$": "<rootDir>/packages/$1/src/index.ts",
     "^(\\.{1,2}/.*)\\.js$": "$1",
   },
+  // A failing test may leave a socket open; the run must still end (and report) rather than hang CI.
+  forceExit: true,
   testTimeout: 60000,
 };

@@ -8,23 +8,29 @@ describe("ICE over UDP between two of our agents", () => {
     const [x, y] = await Promise.all([IceUdpAgent.create({ addresses: [address], controlling: false }), IceUdpAgent.create({ addresses: [address], controlling: true })]);
     expect(x.local.candidates).toEqual([expect.objectContaining({ transport: "UDP", type: "host", address, priority: expect.any(Number) })]);
     const [a, b] = await Promise.all([x.connect(y.local), y.connect(x.local)]);
-    expect(b.remote.port).toBe(x.local.candidates[0]!.port);
-    const got = next(b);
-    a.send(new Uint8Array([0x16, 0xfe, 0xfd, 1, 2, 3])); // a DTLS-looking datagram
-    expect(await got).toEqual(Buffer.from([0x16, 0xfe, 0xfd, 1, 2, 3]));
-    const back = next(a);
-    b.send(new TextEncoder().encode("\x17back"));
-    expect((await back).toString()).toBe("\x17back");
-    a.close();
-    b.close();
+    try {
+      expect(b.remote.port).toBe(x.local.candidates[0]!.port);
+      const got = next(b);
+      a.send(new Uint8Array([0x16, 0xfe, 0xfd, 1, 2, 3])); // a DTLS-looking datagram
+      expect(await got).toEqual(Buffer.from([0x16, 0xfe, 0xfd, 1, 2, 3]));
+      const back = next(a);
+      b.send(new TextEncoder().encode("\x17back"));
+      expect((await back).toString()).toBe("\x17back");
+    } finally {
+      a.close();
+      b.close();
+    }
   });
 
   it("both controlling: the role conflict is resolved", async () => {
     const [x, y] = await Promise.all([IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: true }), IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: true })]);
     const [a, b] = await Promise.all([x.connect(y.local), y.connect(x.local)]);
-    expect([x.isControlling, y.isControlling].sort()).toEqual([false, true]);
-    a.close();
-    b.close();
+    try {
+      expect([x.isControlling, y.isControlling].sort()).toEqual([false, true]);
+    } finally {
+      a.close();
+      b.close();
+    }
   });
 
   it("a check with wrong credentials gets 401; no candidate pair fails at once with ICE_FAILED", async () => {
