@@ -5,8 +5,9 @@ import { candidatePriority, type Candidate, type IceDescription } from "./candid
 import { IceError } from "./errors.js";
 import { hostAddresses, iceCredentials } from "./host.js";
 import { IceConnection } from "./ice-connection.js";
-import { Attr, StunClass, StunMessage, StunMethod } from "./stun.js";
+import { StunClass, type StunMessage, StunMethod } from "./stun.js";
 import { StunLink } from "./stun-link.js";
+import { answerCheck, buildCheck } from "./checks.js";
 import { stunMappedAddress, TurnTcpAllocation, type StunServer, type TurnServer } from "./turn.js";
 
 const log = createDebug("jami:ice");
@@ -208,13 +209,8 @@ export class IceTcpAgent {
   private async check(link: StunLink, useCandidate: boolean): Promise<boolean> {
     const remote = this.remote;
     if (!remote || link.closed) return false;
-    const request = StunMessage.request(StunMethod.Binding)
-      .addString(Attr.Username, `${remote.ufrag}:${this.local.ufrag}`)
-      .addU32(Attr.Priority, candidatePriority("prflx", "TCP", "active"));
-    request.addU64(this.controlling ? Attr.IceControlling : Attr.IceControlled, this.tieBreaker);
     const asControlling = this.controlling;
-    if (useCandidate) request.add(Attr.UseCandidate, new Uint8Array());
-    const bytes = request.encode({ integrityKey: new TextEncoder().encode(remote.pwd), fingerprint: true });
+    const { request, bytes, key } = buildCheck(this.local, remote, { controlling: asControlling, tieBreaker: this.tieBreaker }, candidatePriority("prflx", "TCP", "active"), useCandidate);
     let answer: StunMessage;
     try {
       answer = await link.request(request, bytes, CHECK_TIMEOUT_MS);
@@ -232,7 +228,7 @@ export class IceTcpAgent {
       log("check refused: %o", err);
       return false;
     }
-    if (!answer.checkIntegrity(new TextEncoder().encode(remote.pwd))) return log("check answer with bad integrity"), false;
+    if (!answer.checkIntegrity(key)) return log("check answer with bad integrity"), false;
     this.valid.add(link);
     if (useCandidate) this.select(link);
     else if (this.controlling) void this.nominate(link);
@@ -260,25 +256,12 @@ export class IceTcpAgent {
 
   private onRequest(link: StunLink, m: StunMessage): void {
     if (m.method !== StunMethod.Binding) return;
-    const key = new TextEncoder().encode(this.local.pwd);
-    const username = m.string(Attr.Username) ?? "";
-    if (!username.startsWith(`${this.local.ufrag}:`) || !m.checkIntegrity(key) || !m.checkFingerprint()) {
-      log("refused a check with wrong credentials");
-      return void link.send(new StunMessage(StunMethod.Binding, StunClass.Error, m.transactionId).addErrorCode(401, "Unauthorized").encode({ fingerprint: true }));
-    }
-    const theirControlling = m.u64(Attr.IceControlling);
-    const theirControlled = m.u64(Attr.IceControlled);
-    if (this.controlling && theirControlling !== undefined) {
-      if (this.tieBreaker >= theirControlling) return void link.send(roleConflict(m));
-      this.controlling = false;
-    } else if (!this.controlling && theirControlled !== undefined) {
-      if (this.tieBreaker >= theirControlled) this.controlling = true;
-      else return void link.send(roleConflict(m));
-    }
-    const answer = new StunMessage(StunMethod.Binding, StunClass.Success, m.transactionId).addXorAddress(Attr.XorMappedAddress, link.remoteAddress);
-    link.send(answer.encode({ integrityKey: key, fingerprint: true }));
+    const verdict = answerCheck(m, this.local, { controlling: this.controlling, tieBreaker: this.tieBreaker }, link.remoteAddress);
+    link.send(verdict.reply);
+    if (!verdict.accepted) return log("refused a check (wrong credentials or role conflict)");
+    this.controlling = verdict.controlling;
     if (this.selected) return;
-    if (m.has(Attr.UseCandidate) && !this.controlling) {
+    if (verdict.useCandidate && !this.controlling) {
       this.nominated.add(link);
       if (this.valid.has(link)) this.select(link);
     }
@@ -288,8 +271,4 @@ export class IceTcpAgent {
       void this.check(link, false);
     }
   }
-}
-
-function roleConflict(m: StunMessage): Uint8Array {
-  return new StunMessage(StunMethod.Binding, StunClass.Error, m.transactionId).addErrorCode(487, "Role Conflict").encode({ fingerprint: true });
 }

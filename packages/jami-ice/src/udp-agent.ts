@@ -4,6 +4,7 @@ import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { EventEmitter } from "node:events";
 import { candidatePriority, type Candidate, type IceDescription } from "./candidate.js";
 import { IceError } from "./errors.js";
+import { answerCheck, buildCheck } from "./checks.js";
 import { Attr, decodeStun, isStun, StunClass, StunMessage, StunMethod, type TransportAddress } from "./stun.js";
 import { hostAddresses, iceCredentials } from "./host.js";
 import type { StunServer } from "./turn.js";
@@ -207,16 +208,11 @@ export class IceUdpAgent {
   private async check(p: Pair, useCandidate: boolean, consent = false): Promise<boolean> {
     const remote = this.remote;
     if (!remote) return false;
-    const request = StunMessage.request(StunMethod.Binding)
-      .addString(Attr.Username, `${remote.ufrag}:${this.local.ufrag}`)
-      .addU32(Attr.Priority, candidatePriority("prflx", "UDP"))
-      .addU64(this.controlling ? Attr.IceControlling : Attr.IceControlled, this.tieBreaker);
     const asControlling = this.controlling;
-    if (useCandidate) request.add(Attr.UseCandidate, new Uint8Array());
-    const pwd = new TextEncoder().encode(remote.pwd);
+    const { request, bytes, key: pwd } = buildCheck(this.local, remote, { controlling: asControlling, tieBreaker: this.tieBreaker }, candidatePriority("prflx", "UDP"), useCandidate);
     let answer: StunMessage;
     try {
-      answer = await this.transact(p.base, p.remote, request, request.encode({ integrityKey: pwd, fingerprint: true }), consent ? 1 : MAX_TRANSMISSIONS);
+      answer = await this.transact(p.base, p.remote, request, bytes, consent ? 1 : MAX_TRANSMISSIONS);
     } catch {
       return false;
     }
@@ -270,26 +266,13 @@ export class IceUdpAgent {
   }
 
   private onRequest(base: Base, from: TransportAddress, m: StunMessage): void {
-    const pwd = new TextEncoder().encode(this.local.pwd);
-    const reply = (message: StunMessage, integrity: boolean): void => {
-      base.socket.send(message.encode(integrity ? { integrityKey: pwd, fingerprint: true } : { fingerprint: true }), from.port, from.address);
-    };
-    if (!(m.string(Attr.Username) ?? "").startsWith(`${this.local.ufrag}:`) || !m.checkIntegrity(pwd) || !m.checkFingerprint()) {
-      return reply(new StunMessage(StunMethod.Binding, StunClass.Error, m.transactionId).addErrorCode(401, "Unauthorized"), false);
-    }
-    const theirControlling = m.u64(Attr.IceControlling);
-    const theirControlled = m.u64(Attr.IceControlled);
-    if (this.controlling && theirControlling !== undefined) {
-      if (this.tieBreaker >= theirControlling) return reply(new StunMessage(StunMethod.Binding, StunClass.Error, m.transactionId).addErrorCode(487, "Role Conflict"), false);
-      this.controlling = false;
-    } else if (!this.controlling && theirControlled !== undefined) {
-      if (this.tieBreaker >= theirControlled) this.controlling = true;
-      else return reply(new StunMessage(StunMethod.Binding, StunClass.Error, m.transactionId).addErrorCode(487, "Role Conflict"), false);
-    }
-    reply(new StunMessage(StunMethod.Binding, StunClass.Success, m.transactionId).addXorAddress(Attr.XorMappedAddress, from), true);
+    const verdict = answerCheck(m, this.local, { controlling: this.controlling, tieBreaker: this.tieBreaker }, from);
+    base.socket.send(verdict.reply, from.port, from.address);
+    if (!verdict.accepted) return;
+    this.controlling = verdict.controlling;
     if (this.selected) return;
     const p = this.pair(base, from);
-    if (m.has(Attr.UseCandidate) && !this.controlling) {
+    if (verdict.useCandidate && !this.controlling) {
       p.nominated = true;
       if (p.valid) return this.select(p);
     }
