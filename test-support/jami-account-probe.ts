@@ -3,6 +3,7 @@
  * test-support/jami-account-probe.ts HOST:PORT [ARCHIVE]`; with ARCHIVE, a new device of that account), driven by JSON-line commands on stdin:
  *   {"cmd":"addContact","jamiId":…}  {"cmd":"accept","from":…}  {"cmd":"block","jamiId":…}  {"cmd":"contacts"}
  *   {"cmd":"connect","target":…,"name":…,"send":"text"}   (opens a channel, writes `send`, reports what comes back)
+ *   {"cmd":"ping","deviceId":…}                          (jamid's beacon on the link with that device)
  * and reporting JSON lines: ready, trustRequest, contact, presence, devices, sync, channel, channelData, reply,
  * error. Every channel another device asks for is accepted. Ends on stdin EOF.
  */

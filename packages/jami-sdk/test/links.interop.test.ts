@@ -45,6 +45,9 @@ describe("device links with jamid 13.7", () => {
     us.child.stdin.write(JSON.stringify({ id: "c1", cmd: "connect", target: jamid.jamiId, name: "sip" }) + "\n");
     const reply = await us.waitFor((e) => e.id === "c1", 90_000);
     expect(reply).toMatchObject({ event: "reply", name: "sip", devices: [jamid.deviceId] });
+    // jamid answers our beacon on the protocol channel.
+    us.child.stdin.write(JSON.stringify({ id: "p1", cmd: "ping", deviceId: jamid.deviceId }) + "\n");
+    expect(await us.waitFor((e) => e.id === "p1", 10_000)).toMatchObject({ event: "reply", ms: expect.any(Number) });
   });
 
   it("jamid links to a device of ours it never talked to (after accepting its trust request) and asks for a channel", async () => {

@@ -58,6 +58,8 @@ describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)
     expect(git.name).toBe("git://x/y");
     expect(bob.connectedDevices()).toEqual([alice.deviceId]);
     expect(alice.connectedDevices()).toEqual([bob.deviceId]);
+    expect(await bob.ping(alice.deviceId)).toBeGreaterThanOrEqual(0);
+    await expect(bob.ping("00".repeat(32))).rejects.toMatchObject({ code: "NOT_CONNECTED" });
   });
 
   it("a channel nobody handles is declined", async () => {
@@ -116,7 +118,7 @@ describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)
     }
   });
 
-  it("when a device goes away its channels end and a new connect fails", async () => {
+  it("when a device goes away its channels end; when it is back, a channel sets up a new link", async () => {
     const frank = await Account.create({ dir: join(tmp(), "f"), bits: BITS, ...network });
     await frank.start();
     frank.onChannelRequest("sip");
@@ -126,5 +128,14 @@ describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)
     await frank.stop();
     await closed;
     expect(bob.connectedDevices()).not.toContain(frank.deviceId);
+    // Back online: the next channel sets up a new link.
+    await frank.start();
+    try {
+      const again = await bob.connect(frank.jamiId, "sip");
+      expect(again.name).toBe("sip");
+      expect(bob.connectedDevices()).toContain(frank.deviceId);
+    } finally {
+      await frank.stop();
+    }
   });
 });

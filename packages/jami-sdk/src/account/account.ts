@@ -558,6 +558,18 @@ export class Account extends TypedEmitter<AccountEvents> {
     };
   }
 
+  /**
+   * jamid's beacon on the link with a device: resolves with the round trip in ms; a link that does not answer
+   * within `timeoutMs` is closed (its channels end) and the promise rejects.
+   */
+  async ping(deviceId: string, timeoutMs = 3000): Promise<number> {
+    const link = this.connections?.linkTo(deviceId);
+    if (!link || link.isClosed) throw new AccountError("NOT_CONNECTED", `no link with device ${deviceId}`);
+    const t0 = performance.now();
+    await link.sendBeacon(timeoutMs);
+    return performance.now() - t0;
+  }
+
   /** Closes the link with a device (64-hex id) and every channel on it. */
   disconnect(deviceId: string): void {
     this.connections?.closeLink(deviceId);
