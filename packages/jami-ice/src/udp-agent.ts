@@ -39,7 +39,7 @@ interface Pair {
   nominated: boolean;
 }
 
-type Waiter = { resolve: (m: StunMessage) => void; timer?: NodeJS.Timeout };
+type Waiter = { resolve: (m: StunMessage) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout };
 
 const key = (a: { address: string; port: number }): string => `${a.address}|${a.port}`;
 
@@ -60,6 +60,7 @@ export class IceUdpAgent {
   private settle?: { resolve: (p: Pair) => void; reject: (e: Error) => void };
   private nominating = false;
   private closed = false;
+  private released = false;
 
   private constructor(
     private readonly bases: Base[],
@@ -134,15 +135,20 @@ export class IceUdpAgent {
 
   close(): void {
     this.closed = true;
-    for (const w of this.waiters.values()) clearTimeout(w.timer);
-    this.waiters.clear();
-    if (!this.connection) for (const b of this.bases) b.socket.close();
+    // Once connected, the sockets belong to the connection (released when it closes).
+    if (!this.connection) this.release();
     this.fail(new IceError("CLOSED", "ICE agent closed"));
   }
 
-  /** @internal Closes the sockets once the connection is done with them. */
+  /** @internal Closes the sockets once the connection is done with them (pending checks end). */
   release(): void {
-    this.closed = true;
+    if (this.released) return;
+    this.closed = this.released = true;
+    for (const w of this.waiters.values()) {
+      clearTimeout(w.timer);
+      w.reject(new IceError("CLOSED", "ICE agent closed"));
+    }
+    this.waiters.clear();
     for (const b of this.bases) b.socket.close();
   }
 
@@ -181,17 +187,22 @@ export class IceUdpAgent {
   private transact(base: Base, to: TransportAddress, message: StunMessage, bytes: Uint8Array, transmissions = MAX_TRANSMISSIONS): Promise<StunMessage> {
     const id = Buffer.from(message.transactionId).toString("hex");
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { resolve };
+      const waiter: Waiter = { resolve, reject };
       this.waiters.set(id, waiter);
       let sent = 0;
       let rto = RTO_MS;
       const send = (): void => {
-        if (this.closed && !this.connection) return void (this.waiters.delete(id), reject(new IceError("CLOSED", "ICE agent closed")));
+        if (this.released || (this.closed && !this.connection)) return void (this.waiters.delete(id), reject(new IceError("CLOSED", "ICE agent closed")));
         if (sent++ >= transmissions) {
           this.waiters.delete(id);
           return reject(new IceError("ICE_TIMEOUT", "no answer to a STUN request"));
         }
-        base.socket.send(bytes, to.port, to.address);
+        try {
+          base.socket.send(bytes, to.port, to.address);
+        } catch (e) {
+          this.waiters.delete(id);
+          return reject(new IceError("CLOSED", `cannot send: ${(e as Error).message}`));
+        }
         waiter.timer = setTimeout(send, rto);
         waiter.timer.unref?.();
         rto *= 2;
@@ -266,6 +277,7 @@ export class IceUdpAgent {
   }
 
   private onRequest(base: Base, from: TransportAddress, m: StunMessage): void {
+    if (this.released) return;
     const verdict = answerCheck(m, this.local, { controlling: this.controlling, tieBreaker: this.tieBreaker }, from);
     base.socket.send(verdict.reply, from.port, from.address);
     if (!verdict.accepted) return;
