@@ -104,7 +104,7 @@ async function main(): Promise<void> {
       } else if (c.cmd === "decline") {
         await receiver.declineTrustRequest(c.from!);
         say({ id: c.id });
-      }
+      } else say({ id: c.id, error: `unknown command ${c.cmd}` });
     } catch (e) {
       say({ id: c.id, error: (e as Error).message });
     }

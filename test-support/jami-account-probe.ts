@@ -55,7 +55,9 @@ async function main(): Promise<void> {
         channel.on("error", (e: Error) => say({ event: "channelError", name: channel.name, message: e.message }));
         if (c.send) channel.write(c.send);
         say({ event: "reply", id: c.id, name: channel.name, ms: Date.now() - started, devices: account.connectedDevices() });
-      } else if (c.cmd === "contacts") say({ event: "reply", id: c.id, contacts: account.contacts() });
+      } else if (c.cmd === "ping") say({ event: "reply", id: c.id, ms: await account.ping(c.deviceId!) });
+      else if (c.cmd === "contacts") say({ event: "reply", id: c.id, contacts: account.contacts() });
+      else say({ event: "error", id: c.id, message: `unknown command ${c.cmd}` });
     } catch (e) {
       say({ event: "error", id: c.id, message: (e as Error).message });
     }
