@@ -1,9 +1,10 @@
 import createDebug from "debug";
 import { Duplex } from "node:stream";
-import type { IceDescription } from "./candidate.js";
 import { IceError } from "./errors.js";
 import { MAX_FRAME } from "./framing.js";
-import { Attr, StunClass, StunMessage, StunMethod } from "./stun.js";
+import { candidatePriority, type IceDescription } from "./candidate.js";
+import { buildCheck } from "./checks.js";
+import { StunClass } from "./stun.js";
 import type { StunLink } from "./stun-link.js";
 
 const log = createDebug("jami:ice");
@@ -77,12 +78,9 @@ export class IceConnection extends Duplex {
       this.destroy(new IceError("ICE_FAILED", "the peer stopped answering consent checks"));
       return;
     }
-    const request = StunMessage.request(StunMethod.Binding)
-      .addString(Attr.Username, `${this.remote.ufrag}:${this.local.ufrag}`)
-      .addU64(this.controlling ? Attr.IceControlling : Attr.IceControlled, 0n);
-    const key = new TextEncoder().encode(this.remote.pwd);
+    const { request, bytes, key } = buildCheck(this.local, this.remote, { controlling: this.controlling, tieBreaker: 0n }, candidatePriority("prflx", "TCP", "active"), false);
     try {
-      const answer = await this.link.request(request, request.encode({ integrityKey: key, fingerprint: true }), CONSENT_INTERVAL_MS);
+      const answer = await this.link.request(request, bytes, CONSENT_INTERVAL_MS);
       if (answer.cls === StunClass.Success && answer.checkIntegrity(key)) this.lastConsent = Date.now();
     } catch {
       /* counted by the timeout above */

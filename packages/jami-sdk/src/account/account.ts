@@ -13,7 +13,6 @@ import {
   RevocationList,
   toBase64,
   fromBase64,
-  fromHex,
   writeArchive,
   type AccountArchive,
   type LocalAccount,
@@ -413,7 +412,7 @@ export class Account extends TypedEmitter<AccountEvents> {
   /** A device named in a sync: verified through its certificate on the DHT before it joins the known devices. */
   private async learnDevice(shortId: string, deviceId: string | undefined, name: string): Promise<void> {
     if ((deviceId && this.devices.get(deviceId)) || this.devices.byShortId(shortId)) return;
-    const keys = [InfoHash.fromHex(shortId), ...(deviceId ? [InfoHash.get(fromHex(deviceId))] : [])];
+    const keys = [InfoHash.fromHex(shortId), ...(deviceId ? [JamiDhtKeys.deviceCertificate(DeviceId.fromHex(deviceId))] : [])];
     try {
       await this.rememberDevice(await this.verifiedSender(InfoHash.fromHex(shortId), this.local.jamiId, keys), name);
     } catch (e) {

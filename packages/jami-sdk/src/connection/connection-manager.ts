@@ -124,6 +124,8 @@ export class ConnectionManager {
 
   /** We ask: ICE-controlled, TLS server. */
   private async dial(peer: VerifiedDevice, signal: AbortSignal): Promise<Link> {
+    // The device is judged once, before any ICE work; TLS then only has to prove it is that device.
+    await this.options.authorize(peer);
     const agent = await IceTcpAgent.create({ ...this.options.ice, controlling: false, signal });
     try {
       const id = BigInt(`0x${randomBytes(7).toString("hex")}`) & ((1n << 53n) - 1n) || 1n;
@@ -159,22 +161,21 @@ export class ConnectionManager {
     });
   }
 
-  /** TLS, both chains checked, then the multiplexed socket; the link is kept for later channels. */
+  /** TLS with the peer proven to be `expected`, then the multiplexed socket; the link is kept for later channels. */
   private async secure(ice: IceConnection, role: "client" | "server", expected: VerifiedDevice, signal?: AbortSignal): Promise<Link> {
     const tls = await secureLink({
       transport: ice,
       role,
       identity: this.options.identity,
       signal,
-      verifyPeer: async (peer, chain) => {
-        // The device the DHT exchange was with: the same key (today's rule), the same account, and (13.7's rule)
-        // exactly the chain published on the DHT.
+      // The device the DHT exchange was with (already authorized): the same key (today's rule), the same account,
+      // and (13.7's rule) exactly the chain published on the DHT.
+      verifyPeer: (peer, chain) => {
         if (!peer.device.publicKey.equals(expected.device.publicKey)) throw new LinkError("PEER_REFUSED", `TLS peer is not device ${expected.deviceId}`);
         if (!peer.jamiId.equals(expected.jamiId)) throw new LinkError("PEER_REFUSED", `TLS peer is not of account ${expected.jamiId}`);
         if (!sameBytes(chain[0]?.der, expected.device.der) || !sameBytes(chain[1]?.der, expected.account.der)) {
           throw new LinkError("PEER_REFUSED", `device ${expected.deviceId} presented another chain than the one it published`);
         }
-        await this.options.authorize(peer);
       },
     });
     const peer = tls.peer;

@@ -56,7 +56,7 @@ export async function findDeviceChain(
 
 /** A device by its 64-hex id, through today's certificate key (SHA-1 of the 32-byte id); 13.7 devices are not there. */
 export async function findDeviceChainById(dht: DhtClient, deviceId: DeviceId, signal?: AbortSignal): Promise<VerifiedDevice> {
-  for await (const v of dht.get(InfoHash.get(deviceId.bytes), { signal })) {
+  for await (const v of dht.get(JamiDhtKeys.deviceCertificate(deviceId), { signal })) {
     if (v.type !== ValueType.Certificate) continue;
     const pem = certificatePemOf(v);
     if (!pem) continue;

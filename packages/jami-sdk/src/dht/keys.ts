@@ -17,6 +17,10 @@ export const JamiDhtKeys = {
   },
   /** Device certificate chains: SHA-1(SPKI) for 13.7, SHA-1(SHA-256(SPKI)) for OpenDHT ≥ 3.5. */
   certificates(devicePublicKey: PublicKey): { legacy: InfoHash; current: InfoHash } {
-    return { legacy: InfoHash.get(devicePublicKey.spki), current: InfoHash.get(devicePublicKey.deviceId.bytes) };
+    return { legacy: InfoHash.get(devicePublicKey.spki), current: JamiDhtKeys.deviceCertificate(devicePublicKey.deviceId) };
+  },
+  /** Where today's daemons find a device's certificate from its 32-byte id alone: SHA-1 of that id. */
+  deviceCertificate(device: DeviceId): InfoHash {
+    return InfoHash.get(device.bytes);
   },
 };
