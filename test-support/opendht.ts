@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { createWriteStream, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -85,7 +85,10 @@ export class JsonLinesProcess {
     createInterface({ input: child.stdout }).on("line", (line) => {
       if (line.startsWith("{")) this.arrivals.push(JSON.parse(line) as PeerEvent);
     });
-    child.stderr.resume();
+    // JAMITS_PROBE_LOG=prefix keeps each process's stderr in prefix.<pid> (with DEBUG=jami:*, why a wait timed out).
+    const log = process.env.JAMITS_PROBE_LOG;
+    if (log) child.stderr.pipe(createWriteStream(`${log}.${child.pid}`, { flags: "a" }));
+    else child.stderr.resume();
     this.exited = new Promise((r) => child.on("exit", (code) => r(code)));
   }
 

@@ -10,3 +10,4 @@ export {
   type ChannelRequestHandler,
   type MultiplexedSocketEvents,
 } from "./multiplexer.js";
+export { dtlsLink, DtlsLink, type DtlsLinkOptions, type DtlsLinkEvents, type DatagramTransport } from "./dtls-link.js";

@@ -62,6 +62,9 @@ export async function secureLink(options: SecureLinkOptions): Promise<SecureLink
     options.role === "client"
       ? tlsConnect({ ...context, socket: options.transport, rejectUnauthorized: false, checkServerIdentity: () => undefined })
       : new TLSSocket(options.transport, { isServer: true, requestCert: true, rejectUnauthorized: false, secureContext: createSecureContext(context) });
+  // Node may emit a socket's error after our handshake listener is gone (a transport closing mid-handshake is
+  // reported twice); without a listener that would crash the process.
+  socket.on("error", (e: Error) => log("TLS socket: %s", e.message));
   try {
     await handshake(socket, options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS, options.signal);
     const chain = peerChain(socket);
