@@ -102,8 +102,7 @@ export async function benchAccount(): Promise<AccountBench | { skipped: string }
       },
     };
   } finally {
-    probe?.child.stdin.end();
-    await probe?.exited;
+    await probe?.endInput();
     await harness.stop();
   }
 }

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stunMappedAddress, type TurnServer } from "jami-ice";
 
-/** coturn (`turnserver`) on 127.0.0.1 with one long-term user, TCP relays only, loopback peers allowed. */
+/** coturn (`turnserver`) on 127.0.0.1 with one long-term user, TCP (RFC 6062) and UDP relays, loopback peers allowed. */
 export class Coturn {
   private constructor(
     private readonly child: ChildProcess,
@@ -23,7 +23,7 @@ export class Coturn {
     const child = spawn("turnserver", [
       "-n", "--no-cli", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1", `--listening-port=${port}`,
       "--min-port=49400", "--max-port=49600", "--lt-cred-mech", "--user=jami:secret", "--realm=jami.test",
-      "--allow-loopback-peers", "--no-tls", "--no-dtls", "--no-udp-relay", `--log-file=${logFile}`, "--simple-log",
+      "--allow-loopback-peers", "--no-tls", "--no-dtls", `--log-file=${logFile}`, "--simple-log",
       `--pidfile=${join(dir, "turn.pid")}`,
     ]);
     const coturn = new Coturn(child, { host: "127.0.0.1", port, username: "jami", password: "secret" }, logFile);

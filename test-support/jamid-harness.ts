@@ -52,12 +52,17 @@ export class JamidHarness {
     return harness;
   }
 
-  /** One jamih command; its JSON output, or a JamihError carrying that output. */
+  /**
+   * One jamih command; its JSON output, or a JamihError carrying that output. A D-Bus call that jamid does not
+   * answer within 2 minutes (more for a `wait-event` with a longer `--timeout`) fails instead of hanging the suite.
+   */
   async run<T = Record<string, unknown>>(...args: string[]): Promise<T> {
+    const waitFor = args.includes("--timeout") ? Number(args[args.indexOf("--timeout") + 1]) : 0;
     try {
       const { stdout } = await execFileAsync(JAMIH, args, {
         env: { ...process.env, JAMIH_ROOT: this.root, JAMIH_NETNS: this.netns },
         maxBuffer: 16 << 20,
+        timeout: Math.max(120, waitFor + 30) * 1000,
       });
       return JSON.parse(stdout) as T;
     } catch (error) {

@@ -87,8 +87,11 @@ export class JsonLinesProcess {
     });
     // JAMITS_PROBE_LOG=prefix keeps each process's stderr in prefix.<pid> (with DEBUG=jami:*, why a wait timed out).
     const log = process.env.JAMITS_PROBE_LOG;
-    if (log) child.stderr.pipe(createWriteStream(`${log}.${child.pid}`, { flags: "a" }));
-    else child.stderr.resume();
+    if (log) {
+      const file = createWriteStream(`${log}.${child.pid}`, { flags: "a" });
+      child.stderr.pipe(file);
+      createInterface({ input: child.stdout }).on("line", (line) => file.write(`${new Date().toISOString()} stdout ${line}\n`));
+    } else child.stderr.resume();
     this.exited = new Promise((r) => child.on("exit", (code) => r(code)));
   }
 
@@ -103,6 +106,23 @@ export class JsonLinesProcess {
   async stop(): Promise<void> {
     if (this.child.exitCode === null) this.child.kill("SIGTERM");
     await this.exited;
+  }
+
+  /**
+   * Closes the process's stdin (our probes stop cleanly on EOF) and waits for it to exit; one still running after
+   * `timeoutMs` has leaked something (a socket, a timer) and is killed, with a warning, so a suite cannot hang on it.
+   */
+  async endInput(timeoutMs = 20_000): Promise<number | null> {
+    this.child.stdin.end();
+    const timer = setTimeout(() => {
+      console.warn(`process ${this.child.pid} did not exit ${timeoutMs} ms after its stdin closed: killed`);
+      this.child.kill("SIGKILL");
+    }, timeoutMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 }
 

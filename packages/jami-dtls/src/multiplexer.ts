@@ -11,6 +11,8 @@ export const PROTOCOL_CHANNEL = 0xffff;
 export const MULTIPLEXED_SOCKET_VERSION = 1;
 /** The largest `data` jamid accepts in one frame. */
 export const MAX_CHANNEL_FRAME = 65535;
+/** How long a closed link waits for the peer to end its side before the connection is torn down. */
+const CLOSE_GRACE_MS = 2000;
 const enum State {
   Request = 0,
   Accept = 1,
@@ -102,8 +104,16 @@ export class MultiplexedSocket extends TypedEmitter<MultiplexedSocketEvents> {
     }
   }
 
+  /**
+   * Ends the link: our side of the stream is ended (TLS close_notify, FIN), and the connection is torn down after
+   * a short grace even if the peer never ends its side (jamid 13.7 keeps it open while a git clone waits).
+   */
   close(): void {
     this.stream.end();
+    if (!this.stream.destroyed) {
+      const timer = setTimeout(() => this.stream.destroy(), CLOSE_GRACE_MS);
+      this.stream.once("close", () => clearTimeout(timer));
+    }
     this.shutdown();
   }
 

@@ -103,4 +103,24 @@ describe("a broken link", () => {
     await ended;
     await expect(a.openChannel("sip")).rejects.toMatchObject({ code: "LINK_CLOSED" });
   });
+
+  it("closing a link tears the connection down even when the peer never ends its side", async () => {
+    const [alice, bob] = await Promise.all([newDevice(), newDevice()]);
+    const [controlled, controlling] = await icePair();
+    const [s, c] = await Promise.all([
+      secureLink({ transport: controlled, role: "server", identity: alice.device, verifyPeer: () => undefined }),
+      secureLink({ transport: controlling, role: "client", identity: bob.device, verifyPeer: () => undefined }),
+    ]);
+    const a = new MultiplexedSocket(s.socket);
+    new MultiplexedSocket(c.socket);
+    // The peer's TCP connection stops reading (as jamid 13.7's while its git clone waits): it never ends its side.
+    (controlling as unknown as { link: { socket: { pause(): void } } }).link.socket.pause();
+    const gone = new Promise<void>((r) => a.stream.once("close", () => r()));
+    const started = Date.now();
+    a.close();
+    await gone;
+    // Torn down after the close grace (2 s), not left to the ICE consent check (every 5 s) to notice.
+    expect(Date.now() - started).toBeLessThan(4500);
+    controlling.destroy();
+  });
 });

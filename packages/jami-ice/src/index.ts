@@ -28,3 +28,4 @@ export { IceUdpAgent, IceUdpConnection, type IceUdpAgentOptions } from "./udp-ag
 export { hostAddresses, iceCredentials } from "./host.js";
 export { IceConnection } from "./ice-connection.js";
 export { TurnTcpAllocation, stunMappedAddress, type StunServer, type TurnServer } from "./turn.js";
+export { TurnUdpAllocation } from "./turn-udp.js";

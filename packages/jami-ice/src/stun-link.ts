@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import type { Socket } from "node:net";
 import { IceError } from "./errors.js";
 import { frame, FrameReader } from "./framing.js";
-import { decodeStun, isStun, StunClass, type StunMessage } from "./stun.js";
+import { decodeStun, isStun, StunClass, type StunMessage, type TransportAddress } from "./stun.js";
 
 /**
  * One TCP connection of an ICE-TCP session: RFC 4571 frames both ways, STUN requests matched to their answers
@@ -17,19 +17,22 @@ export class StunLink extends EventEmitter<{
   private readonly reader = new FrameReader();
   private readonly pending = new Map<string, { resolve: (m: StunMessage) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   closed = false;
+  /** The peer: the socket's far end, or for a relayed connection the peer behind the TURN server. */
+  readonly remoteAddress: TransportAddress;
 
-  constructor(readonly socket: Socket) {
+  constructor(
+    readonly socket: Socket,
+    peer?: TransportAddress,
+  ) {
     super();
+    // Captured now: a closed socket forgets its remote address, and a check may still be answered after.
+    this.remoteAddress = peer ?? { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0, family: socket.remoteFamily === "IPv6" ? 6 : 4 };
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => {
       for (const packet of this.reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))) this.onPacket(packet);
     });
     socket.on("close", () => this.onClose());
     socket.on("error", () => this.onClose());
-  }
-
-  get remoteAddress(): { address: string; port: number; family: 4 | 6 } {
-    return { address: this.socket.remoteAddress ?? "", port: this.socket.remotePort ?? 0, family: this.socket.remoteFamily === "IPv6" ? 6 : 4 };
   }
 
   send(packet: Uint8Array): void {

@@ -16,6 +16,8 @@ const log = createDebug("jami:ice");
 const CHECK_TIMEOUT_MS = 10_000;
 const DIAL_ATTEMPTS = 5;
 const DIAL_RETRY_MS = 500;
+/** Direct pairs get a head start over pairs through our relay (which cost the relay's bandwidth). */
+const RELAY_DIAL_DELAY_MS = 1000;
 
 export interface IceAgentOptions {
   /** The controlling agent nominates (Jami: the device that received the connection request). */
@@ -26,7 +28,7 @@ export interface IceAgentOptions {
   timeoutMs?: number;
   /** A STUN server: our address as it sees us becomes a server-reflexive (active) candidate when it is not a host one. */
   stun?: StunServer;
-  /** A TURN server: a TCP relay (RFC 6062) becomes a relayed passive candidate. */
+  /** A TURN server: a TCP relay (RFC 6062) becomes relayed candidates (passive, and active through Connect). */
   turn?: TurnServer;
   signal?: AbortSignal;
 }
@@ -61,8 +63,8 @@ export class IceTcpAgent {
     this.controlling = options.controlling;
     this.local = { ...iceCredentials(), candidates };
     for (const server of servers) server.on("connection", (s: Socket) => this.adopt(new StunLink(s)));
-    relay?.on("connection", (s) => {
-      const link = new StunLink(s);
+    relay?.on("connection", (s, peer) => {
+      const link = new StunLink(s, peer);
       this.relayLinks.add(link);
       this.adopt(link);
     });
@@ -98,7 +100,10 @@ export class IceTcpAgent {
         relay = await TurnTcpAllocation.allocate(options.turn, options.signal);
         if (relay.mapped) reflexive.add(relay.mapped.address);
         const r = relay.relayed;
-        candidates.push({ foundation: "R0", component: 1, transport: "TCP", priority: candidatePriority("relay", "TCP", "passive"), address: r.address, port: r.port, type: "relay", tcpType: "passive" });
+        candidates.push(
+          { foundation: "R0", component: 1, transport: "TCP", priority: candidatePriority("relay", "TCP", "passive"), address: r.address, port: r.port, type: "relay", tcpType: "passive" },
+          { foundation: "R0", component: 1, transport: "TCP", priority: candidatePriority("relay", "TCP", "active"), address: r.address, port: 9, type: "relay", tcpType: "active" },
+        );
       }
       // A reflexive address equal to a host one adds nothing (no NAT in between).
       for (const [i, address] of [...reflexive].filter((a) => !addresses.includes(a)).entries()) {
@@ -132,12 +137,15 @@ export class IceTcpAgent {
     // Links that came in before we knew the peer get their triggered check now.
     for (const link of this.links) void this.check(link, false);
     const targets = remote.candidates.filter((c) => c.transport === "TCP" && c.tcpType === "passive" && c.component === 1);
-    // We dial from our host active candidates' families (a relay-only agent waits for the peer to come in).
+    // We dial from our host active candidates' families, and through the relay (after the direct tries).
     const ours = new Set(this.local.candidates.filter((c) => c.type === "host" && c.tcpType === "active").map((c) => c.address.includes(":")));
-    const attempts = targets
-      .filter((c) => ours.has(c.address.includes(":")))
-      .sort((a, b) => b.priority - a.priority)
-      .map((c) => this.dial(c));
+    const byPriority = [...targets].sort((a, b) => b.priority - a.priority);
+    const attempts = byPriority.filter((c) => ours.has(c.address.includes(":"))).map((c) => this.dial(c));
+    const relay = this.relay;
+    if (relay) {
+      const delay = attempts.length ? RELAY_DIAL_DELAY_MS : 0;
+      attempts.push(...byPriority.filter((c) => c.address.includes(":") === (relay.relayed.family === 6)).map((c) => this.dial(c, 0, relay, delay)));
+    }
     // Nothing to dial and nothing that could dial us: no pair can ever form.
     const canComeIn = remote.candidates.some((c) => c.transport === "TCP" && c.tcpType === "active");
     if (attempts.length === 0 && !canComeIn && this.links.size === 0) this.fail(new IceError("ICE_FAILED", "no candidate pair with the peer"));
@@ -174,25 +182,44 @@ export class IceTcpAgent {
   }
 
   /**
-   * Connects our active candidate to a passive one and checks the pair. A refused or dropped connection is
-   * tried again a few times: a relay only lets us in once the peer has set its TURN permission.
+   * Connects our active candidate (or, with `relay`, our relayed address through TURN Connect) to a passive one and
+   * checks the pair. A refused or dropped connection is tried again a few times: a relay only lets us in once the
+   * peer has set its TURN permission.
    */
-  private async dial(target: Candidate, attempt = 0): Promise<void> {
+  private async dial(target: Candidate, attempt = 0, relay?: TurnTcpAllocation, delayMs = 0): Promise<void> {
+    if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
     if (this.closed || this.selected) return;
-    const link = await new Promise<StunLink | undefined>((resolve) => {
-      const socket = createConnection({ host: target.address, port: target.port });
-      socket.once("connect", () => resolve(new StunLink(socket)));
-      socket.once("error", (e) => (log("TCP to %s:%d failed: %s", target.address, target.port, e.message), resolve(undefined)));
-    });
+    const link = await (relay ? this.openThroughRelay(relay, target) : this.open(target));
     if (link) {
+      if (relay) this.relayLinks.add(link);
       this.adopt(link);
       if (await this.check(link, false)) return;
     }
     if (attempt < DIAL_ATTEMPTS - 1 && !this.closed && !this.selected) {
       await new Promise((r) => setTimeout(r, DIAL_RETRY_MS));
-      return this.dial(target, attempt + 1);
+      return this.dial(target, attempt + 1, relay);
     }
     throw new IceError("ICE_FAILED", `pair with ${target.address}:${target.port} failed`);
+  }
+
+  private open(target: Candidate): Promise<StunLink | undefined> {
+    return new Promise((resolve) => {
+      const socket = createConnection({ host: target.address, port: target.port });
+      socket.once("connect", () => resolve(new StunLink(socket)));
+      socket.once("error", (e) => (log("TCP to %s:%d failed: %s", target.address, target.port, e.message), resolve(undefined)));
+    });
+  }
+
+  private async openThroughRelay(relay: TurnTcpAllocation, target: Candidate): Promise<StunLink | undefined> {
+    try {
+      const peer = { family: target.address.includes(":") ? (6 as const) : (4 as const), address: target.address, port: target.port };
+      const link = new StunLink(await relay.connect(peer), peer);
+      link.socket.resume();
+      return link;
+    } catch (e) {
+      log("TURN Connect to %s:%d failed: %s", target.address, target.port, (e as Error).message);
+      return undefined;
+    }
   }
 
   private adopt(link: StunLink): void {

@@ -18,7 +18,40 @@ export interface TurnServer extends StunServer {
 
 const TCP_TRANSPORT = 6;
 const REQUEST_TIMEOUT_MS = 10_000;
-const LIFETIME_S = 600;
+export const LIFETIME_S = 600;
+
+/** RFC 8656 §9.2 long-term credentials: realm and nonce learnt from a 401, a stale nonce (438) renewed. */
+export class TurnAuth {
+  private key?: Uint8Array;
+  private realm = "";
+  private nonce = "";
+
+  constructor(private readonly server: TurnServer) {}
+
+  async request(build: () => StunMessage, send: (message: StunMessage, bytes: Uint8Array) => Promise<StunMessage>, attempt = 0): Promise<StunMessage> {
+    const message = build();
+    if (this.key) message.addString(Attr.Username, this.server.username).addString(Attr.Realm, this.realm).addString(Attr.Nonce, this.nonce);
+    const answer = await send(message, message.encode(this.key ? { integrityKey: this.key, fingerprint: true } : { fingerprint: true }));
+    if (answer.cls === StunClass.Success) return answer;
+    const error = answer.errorCode();
+    if ((error?.code === 401 || error?.code === 438) && attempt < 2) {
+      this.realm = answer.string(Attr.Realm) ?? this.realm;
+      this.nonce = answer.string(Attr.Nonce) ?? this.nonce;
+      this.key = longTermKey(this.server.username, this.realm, this.server.password);
+      return this.request(build, send, attempt + 1);
+    }
+    throw new IceError("TURN_FAILED", `TURN ${message.method} refused: ${error?.code ?? "?"} ${error?.reason ?? ""}`);
+  }
+}
+
+/** CreatePermission for each address of the relay's family (RFC 8656 §10; the port is ignored). */
+export async function createPermissions(addresses: string[], relayed: TransportAddress, request: (build: () => StunMessage) => Promise<StunMessage>): Promise<void> {
+  for (const address of new Set(addresses)) {
+    const family = address.includes(":") ? 6 : 4;
+    if (family !== relayed.family) continue;
+    await request(() => StunMessage.request(StunMethod.CreatePermission).addXorAddress(Attr.XorPeerAddress, { family, address, port: 0 }));
+  }
+}
 
 /**
  * One TCP connection to a STUN/TURN server carrying STUN messages (RFC 8489 §6.2.2: back to back, no RFC 4571
@@ -122,9 +155,7 @@ export async function stunMappedAddress(server: StunServer, signal?: AbortSignal
  * `relayed`, and each such connection comes out as a socket (`connection` event) carrying that peer's bytes.
  */
 export class TurnTcpAllocation extends EventEmitter<{ connection: [Socket, TransportAddress] }> {
-  private key?: Uint8Array;
-  private realm = "";
-  private nonce = "";
+  private readonly auth: TurnAuth;
   private refreshTimer?: NodeJS.Timeout;
   private closed = false;
   relayed!: TransportAddress;
@@ -135,6 +166,7 @@ export class TurnTcpAllocation extends EventEmitter<{ connection: [Socket, Trans
     private readonly control: ServerConnection,
   ) {
     super();
+    this.auth = new TurnAuth(server);
     control.indications.on("indication", (m) => {
       if (m.method === StunMethod.ConnectionAttempt) void this.onConnectionAttempt(m);
     });
@@ -163,12 +195,8 @@ export class TurnTcpAllocation extends EventEmitter<{ connection: [Socket, Trans
   }
 
   /** Lets these peer addresses connect through the relay (CreatePermission, one per address). */
-  async permit(addresses: string[]): Promise<void> {
-    for (const address of new Set(addresses)) {
-      const family = address.includes(":") ? 6 : 4;
-      if (family !== this.relayed.family) continue;
-      await this.authenticated(() => StunMessage.request(StunMethod.CreatePermission).addXorAddress(Attr.XorPeerAddress, { family, address, port: 0 }));
-    }
+  permit(addresses: string[]): Promise<void> {
+    return createPermissions(addresses, this.relayed, (build) => this.authenticated(build));
   }
 
   close(): void {
@@ -188,23 +216,26 @@ export class TurnTcpAllocation extends EventEmitter<{ connection: [Socket, Trans
     }
   }
 
-  /** Sends a request with the long-term credentials (learning realm and nonce from a 401, renewing a stale nonce). */
-  private async authenticated(build: () => StunMessage, connection = this.control, attempt = 0, handOff = false): Promise<StunMessage> {
-    const message = build();
-    if (handOff) connection.handOff(message);
-    if (this.key) {
-      message.addString(Attr.Username, this.server.username).addString(Attr.Realm, this.realm).addString(Attr.Nonce, this.nonce);
-    }
-    const answer = await connection.request(message, message.encode(this.key ? { integrityKey: this.key, fingerprint: true } : { fingerprint: true }));
-    if (answer.cls === StunClass.Success) return answer;
-    const error = answer.errorCode();
-    if ((error?.code === 401 || error?.code === 438) && attempt < 2) {
-      this.realm = answer.string(Attr.Realm) ?? this.realm;
-      this.nonce = answer.string(Attr.Nonce) ?? this.nonce;
-      this.key = longTermKey(this.server.username, this.realm, this.server.password);
-      return this.authenticated(build, connection, attempt + 1, handOff);
-    }
-    throw new IceError("TURN_FAILED", `TURN ${message.method} refused: ${error?.code ?? "?"} ${error?.reason ?? ""}`);
+  private authenticated(build: () => StunMessage, connection = this.control, handOff = false): Promise<StunMessage> {
+    return this.auth.request(build, (message, bytes) => {
+      if (handOff) connection.handOff(message);
+      return connection.request(message, bytes);
+    });
+  }
+
+  /**
+   * A TCP connection from our relayed address to `peer` (RFC 6062 §4.3: Connect, then ConnectionBind on a new
+   * server connection): the socket carries the peer's bytes.
+   */
+  async connect(peer: TransportAddress): Promise<Socket> {
+    if (this.closed) throw new IceError("CLOSED", "TURN allocation closed");
+    await this.permit([peer.address]);
+    const answer = await this.authenticated(() => StunMessage.request(StunMethod.Connect).addXorAddress(Attr.XorPeerAddress, peer));
+    const id = answer.u32(Attr.ConnectionId);
+    if (id === undefined) throw new IceError("TURN_FAILED", "the TURN server's Connect answer has no connection id");
+    const socket = await this.bind(id);
+    log("relayed connection to %s:%d", peer.address, peer.port);
+    return socket;
   }
 
   /** A peer connected to our relayed address: bind a new server connection to it (ConnectionBind). */
@@ -212,17 +243,26 @@ export class TurnTcpAllocation extends EventEmitter<{ connection: [Socket, Trans
     const id = m.u32(Attr.ConnectionId);
     const peer = m.xorAddress(Attr.XorPeerAddress);
     if (id === undefined || !peer || this.closed) return;
-    let data: ServerConnection | undefined;
     try {
-      data = await ServerConnection.open(this.server);
-      await this.authenticated(() => StunMessage.request(StunMethod.ConnectionBind).addU32(Attr.ConnectionId, id), data, 0, true);
+      const socket = await this.bind(id);
       log("relayed connection from %s:%d", peer.address, peer.port);
-      this.emit("connection", data.socket, peer);
+      this.emit("connection", socket, peer);
       // Paused at the hand-off so no peer byte was lost; the new reader is attached now.
-      data.socket.resume();
+      socket.resume();
     } catch (e) {
-      data?.close();
       log("ConnectionBind failed: %s", (e as Error).message);
+    }
+  }
+
+  /** A new server connection bound to connection `id`; paused right after the bind answer. */
+  private async bind(id: number): Promise<Socket> {
+    const data = await ServerConnection.open(this.server);
+    try {
+      await this.authenticated(() => StunMessage.request(StunMethod.ConnectionBind).addU32(Attr.ConnectionId, id), data, true);
+      return data.socket;
+    } catch (e) {
+      data.close();
+      throw e;
     }
   }
 }

@@ -7,7 +7,8 @@ import { IceError } from "./errors.js";
 import { answerCheck, buildCheck } from "./checks.js";
 import { Attr, decodeStun, isStun, StunClass, StunMessage, StunMethod, type TransportAddress } from "./stun.js";
 import { hostAddresses, iceCredentials } from "./host.js";
-import type { StunServer } from "./turn.js";
+import type { StunServer, TurnServer } from "./turn.js";
+import { TurnUdpAllocation } from "./turn-udp.js";
 
 const log = createDebug("jami:ice:udp");
 
@@ -23,13 +24,26 @@ export interface IceUdpAgentOptions {
   addresses?: string[];
   /** A STUN server: our mapped address becomes a server-reflexive candidate when it is not a host one. */
   stun?: StunServer;
+  /** A TURN server: a UDP allocation there becomes a relayed candidate. */
+  turn?: TurnServer;
   timeoutMs?: number;
 }
 
+/** Where our checks and data leave from: a host socket, or a TURN relay. */
 interface Base {
-  socket: Socket;
   address: string;
   family: 4 | 6;
+  send(bytes: Uint8Array, to: TransportAddress): void;
+  close(): void;
+  relay?: TurnUdpAllocation;
+}
+
+function hostBase(socket: Socket, address: string, family: 4 | 6): Base {
+  return { address, family, send: (bytes, to) => socket.send(bytes, to.port, to.address), close: () => socket.close() };
+}
+
+function relayBase(relay: TurnUdpAllocation): Base {
+  return { address: relay.relayed.address, family: relay.relayed.family, send: (bytes, to) => relay.send(bytes, to), close: () => relay.close(), relay };
 }
 
 interface Pair {
@@ -69,13 +83,13 @@ export class IceUdpAgent {
   ) {
     this.controlling = options.controlling;
     this.local = { ...iceCredentials(), candidates };
-    for (const base of bases) base.socket.on("message", (msg: Buffer, from: RemoteInfo) => this.onPacket(base, new Uint8Array(msg), from));
   }
 
   static async create(options: IceUdpAgentOptions): Promise<IceUdpAgent> {
     const addresses = options.addresses ?? hostAddresses();
     const bases: Base[] = [];
     const candidates: Candidate[] = [];
+    const sockets: [Socket, Base][] = [];
     for (const [i, address] of addresses.entries()) {
       const family = address.includes(":") ? 6 : 4;
       const socket = createSocket(family === 6 ? "udp6" : "udp4");
@@ -83,13 +97,27 @@ export class IceUdpAgent {
         socket.once("error", reject);
         socket.bind(0, address, () => resolve());
       });
-      bases.push({ socket, address, family });
+      const base = hostBase(socket, address, family);
+      bases.push(base);
+      sockets.push([socket, base]);
       candidates.push({ foundation: `U${i}`, component: 1, transport: "UDP", priority: candidatePriority("host", "UDP", undefined, 8191 - i), address, port: socket.address().port, type: "host" });
     }
-    if (bases.length === 0) throw new IceError("ICE_FAILED", "no usable network address for ICE host candidates");
+    if (options.turn) {
+      const relay = await TurnUdpAllocation.allocate(options.turn).catch((e: Error) => (log("TURN: %s", e.message), undefined));
+      if (relay) {
+        const base = relayBase(relay);
+        bases.push(base);
+        candidates.push({ foundation: "R0", component: 1, transport: "UDP", priority: candidatePriority("relay", "UDP"), address: relay.relayed.address, port: relay.relayed.port, type: "relay" });
+      }
+    }
+    if (bases.length === 0) throw new IceError("ICE_FAILED", "no usable network address for ICE candidates");
     const agent = new IceUdpAgent(bases, candidates, options);
+    for (const [socket, base] of sockets) {
+      socket.on("message", (msg: Buffer, from: RemoteInfo) => agent.onPacket(base, new Uint8Array(msg), { family: from.family === "IPv6" ? 6 : 4, address: from.address, port: from.port }));
+    }
+    for (const base of bases) base.relay?.on("data", (data, from) => agent.onPacket(base, data, from));
     if (options.stun) {
-      const base = bases.find((b) => b.family === (options.stun!.host.includes(":") ? 6 : 4));
+      const base = bases.find((b) => !b.relay && b.family === (options.stun!.host.includes(":") ? 6 : 4));
       const mapped = base ? await agent.mappedAddress(base, options.stun).catch((e: Error) => (log("STUN: %s", e.message), undefined)) : undefined;
       if (mapped && !addresses.includes(mapped.address)) {
         candidates.push({ foundation: "S0", component: 1, transport: "UDP", priority: candidatePriority("srflx", "UDP"), address: mapped.address, port: mapped.port, type: "srflx" });
@@ -112,6 +140,8 @@ export class IceUdpAgent {
     if (signal?.aborted) onAbort();
     signal?.addEventListener("abort", onAbort, { once: true });
     const targets = remote.candidates.filter((c) => c.transport === "UDP" && c.component === 1).sort((a, b) => b.priority - a.priority);
+    // The relay passes only what permitted peers send (RFC 8656 §9): every address the peer offered.
+    await Promise.all(this.bases.map((b) => b.relay?.permit(targets.map((c) => c.address)).catch((e: Error) => log("TURN permission: %s", e.message))));
     let started = 0;
     for (const c of targets) {
       const family = c.address.includes(":") ? 6 : 4;
@@ -149,7 +179,7 @@ export class IceUdpAgent {
       w.reject(new IceError("CLOSED", "ICE agent closed"));
     }
     this.waiters.clear();
-    for (const b of this.bases) b.socket.close();
+    for (const b of this.bases) b.close();
   }
 
   /** @internal A consent check (RFC 7675) on the selected pair; true when answered. */
@@ -198,7 +228,7 @@ export class IceUdpAgent {
           return reject(new IceError("ICE_TIMEOUT", "no answer to a STUN request"));
         }
         try {
-          base.socket.send(bytes, to.port, to.address);
+          base.send(bytes, to);
         } catch (e) {
           this.waiters.delete(id);
           return reject(new IceError("CLOSED", `cannot send: ${(e as Error).message}`));
@@ -259,8 +289,8 @@ export class IceUdpAgent {
     s?.resolve(p);
   }
 
-  private onPacket(base: Base, packet: Uint8Array, from: RemoteInfo): void {
-    const remote: TransportAddress = { family: from.family === "IPv6" ? 6 : 4, address: from.address, port: from.port };
+  /** @internal */
+  onPacket(base: Base, packet: Uint8Array, remote: TransportAddress): void {
     if (!isStun(packet)) {
       const sel = this.selected;
       if (sel && sel.base === base && key(sel.remote) === key(remote)) this.connection?.deliver(packet);
@@ -279,7 +309,7 @@ export class IceUdpAgent {
   private onRequest(base: Base, from: TransportAddress, m: StunMessage): void {
     if (this.released) return;
     const verdict = answerCheck(m, this.local, { controlling: this.controlling, tieBreaker: this.tieBreaker }, from);
-    base.socket.send(verdict.reply, from.port, from.address);
+    base.send(verdict.reply, from);
     if (!verdict.accepted) return;
     this.controlling = verdict.controlling;
     if (this.selected) return;
@@ -313,7 +343,7 @@ export class IceUdpConnection extends EventEmitter<{ message: [Uint8Array]; clos
 
   send(datagram: Uint8Array): void {
     if (this.closed) throw new IceError("CLOSED", "ICE connection closed");
-    this.base.socket.send(datagram, this.remote.port, this.remote.address);
+    this.base.send(datagram, this.remote);
   }
 
   close(error?: IceError): void {

@@ -1,8 +1,8 @@
 /**
- * coturn on 127.0.0.1 (Debian's `turnserver`): a TCP relay (RFC 6062) allocated with long-term credentials
- * becomes a relayed candidate, and an ICE-TCP link is made through it.
+ * coturn on 127.0.0.1 (Debian's `turnserver`): TCP (RFC 6062) and UDP (RFC 8656) relays allocated with long-term
+ * credentials become relayed candidates, and ICE links are made through them.
  */
-import { IceTcpAgent, stunMappedAddress, TurnTcpAllocation, type TurnServer } from "jami-ice";
+import { IceTcpAgent, IceUdpAgent, stunMappedAddress, TurnTcpAllocation, TurnUdpAllocation, type TurnServer } from "jami-ice";
 import { Coturn } from "../../../test-support/coturn.js";
 
 jest.setTimeout(60_000);
@@ -33,7 +33,7 @@ describe("TURN (coturn) for ICE-TCP", () => {
   it("a link is made through the relay: one side offers only its relayed candidate", async () => {
     const relayed = await IceTcpAgent.create({ controlling: false, addresses: [], turn });
     // The relay, and the address coturn saw (a reflexive candidate: there is no host candidate to match it).
-    expect(relayed.local.candidates.map((c) => `${c.type} ${c.tcpType}`)).toEqual(["relay passive", "srflx active"]);
+    expect(relayed.local.candidates.map((c) => `${c.type} ${c.tcpType}`)).toEqual(["relay passive", "relay active", "srflx active"]);
     const direct = await IceTcpAgent.create({ controlling: true, addresses: ["127.0.0.1"] });
     const [a, b] = await Promise.all([relayed.connect(direct.local), direct.connect(relayed.local)]);
     // The direct side's nominated connection goes to the relayed address.
@@ -48,5 +48,52 @@ describe("TURN (coturn) for ICE-TCP", () => {
     b.destroy();
     relayed.close();
     direct.close();
+  });
+
+  it("two relay-only agents meet: one side connects out through its relay (TURN Connect) to the other's relay", async () => {
+    const a = await IceTcpAgent.create({ controlling: false, addresses: [], turn });
+    const b = await IceTcpAgent.create({ controlling: true, addresses: [], turn });
+    const [x, y] = await Promise.all([a.connect(b.local), b.connect(a.local)]);
+    try {
+      // One end dialled the other's relayed candidate through its own relay: that end's peer is that candidate.
+      const [relayA, relayB] = [a, b].map((agent) => agent.local.candidates[0]!.port);
+      expect([x.remoteAddress.port === relayB, y.remoteAddress.port === relayA]).toContain(true);
+      const got = new Promise<string>((r) => x.once("data", (d: Buffer) => r(d.toString())));
+      y.write("relay to relay");
+      expect(await got).toBe("relay to relay");
+    } finally {
+      x.destroy();
+      y.destroy();
+      a.close();
+      b.close();
+    }
+  });
+
+  it("allocates a UDP relay; wrong credentials are refused with TURN_FAILED", async () => {
+    const allocation = await TurnUdpAllocation.allocate(turn);
+    expect(allocation.relayed).toMatchObject({ family: 4, address: "127.0.0.1" });
+    expect(allocation.mapped).toMatchObject({ family: 4, address: "127.0.0.1" });
+    allocation.close();
+    await expect(TurnUdpAllocation.allocate({ ...turn, password: "wrong" })).rejects.toMatchObject({ code: "TURN_FAILED" });
+  });
+
+  it("an ICE-UDP link is made through the UDP relay: one side offers only its relayed candidate", async () => {
+    const relayed = await IceUdpAgent.create({ controlling: false, addresses: [], turn });
+    expect(relayed.local.candidates.map((c) => `${c.type} ${c.transport}`)).toEqual(["relay UDP"]);
+    const direct = await IceUdpAgent.create({ controlling: true, addresses: ["127.0.0.1"] });
+    const [a, b] = await Promise.all([relayed.connect(direct.local), direct.connect(relayed.local)]);
+    try {
+      // The direct side's nominated pair goes to the relayed address.
+      expect(b.remote.port).toBe(relayed.local.candidates[0]!.port);
+      const got = new Promise<string>((r) => a.once("message", (d) => r(Buffer.from(d).toString())));
+      b.send(Buffer.from("through coturn over UDP"));
+      expect(await got).toBe("through coturn over UDP");
+      const back = new Promise<string>((r) => b.once("message", (d) => r(Buffer.from(d).toString())));
+      a.send(Buffer.from("and back"));
+      expect(await back).toBe("and back");
+    } finally {
+      a.close();
+      b.close();
+    }
   });
 });

@@ -34,8 +34,7 @@ describe("device announcements and trust requests with jamid 13.7", () => {
   });
 
   afterAll(async () => {
-    probe?.child.stdin.end();
-    await probe?.exited;
+    await probe?.endInput();
     await harness?.stop();
   });
 
@@ -77,11 +76,13 @@ describe("device announcements and trust requests with jamid 13.7", () => {
       expect(confirmation).toMatchObject({ from: jamid.jamiId });
       expect(await us.waitFor((e) => e.event === "contact" && e.confirmed === true, 10_000)).toMatchObject({ jamiId: jamid.jamiId });
       expect(await us.waitFor((e) => e.event === "presence" && e.online === true, 30_000)).toMatchObject({ jamiId: jamid.jamiId });
+      // jamid links to us right after its accept (to clone the conversation) and keeps its side open: our stop
+      // still ends everything, including a link it set up while we were stopping, and the process exits by itself.
+      expect(await us.endInput()).toBe(0);
     } finally {
-      us.child.stdin.end();
-      await us.exited;
+      await us.endInput();
     }
-  });
+  }, 420_000);
 
   it("jamid's trust request reaches our Account; we accept it and jamid reports the contact confirmed", async () => {
     const us = accountProbe();
@@ -107,8 +108,7 @@ describe("device announcements and trust requests with jamid 13.7", () => {
       }
       expect(confirmed).toBe(true);
     } finally {
-      us.child.stdin.end();
-      await us.exited;
+      await us.endInput();
     }
   });
 
@@ -152,8 +152,7 @@ describe("device announcements and trust requests with jamid 13.7", () => {
       }
       expect(banned).toBe(true);
     } finally {
-      us.child.stdin.end();
-      await us.exited;
+      await us.endInput();
     }
   });
 });

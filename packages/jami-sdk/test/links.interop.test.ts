@@ -36,8 +36,7 @@ describe("device links with jamid 13.7", () => {
   });
 
   afterAll(async () => {
-    us?.child.stdin.end();
-    await us?.exited;
+    await us?.endInput();
     await harness?.stop();
   });
 
@@ -72,8 +71,7 @@ describe("device links with jamid 13.7", () => {
       const log = readFileSync(join(harness.root, "inst", "j", "jamid.log"), "utf8");
       expect(log).toMatch(new RegExp(`Start TLS session - Initied by connectDevice\\(\\)[^\\n]*${(me.deviceId as string).slice(0, 16)}`));
     } finally {
-      other.child.stdin.end();
-      await other.exited;
+      await other.endInput();
     }
   });
 });

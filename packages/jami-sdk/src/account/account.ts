@@ -167,7 +167,9 @@ export class Account extends TypedEmitter<AccountEvents> {
 
   /** Stops listening and closes the node once pending device syncs are sent; permanent puts end with it. */
   async stop(): Promise<void> {
+    log("stopping: waiting for pending device syncs");
     await this.syncQueue;
+    log("stopping: closing links and subscriptions");
     this.connections?.stop();
     this.connections = undefined;
     for (const s of this.subscriptions.splice(0)) s.cancel();
@@ -175,6 +177,7 @@ export class Account extends TypedEmitter<AccountEvents> {
     this.presence.clear();
     await this.dht?.close();
     this.dht = this.node = this.secure = undefined;
+    log("stopped");
   }
 
   private requireDht(): { dht: DhtClient; secure: SecureDht } {
@@ -342,6 +345,7 @@ export class Account extends TypedEmitter<AccountEvents> {
     const key = `${v.ownerId}/${v.id}/${v.seq}`;
     if (this.handled.has(key)) return;
     this.handled.add(key);
+    log("inbox value type %d from device %s", v.type, v.ownerId);
     if (v.type === TRUST_REQUEST_TYPE) return this.onTrustRequestValue(v, v.ownerId);
     if (v.type === DEVICE_SYNC_TYPE) return this.onDeviceSyncValue(v, v.ownerId);
     log("ignored inbox value of type %d", v.type);
@@ -357,6 +361,7 @@ export class Account extends TypedEmitter<AccountEvents> {
       return log("ignored a trust request from device %s: %s", ownerId, (e as Error).message);
     }
     const from = sender.jamiId.toString();
+    log("trust request (confirm %s) from %s verified", body.confirm, from);
     const contact = this.book.contact(from);
     if (contact?.banned && !isActive(contact)) return log("ignored a trust request from banned %s", from);
     const request: PendingTrustRequest = {

@@ -54,6 +54,8 @@ export class ConnectionManager {
   private readonly treated = new Set<bigint>();
   private readonly subscriptions: Subscription[] = [];
   private stopped = false;
+  /** Aborts the links still being set up (answers to requests in flight) when the manager stops. */
+  private readonly lifetime = new AbortController();
 
   constructor(private readonly options: ConnectionManagerOptions) {}
 
@@ -72,6 +74,7 @@ export class ConnectionManager {
 
   stop(): void {
     this.stopped = true;
+    this.lifetime.abort();
     for (const s of this.subscriptions.splice(0)) s.cancel();
     for (const d of this.dialing.values()) d.abort.abort();
     for (const l of this.links.values()) l.socket.close();
@@ -178,6 +181,11 @@ export class ConnectionManager {
         }
       },
     });
+    if (this.stopped) {
+      // Set up while the manager stopped: nobody would ever close it.
+      tls.socket.destroy();
+      throw new LinkError("ABORTED", "connection manager stopped");
+    }
     const peer = tls.peer;
     const socket = new MultiplexedSocket(tls.socket, (name) => this.options.onChannelRequest(peer, name));
     const link: Link = { socket, peer };
@@ -234,16 +242,17 @@ export class ConnectionManager {
 
   private async answerRequest(request: PeerConnectionRequest, peer: VerifiedDevice): Promise<Link> {
     const remote = decodeIceMessage(request.iceMessage);
-    const agent = await IceTcpAgent.create({ ...this.options.ice, controlling: true });
+    const signal = this.lifetime.signal;
+    const agent = await IceTcpAgent.create({ ...this.options.ice, controlling: true, signal });
     try {
       const answer = peerRequestValue({ id: request.id, iceMessage: encodeIceMessage(agent.local), isAnswer: true, connType: request.connType });
       await Promise.all(
         [JamiDhtKeys.peer(peer.deviceShortId), JamiDhtKeys.peer(peer.deviceId)].map((key) =>
-          this.options.secure.putEncrypted(key, answer, peer.device.publicKey, { acknowledgedBy: 1 }),
+          this.options.secure.putEncrypted(key, answer, peer.device.publicKey, { acknowledgedBy: 1, signal }),
         ),
       );
-      const ice = await agent.connect(remote);
-      return await this.secure(ice, "client", peer);
+      const ice = await agent.connect(remote, signal);
+      return await this.secure(ice, "client", peer, signal);
     } finally {
       agent.close();
     }
