@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { JAMIH, JamidHarness, type JamidAccount } from "../test-support/jamid-harness.js";
@@ -17,6 +17,12 @@ export interface AccountBench {
   oursStartToOnline: Summary;
   /** A fresh device link from our account to jamid's device, `connect()` until jamid accepts a `sip` channel. */
   linkOursToJamid: Summary;
+  /**
+   * A fresh link between two jamids (the one that accepted a trust request links to the other to clone the
+   * conversation): from its "Request connection" log line (just before its request put) to "Connection … is ready"
+   * (TLS up; the channel request goes out on the same tick).
+   */
+  linkJamidToJamid: Summary;
   /** Trust request: the sender's call until the receiver's event. */
   trustRequest: { oursToOurs: Summary; oursToJamid: Summary; jamidToOurs: Summary; jamidToJamid: Summary };
 }
@@ -90,8 +96,11 @@ export async function benchAccount(): Promise<AccountBench | { skipped: string }
     }
     const linkToJamid: number[] = [];
     for (let i = 0; i < RUNS; i++) linkToJamid.push((await ask({ cmd: "link", jamiId: jamidB.jamiId! })).ms as number);
+    const jamidLinks: number[] = [];
+    for (let i = 0; i < RUNS; i++) jamidLinks.push(await jamidToJamidLink(harness, i));
     return {
       linkOursToJamid: summarize(linkToJamid),
+      linkJamidToJamid: summarize(jamidLinks),
       importToOnline: { ours: summarize(oursImport), jamid: summarize(jamidImport) },
       oursStartToOnline: summarize(oursStart),
       trustRequest: {
@@ -137,9 +146,46 @@ async function jamidImportToOnline(harness: JamidHarness, probe: JsonLinesProces
 }
 
 /**
+ * Two fresh jamids (a link is made once per device pair and then reused): B accepts A's trust request and links to
+ * A's device. Timed from B's own log, both stamps taken by the same process as it logged them (lines from several
+ * threads can come out of order, the stamps themselves are right).
+ */
+async function jamidToJamidLink(harness: JamidHarness, run: number): Promise<number> {
+  const [a, b] = [`linka${run}`, `linkb${run}`];
+  await Promise.all([harness.startInstance(a), harness.startInstance(b)]);
+  try {
+    const accountA = await harness.createAccount(a, { alias: a });
+    const accountB = await harness.createAccount(b, { alias: b });
+    const since = Date.now() / 1000;
+    await harness.run("add-contact", a, accountA.accountId, accountB.jamiId!);
+    await jamidEvent(harness, b, "incomingTrustRequest", accountA.jamiId!, since);
+    await harness.run("accept", b, accountB.accountId, accountA.jamiId!);
+    return await linkSetupInLog(join(harness.root, "inst", b, "jamid.log"), accountA.deviceId!);
+  } finally {
+    await Promise.all([harness.run("stop", a), harness.run("stop", b)]);
+  }
+}
+
+/** Milliseconds from jamid's "Request connection to DEVICE" to its "Connection to DEVICE is ready". */
+async function linkSetupInLog(log: string, device: string, timeoutMs = 60_000): Promise<number> {
+  const stampOf = (text: string, needle: string): number | undefined => {
+    const line = text.split("\n").find((l) => l.includes(needle));
+    const m = line && /\[(\d+)\.(\d{3})\|/.exec(line);
+    return m ? Number(m[1]) * 1000 + Number(m[2]) : undefined;
+  };
+  for (const deadline = Date.now() + timeoutMs; Date.now() < deadline; await new Promise((r) => setTimeout(r, 250))) {
+    const text = readFileSync(log, "utf8");
+    const requested = stampOf(text, `Request connection to ${device}`);
+    const ready = stampOf(text, `Connection to ${device} is ready`);
+    if (requested !== undefined && ready !== undefined) return ready - requested;
+  }
+  throw new Error(`no link to ${device} in ${log}`);
+}
+
+/**
  * Unix seconds of the first D-Bus signal of an instance since `since` whose argument `arg` is `peer` (the recorder
  * stamps each signal as it arrives). jamid signals `contactAdded` just before it sends a trust request, in the same
- * call; its log clock is not usable (its sub-second part runs backwards between lines).
+ * call.
  */
 async function jamidEvent(harness: JamidHarness, instance: string, signal: string, peer: string, since: number, arg = 2): Promise<number> {
   const ev = await harness.run<{ t: number }>("wait-event", instance, signal, "--arg", `${arg}=${peer}`, "--since", String(since), "--timeout", "60");

@@ -2,12 +2,13 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { benchAccount } from "./account.js";
 import { benchDht } from "./dht.js";
+import { benchDtls } from "./dtls.js";
 import { benchIdentity } from "./identity.js";
 import { benchLinks } from "./links.js";
 
-/** `npm run bench`: every benchmark (or `BENCH_ONLY=identity,dht,account,links`), printed and saved to bench/results/. */
+/** `npm run bench`: every benchmark (or `BENCH_ONLY=identity,dht,account,links,dtls`), printed and saved to bench/results/. */
 async function main() {
-  const only = (process.env.BENCH_ONLY ?? "identity,dht,account,links").split(",");
+  const only = (process.env.BENCH_ONLY ?? "identity,dht,account,links,dtls").split(",");
   const part = <T>(name: string, run: () => Promise<T>): Promise<T | undefined> => (only.includes(name) ? run() : Promise.resolve(undefined));
   const results = {
     date: new Date().toISOString(),
@@ -16,6 +17,7 @@ async function main() {
     dht: await part("dht", benchDht),
     account: await part("account", benchAccount),
     links: await part("links", benchLinks),
+    dtls: await part("dtls", benchDtls),
   };
   const dir = join(__dirname, "results");
   mkdirSync(dir, { recursive: true });

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 unit=(openssl gzip python3 python3-argon2 python3-cryptography)
-interop=("${unit[@]}" jami-daemon dhtnode python3-opendht dbus-daemon python3-dbus python3-gi python3-msgpack gcc libc6-dev linux-libc-dev iproute2 git gnutls-bin coturn)
+interop=("${unit[@]}" jami-daemon dhtnode python3-opendht dbus-daemon python3-dbus python3-gi python3-msgpack gcc libc6-dev linux-libc-dev iproute2 nftables git gnutls-bin coturn)
 
 case "${1:-unit}" in
   unit) wanted=("${unit[@]}") ;;

@@ -1,7 +1,7 @@
 import createDebug from "debug";
 import { randomBytes } from "node:crypto";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { candidatePriority, type Candidate, type IceDescription } from "./candidate.js";
+import { candidatePriority, type Candidate, type IceDescription, type TcpType } from "./candidate.js";
 import { IceError } from "./errors.js";
 import { hostAddresses, iceCredentials } from "./host.js";
 import { IceConnection } from "./ice-connection.js";
@@ -18,6 +18,8 @@ const DIAL_ATTEMPTS = 5;
 const DIAL_RETRY_MS = 500;
 /** Direct pairs get a head start over pairs through our relay (which cost the relay's bandwidth). */
 const RELAY_DIAL_DELAY_MS = 1000;
+/** A simultaneous open is tried again this often until the peer's SYN meets ours (or ICE gives up). */
+const SIMULTANEOUS_OPEN_RETRY_MS = 200;
 
 export interface IceAgentOptions {
   /** The controlling agent nominates (Jami: the device that received the connection request). */
@@ -30,6 +32,11 @@ export interface IceAgentOptions {
   stun?: StunServer;
   /** A TURN server: a TCP relay (RFC 6062) becomes relayed candidates (passive, and active through Connect). */
   turn?: TurnServer;
+  /**
+   * Which host TCP candidates to offer per address (default passive and active, what jamid offers). `so` adds a
+   * simultaneous-open candidate (RFC 6544 §4.3): both sides connect to each other from fixed ports.
+   */
+  tcpTypes?: TcpType[];
   signal?: AbortSignal;
 }
 
@@ -53,6 +60,8 @@ export class IceTcpAgent {
   private readonly triggered = new WeakSet<StunLink>();
   private selectedThroughRelay = false;
   private closed = false;
+  /** Outgoing connections not yet established (a simultaneous open can wait in SYN_SENT): destroyed on close. */
+  private readonly opening = new Set<Socket>();
 
   private constructor(
     private readonly servers: Server[],
@@ -76,21 +85,25 @@ export class IceTcpAgent {
    */
   static async create(options: IceAgentOptions): Promise<IceTcpAgent> {
     const addresses = options.addresses ?? hostAddresses();
+    const tcpTypes = new Set(options.tcpTypes ?? ["passive", "active"]);
     const servers: Server[] = [];
     const candidates: Candidate[] = [];
     for (const [i, address] of addresses.entries()) {
-      const server = createServer();
-      await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, address, () => resolve());
-      });
-      servers.push(server);
-      const port = (server.address() as { port: number }).port;
       const foundation = `H${i}`;
-      candidates.push(
-        { foundation, component: 1, transport: "TCP", priority: candidatePriority("host", "TCP", "passive", 8191 - i), address, port, type: "host", tcpType: "passive" },
-        { foundation, component: 1, transport: "TCP", priority: candidatePriority("host", "TCP", "active", 8191 - i), address, port: 9, type: "host", tcpType: "active" },
-      );
+      const host = (tcpType: TcpType, port: number): Candidate => ({ foundation, component: 1, transport: "TCP", priority: candidatePriority("host", "TCP", tcpType, 8191 - i), address, port, type: "host", tcpType });
+      if (tcpTypes.has("passive")) {
+        const server = await listen(address);
+        servers.push(server);
+        candidates.push(host("passive", (server.address() as { port: number }).port));
+      }
+      if (tcpTypes.has("active")) candidates.push(host("active", 9));
+      if (tcpTypes.has("so")) {
+        // A port of our own to connect from (free now; Linux cannot connect from a port that is listening).
+        const probe = await listen(address);
+        const port = (probe.address() as { port: number }).port;
+        await new Promise((r) => probe.close(r));
+        candidates.push(host("so", port));
+      }
     }
     let relay: TurnTcpAllocation | undefined;
     try {
@@ -146,6 +159,11 @@ export class IceTcpAgent {
       const delay = attempts.length ? RELAY_DIAL_DELAY_MS : 0;
       attempts.push(...byPriority.filter((c) => c.address.includes(":") === (relay.relayed.family === 6)).map((c) => this.dial(c, 0, relay, delay)));
     }
+    // Simultaneous open: from each of our so candidates to each of the peer's of the same family.
+    for (const mine of this.local.candidates.filter((c) => c.type === "host" && c.tcpType === "so")) {
+      const theirs = remote.candidates.filter((c) => c.transport === "TCP" && c.tcpType === "so" && c.component === 1 && c.address.includes(":") === mine.address.includes(":"));
+      attempts.push(...theirs.map((c) => this.dialSimultaneous(mine, c, Date.now() + (this.options.timeoutMs ?? 30_000))));
+    }
     // Nothing to dial and nothing that could dial us: no pair can ever form.
     const canComeIn = remote.candidates.some((c) => c.transport === "TCP" && c.tcpType === "active");
     if (attempts.length === 0 && !canComeIn && this.links.size === 0) this.fail(new IceError("ICE_FAILED", "no candidate pair with the peer"));
@@ -169,6 +187,7 @@ export class IceTcpAgent {
 
   close(): void {
     this.closed = true;
+    for (const socket of this.opening) socket.destroy();
     for (const server of this.servers) server.close();
     if (!this.selectedThroughRelay) this.relay?.close();
     for (const link of this.links) if (link !== this.selected) link.close();
@@ -202,12 +221,30 @@ export class IceTcpAgent {
     throw new IceError("ICE_FAILED", `pair with ${target.address}:${target.port} failed`);
   }
 
-  private open(target: Candidate): Promise<StunLink | undefined> {
+  private open(target: Candidate, from?: Candidate): Promise<StunLink | undefined> {
     return new Promise((resolve) => {
-      const socket = createConnection({ host: target.address, port: target.port });
-      socket.once("connect", () => resolve(new StunLink(socket)));
-      socket.once("error", (e) => (log("TCP to %s:%d failed: %s", target.address, target.port, e.message), resolve(undefined)));
+      const socket = createConnection({ host: target.address, port: target.port, ...(from ? { localAddress: from.address, localPort: from.port } : {}) });
+      this.opening.add(socket);
+      socket.once("connect", () => (this.opening.delete(socket), resolve(new StunLink(socket))));
+      socket.once("error", (e) => (this.opening.delete(socket), log("TCP to %s:%d failed: %s", target.address, target.port, e.message), resolve(undefined)));
+      socket.once("close", () => (this.opening.delete(socket), resolve(undefined)));
     });
+  }
+
+  /**
+   * RFC 6544 simultaneous open: connect from our so port to the peer's while it connects to ours. Until its SYN
+   * meets ours the peer's port refuses us, so we try again every 200 ms until a connection forms or time is up.
+   */
+  private async dialSimultaneous(from: Candidate, target: Candidate, deadline: number): Promise<void> {
+    while (!this.closed && !this.selected && Date.now() < deadline) {
+      const link = await this.open(target, from);
+      if (link) {
+        this.adopt(link);
+        if (await this.check(link, false)) return;
+      }
+      await new Promise((r) => setTimeout(r, SIMULTANEOUS_OPEN_RETRY_MS));
+    }
+    throw new IceError("ICE_FAILED", `simultaneous open with ${target.address}:${target.port} failed`);
   }
 
   private async openThroughRelay(relay: TurnTcpAllocation, target: Candidate): Promise<StunLink | undefined> {
@@ -298,4 +335,12 @@ export class IceTcpAgent {
       void this.check(link, false);
     }
   }
+}
+
+function listen(address: string): Promise<Server> {
+  const server = createServer();
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, address, () => resolve(server));
+  });
 }

@@ -18,6 +18,23 @@ describe("ICE-TCP between two of our agents on 127.0.0.1", () => {
     agent.close();
   });
 
+  it("offers a simultaneous-open candidate (its own free port) when asked; an so-only agent against a passive peer still links", async () => {
+    const agent = await IceTcpAgent.create({ ...LOOPBACK, controlling: false, tcpTypes: ["passive", "active", "so"] });
+    const so = agent.local.candidates.find((c) => c.tcpType === "so")!;
+    expect(so).toMatchObject({ type: "host", transport: "TCP", address: "127.0.0.1" });
+    expect(so.port).not.toBe(9);
+    expect(so.port).not.toBe(agent.local.candidates.find((c) => c.tcpType === "passive")!.port);
+    agent.close();
+    // so pairs only with so (RFC 6544 §6.2): with none on the other side, the passive/active pairs carry the link.
+    const [soOnly, plain] = await Promise.all([IceTcpAgent.create({ ...LOOPBACK, controlling: false, tcpTypes: ["so", "passive"] }), IceTcpAgent.create({ ...LOOPBACK, controlling: true })]);
+    const [x, y] = await Promise.all([soOnly.connect(plain.local), plain.connect(soOnly.local)]);
+    expect(y.remoteAddress.port).toBe(soOnly.local.candidates.find((c) => c.tcpType === "passive")!.port);
+    x.destroy();
+    y.destroy();
+    soOnly.close();
+    plain.close();
+  });
+
   it("checks, nominates one connection and carries data both ways, large writes split in frames", async () => {
     const [a, b] = await pair();
     const big = Buffer.alloc(200_000, 0xab);
