@@ -1,9 +1,8 @@
 import createDebug from "debug";
 import { createSocket, type Socket } from "node:dgram";
-import { EventEmitter } from "node:events";
 import { IceError } from "./errors.js";
 import { Attr, decodeStun, isStun, StunClass, StunMessage, StunMethod, type TransportAddress } from "./stun.js";
-import { createPermissions, LIFETIME_S, TurnAuth, type TurnServer } from "./turn.js";
+import { TurnAllocation, type TurnServer } from "./turn-allocation.js";
 
 const log = createDebug("jami:ice:turn");
 
@@ -16,21 +15,14 @@ const TRANSMISSIONS = 7;
  * A TURN allocation with a UDP relay (RFC 8656): datagrams to and from peers at `relayed` travel between us and
  * the server in Send and Data indications. Peers must be permitted (`permit`) before their datagrams pass.
  */
-export class TurnUdpAllocation extends EventEmitter<{ data: [Uint8Array, TransportAddress] }> {
-  private readonly auth: TurnAuth;
+export class TurnUdpAllocation extends TurnAllocation<{ data: [Uint8Array, TransportAddress] }> {
   private readonly waiting = new Map<string, (m: StunMessage) => void>();
-  private readonly permitted = new Set<string>();
-  private refreshTimer?: NodeJS.Timeout;
-  private closed = false;
-  relayed!: TransportAddress;
-  mapped?: TransportAddress;
 
   private constructor(
-    private readonly server: TurnServer,
+    server: TurnServer,
     private readonly socket: Socket,
   ) {
-    super();
-    this.auth = new TurnAuth(server);
+    super(server);
     socket.on("message", (packet: Buffer) => this.onPacket(new Uint8Array(packet)));
   }
 
@@ -45,17 +37,7 @@ export class TurnUdpAllocation extends EventEmitter<{ data: [Uint8Array, Transpo
     const onAbort = (): void => allocation.close();
     signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      const answer = await allocation.authenticated(() =>
-        StunMessage.request(StunMethod.Allocate).addU32(Attr.RequestedTransport, UDP_TRANSPORT << 24).addU32(Attr.Lifetime, LIFETIME_S),
-      );
-      const relayed = answer.xorAddress(Attr.XorRelayedAddress);
-      if (!relayed) throw new IceError("TURN_FAILED", "the TURN server gave no relayed address");
-      allocation.relayed = relayed;
-      allocation.mapped = answer.xorAddress(Attr.XorMappedAddress);
-      const lifetime = answer.u32(Attr.Lifetime) ?? LIFETIME_S;
-      allocation.refreshTimer = setInterval(() => void allocation.refresh(lifetime), Math.max(30, lifetime - 60) * 1000);
-      allocation.refreshTimer.unref();
-      log("allocated UDP relay %s:%d on %s:%d", relayed.address, relayed.port, server.host, server.port);
+      await allocation.allocateRelay(UDP_TRANSPORT);
       return allocation;
     } catch (e) {
       allocation.close();
@@ -65,11 +47,8 @@ export class TurnUdpAllocation extends EventEmitter<{ data: [Uint8Array, Transpo
     }
   }
 
-  /** Lets these peer addresses send to us through the relay (permissions last 5 minutes; refreshed with the allocation). */
-  async permit(addresses: string[]): Promise<void> {
-    const fresh = addresses.filter((a) => !this.permitted.has(a));
-    await createPermissions(fresh, this.relayed, (build) => this.authenticated(build));
-    for (const a of fresh) this.permitted.add(a);
+  protected release(): void {
+    this.socket.close();
   }
 
   /** A datagram to a peer, relayed from our relayed address (a Send indication). */
@@ -81,30 +60,7 @@ export class TurnUdpAllocation extends EventEmitter<{ data: [Uint8Array, Transpo
     this.socket.send(indication.encode({ fingerprint: false }));
   }
 
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    clearInterval(this.refreshTimer);
-    const release = this.relayed
-      ? this.authenticated(() => StunMessage.request(StunMethod.Refresh).addU32(Attr.Lifetime, 0)).catch(() => undefined)
-      : Promise.resolve();
-    void release.finally(() => this.socket.close());
-  }
-
-  private async refresh(lifetime: number): Promise<void> {
-    try {
-      await this.authenticated(() => StunMessage.request(StunMethod.Refresh).addU32(Attr.Lifetime, lifetime));
-      await createPermissions([...this.permitted], this.relayed, (build) => this.authenticated(build));
-    } catch (e) {
-      log("refresh failed: %s", (e as Error).message);
-    }
-  }
-
-  private authenticated(build: () => StunMessage): Promise<StunMessage> {
-    return this.auth.request(build, (message, bytes) => this.transact(message, bytes));
-  }
-
-  private transact(message: StunMessage, bytes: Uint8Array): Promise<StunMessage> {
+  protected transact(message: StunMessage, bytes: Uint8Array): Promise<StunMessage> {
     const id = Buffer.from(message.transactionId).toString("hex");
     return new Promise((resolve, reject) => {
       let sent = 0;

@@ -2,56 +2,15 @@ import createDebug from "debug";
 import { EventEmitter } from "node:events";
 import { connect, type Socket } from "node:net";
 import { IceError } from "./errors.js";
-import { Attr, decodeStun, longTermKey, StunClass, StunMessage, StunMethod, type TransportAddress } from "./stun.js";
+import { Attr, decodeStun, StunClass, StunMessage, StunMethod, type TransportAddress } from "./stun.js";
+import { TurnAllocation, type StunServer, type TurnServer } from "./turn-allocation.js";
+
+export type { StunServer, TurnServer } from "./turn-allocation.js";
 
 const log = createDebug("jami:ice:turn");
 
-export interface StunServer {
-  host: string;
-  port: number;
-}
-
-export interface TurnServer extends StunServer {
-  username: string;
-  password: string;
-}
-
 const TCP_TRANSPORT = 6;
 const REQUEST_TIMEOUT_MS = 10_000;
-export const LIFETIME_S = 600;
-
-/** RFC 8656 §9.2 long-term credentials: realm and nonce learnt from a 401, a stale nonce (438) renewed. */
-export class TurnAuth {
-  private key?: Uint8Array;
-  private realm = "";
-  private nonce = "";
-
-  constructor(private readonly server: TurnServer) {}
-
-  async request(build: () => StunMessage, send: (message: StunMessage, bytes: Uint8Array) => Promise<StunMessage>, attempt = 0): Promise<StunMessage> {
-    const message = build();
-    if (this.key) message.addString(Attr.Username, this.server.username).addString(Attr.Realm, this.realm).addString(Attr.Nonce, this.nonce);
-    const answer = await send(message, message.encode(this.key ? { integrityKey: this.key, fingerprint: true } : { fingerprint: true }));
-    if (answer.cls === StunClass.Success) return answer;
-    const error = answer.errorCode();
-    if ((error?.code === 401 || error?.code === 438) && attempt < 2) {
-      this.realm = answer.string(Attr.Realm) ?? this.realm;
-      this.nonce = answer.string(Attr.Nonce) ?? this.nonce;
-      this.key = longTermKey(this.server.username, this.realm, this.server.password);
-      return this.request(build, send, attempt + 1);
-    }
-    throw new IceError("TURN_FAILED", `TURN ${message.method} refused: ${error?.code ?? "?"} ${error?.reason ?? ""}`);
-  }
-}
-
-/** CreatePermission for each address of the relay's family (RFC 8656 §10; the port is ignored). */
-export async function createPermissions(addresses: string[], relayed: TransportAddress, request: (build: () => StunMessage) => Promise<StunMessage>): Promise<void> {
-  for (const address of new Set(addresses)) {
-    const family = address.includes(":") ? 6 : 4;
-    if (family !== relayed.family) continue;
-    await request(() => StunMessage.request(StunMethod.CreatePermission).addXorAddress(Attr.XorPeerAddress, { family, address, port: 0 }));
-  }
-}
 
 /**
  * One TCP connection to a STUN/TURN server carrying STUN messages (RFC 8489 §6.2.2: back to back, no RFC 4571
@@ -154,19 +113,12 @@ export async function stunMappedAddress(server: StunServer, signal?: AbortSignal
  * A TURN allocation with a TCP relay (RFC 6062, over RFC 8656's long-term credentials): peers connect to
  * `relayed`, and each such connection comes out as a socket (`connection` event) carrying that peer's bytes.
  */
-export class TurnTcpAllocation extends EventEmitter<{ connection: [Socket, TransportAddress] }> {
-  private readonly auth: TurnAuth;
-  private refreshTimer?: NodeJS.Timeout;
-  private closed = false;
-  relayed!: TransportAddress;
-  mapped?: TransportAddress;
-
+export class TurnTcpAllocation extends TurnAllocation<{ connection: [Socket, TransportAddress] }> {
   private constructor(
-    private readonly server: TurnServer,
+    server: TurnServer,
     private readonly control: ServerConnection,
   ) {
-    super();
-    this.auth = new TurnAuth(server);
+    super(server);
     control.indications.on("indication", (m) => {
       if (m.method === StunMethod.ConnectionAttempt) void this.onConnectionAttempt(m);
     });
@@ -176,17 +128,7 @@ export class TurnTcpAllocation extends EventEmitter<{ connection: [Socket, Trans
     const control = await ServerConnection.open(server, signal);
     const allocation = new TurnTcpAllocation(server, control);
     try {
-      const answer = await allocation.authenticated(() =>
-        StunMessage.request(StunMethod.Allocate).addU32(Attr.RequestedTransport, TCP_TRANSPORT << 24).addU32(Attr.Lifetime, LIFETIME_S),
-      );
-      const relayed = answer.xorAddress(Attr.XorRelayedAddress);
-      if (!relayed) throw new IceError("TURN_FAILED", "the TURN server gave no relayed address");
-      allocation.relayed = relayed;
-      allocation.mapped = answer.xorAddress(Attr.XorMappedAddress);
-      const lifetime = answer.u32(Attr.Lifetime) ?? LIFETIME_S;
-      allocation.refreshTimer = setInterval(() => void allocation.refresh(lifetime), Math.max(30, lifetime - 60) * 1000);
-      allocation.refreshTimer.unref();
-      log("allocated %s:%d on %s:%d", relayed.address, relayed.port, server.host, server.port);
+      await allocation.allocateRelay(TCP_TRANSPORT);
       return allocation;
     } catch (e) {
       control.close();
@@ -194,33 +136,12 @@ export class TurnTcpAllocation extends EventEmitter<{ connection: [Socket, Trans
     }
   }
 
-  /** Lets these peer addresses connect through the relay (CreatePermission, one per address). */
-  permit(addresses: string[]): Promise<void> {
-    return createPermissions(addresses, this.relayed, (build) => this.authenticated(build));
+  protected transact(message: StunMessage, bytes: Uint8Array): Promise<StunMessage> {
+    return this.control.request(message, bytes);
   }
 
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    clearInterval(this.refreshTimer);
-    void this.authenticated(() => StunMessage.request(StunMethod.Refresh).addU32(Attr.Lifetime, 0))
-      .catch(() => undefined)
-      .finally(() => this.control.close());
-  }
-
-  private async refresh(lifetime: number): Promise<void> {
-    try {
-      await this.authenticated(() => StunMessage.request(StunMethod.Refresh).addU32(Attr.Lifetime, lifetime));
-    } catch (e) {
-      log("refresh failed: %s", (e as Error).message);
-    }
-  }
-
-  private authenticated(build: () => StunMessage, connection = this.control, handOff = false): Promise<StunMessage> {
-    return this.auth.request(build, (message, bytes) => {
-      if (handOff) connection.handOff(message);
-      return connection.request(message, bytes);
-    });
+  protected release(): void {
+    this.control.close();
   }
 
   /**
@@ -258,7 +179,11 @@ export class TurnTcpAllocation extends EventEmitter<{ connection: [Socket, Trans
   private async bind(id: number): Promise<Socket> {
     const data = await ServerConnection.open(this.server);
     try {
-      await this.authenticated(() => StunMessage.request(StunMethod.ConnectionBind).addU32(Attr.ConnectionId, id), data, true);
+      // The answer is the last STUN message on this connection: what follows is the peer's.
+      await this.auth.request(
+        () => StunMessage.request(StunMethod.ConnectionBind).addU32(Attr.ConnectionId, id),
+        (message, bytes) => (data.handOff(message), data.request(message, bytes)),
+      );
       return data.socket;
     } catch (e) {
       data.close();
