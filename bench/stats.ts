@@ -12,15 +12,18 @@ export interface Summary {
   medianMs: number;
   minMs: number;
   maxMs: number;
+  /** Runs that never completed (nothing delivered within the wait, or the run failed), left out of the figures. */
+  timedOut?: number;
 }
 
-export function summarize(samplesMs: readonly number[]): Summary {
+export function summarize(samplesMs: readonly number[], timedOut = 0): Summary {
   const sorted = [...samplesMs].sort((a, b) => a - b);
   return {
     runs: sorted.length,
     medianMs: Math.round(quantile(sorted, 0.5)),
     minMs: Math.round(sorted[0] ?? NaN),
     maxMs: Math.round(sorted[sorted.length - 1] ?? NaN),
+    ...(timedOut ? { timedOut } : {}),
   };
 }
 
