@@ -30,7 +30,7 @@ export class IceConnection extends Duplex {
   ) {
     // TLS writes 16 KiB records; a larger buffer lets several frames go out per socket write.
     super({ highWaterMark: 256 * 1024 });
-    link.on("data", (packet) => this.push(Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength)));
+    link.readData((packet) => this.push(Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength)));
     link.on("close", () => {
       clearInterval(this.consentTimer);
       this.push(null);

@@ -4,6 +4,8 @@ import { IceError } from "./errors.js";
 import { frame, FrameReader } from "./framing.js";
 import { decodeStun, isStun, StunClass, type StunMessage, type TransportAddress } from "./stun.js";
 
+const MAX_EARLY_BYTES = 256 * 1024;
+
 /**
  * One TCP connection of an ICE-TCP session: RFC 4571 frames both ways, STUN requests matched to their answers
  * by transaction id, other STUN messages and application packets handed to the owner.
@@ -11,12 +13,18 @@ import { decodeStun, isStun, StunClass, type StunMessage, type TransportAddress 
 export class StunLink extends EventEmitter<{
   request: [StunMessage];
   indication: [StunMessage];
-  data: [Uint8Array];
   close: [];
 }> {
   private readonly reader = new FrameReader();
   private readonly pending = new Map<string, { resolve: (m: StunMessage) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   closed = false;
+  /**
+   * Application packets that came before anyone read them: the controlling peer starts TLS as soon as it has
+   * nominated the pair, possibly before our own check of it has succeeded (bounded; the peer waits for answers).
+   */
+  private early: Uint8Array[] = [];
+  private earlyBytes = 0;
+  private consumer?: (packet: Uint8Array) => void;
   /** The peer: the socket's far end, or for a relayed connection the peer behind the TURN server. */
   readonly remoteAddress: TransportAddress;
 
@@ -75,8 +83,24 @@ export class StunLink extends EventEmitter<{
     this.onClose();
   }
 
+  /** Hands every application packet to `reader`, starting with those that arrived before it. */
+  readData(consumer: (packet: Uint8Array) => void): void {
+    this.consumer = consumer;
+    const early = this.early;
+    this.early = [];
+    this.earlyBytes = 0;
+    for (const packet of early) consumer(packet);
+  }
+
   private onPacket(packet: Uint8Array): void {
-    if (!isStun(packet)) return void this.emit("data", packet);
+    if (!isStun(packet)) {
+      if (this.consumer) this.consumer(packet);
+      else if (this.earlyBytes + packet.length <= MAX_EARLY_BYTES) {
+        this.early.push(packet);
+        this.earlyBytes += packet.length;
+      }
+      return;
+    }
     let message: StunMessage;
     try {
       message = decodeStun(packet);

@@ -1,5 +1,5 @@
 import { createConnection } from "node:net";
-import { IceTcpAgent, frame, StunMessage, StunMethod, StunAttr, decodeStun, FrameReader, type IceConnection } from "jami-ice";
+import { IceTcpAgent, frame, StunMessage, StunMethod, StunAttr, StunClass, decodeStun, FrameReader, type IceConnection } from "jami-ice";
 
 const LOOPBACK = { addresses: ["127.0.0.1"] };
 
@@ -89,6 +89,42 @@ describe("ICE-TCP between two of our agents on 127.0.0.1", () => {
     socket.write(frame(forged.encode({ integrityKey: new TextEncoder().encode("not-the-password"), fingerprint: true })));
     expect((await answer).errorCode()?.code).toBe(401);
     await expect(agent.connect({ ufrag: "abcd", pwd: "a".repeat(22), candidates: [] })).rejects.toMatchObject({ code: expect.stringMatching(/ICE_FAILED|ICE_TIMEOUT/) });
+    socket.destroy();
+    agent.close();
+  });
+
+  it("keeps the application bytes a controlling peer sends right after nominating, before our own check succeeded", async () => {
+    const agent = await IceTcpAgent.create({ ...LOOPBACK, controlling: false });
+    const passive = agent.local.candidates.find((c) => c.tcpType === "passive")!;
+    const peer = { ufrag: "peer", pwd: "p".repeat(22) };
+    const connecting = agent.connect({ ...peer, candidates: [{ foundation: "1", component: 1, transport: "TCP", priority: 1, address: "127.0.0.1", port: 9, type: "host", tcpType: "active" }] });
+    const socket = createConnection({ host: passive.address, port: passive.port });
+    await new Promise((r) => socket.once("connect", r));
+    const text = new TextEncoder();
+    // Our triggered check is answered only after the nomination and the first application packet are on the wire
+    // (jamid starts TLS as soon as it has nominated).
+    const reader = new FrameReader();
+    socket.on("data", (d: Buffer) => {
+      for (const packet of reader.push(d)) {
+        const m = decodeStun(packet);
+        if (m.cls !== StunClass.Request) continue;
+        const ok = new StunMessage(StunMethod.Binding, StunClass.Success, m.transactionId).addXorAddress(StunAttr.XorMappedAddress, { family: 4, address: "127.0.0.1", port: passive.port });
+        setTimeout(() => socket.write(frame(ok.encode({ integrityKey: text.encode(peer.pwd), fingerprint: true }))), 50);
+      }
+    });
+    const nomination = StunMessage.request(StunMethod.Binding)
+      .addString(StunAttr.Username, `${agent.local.ufrag}:${peer.ufrag}`)
+      .addU32(StunAttr.Priority, 1)
+      .addU64(StunAttr.IceControlling, 1n)
+      .add(StunAttr.UseCandidate, new Uint8Array());
+    socket.write(Buffer.concat([frame(nomination.encode({ integrityKey: text.encode(agent.local.pwd), fingerprint: true })), frame(text.encode("first TLS record"))]));
+    const connection = await connecting;
+    const first = await Promise.race([
+      new Promise<string>((r) => connection.once("data", (d: Buffer) => r(d.toString()))),
+      new Promise<string>((r) => setTimeout(() => r("(lost)"), 5000).unref()),
+    ]);
+    expect(first).toBe("first TLS record");
+    connection.destroy();
     socket.destroy();
     agent.close();
   });
