@@ -51,7 +51,11 @@ interface Pair {
   remote: TransportAddress;
   valid: boolean;
   nominated: boolean;
+  /** Application datagrams from the peer before the pair was selected (it may start DTLS once it nominated). */
+  early: Uint8Array[];
 }
+
+const MAX_EARLY_DATAGRAMS = 32;
 
 type Waiter = { resolve: (m: StunMessage) => void; reject: (e: Error) => void; timer?: NodeJS.Timeout };
 
@@ -156,6 +160,7 @@ export class IceUdpAgent {
     try {
       const pair = await done;
       this.connection = new IceUdpConnection(this, pair.base, pair.remote);
+      for (const packet of pair.early.splice(0)) this.connection.deliver(packet);
       return this.connection;
     } finally {
       clearTimeout(timeout);
@@ -199,7 +204,7 @@ export class IceUdpAgent {
     const k = `${base.address}>${key(remote)}`;
     let p = this.pairs.get(k);
     if (!p) {
-      p = { base, remote, valid: false, nominated: false };
+      p = { base, remote, valid: false, nominated: false, early: [] };
       this.pairs.set(k, p);
     }
     return p;
@@ -293,7 +298,13 @@ export class IceUdpAgent {
   onPacket(base: Base, packet: Uint8Array, remote: TransportAddress): void {
     if (!isStun(packet)) {
       const sel = this.selected;
-      if (sel && sel.base === base && key(sel.remote) === key(remote)) this.connection?.deliver(packet);
+      if (sel && sel.base === base && key(sel.remote) === key(remote)) {
+        if (this.connection) this.connection.deliver(packet);
+        else if (sel.early.length < MAX_EARLY_DATAGRAMS) sel.early.push(packet);
+      } else if (!sel) {
+        const p = this.pairs.get(`${base.address}>${key(remote)}`);
+        if (p && p.early.length < MAX_EARLY_DATAGRAMS) p.early.push(packet);
+      }
       return;
     }
     let m: StunMessage;
@@ -330,6 +341,8 @@ export class IceUdpConnection extends EventEmitter<{ message: [Uint8Array]; clos
   private closed = false;
   private lastConsent = Date.now();
   private readonly timer: NodeJS.Timeout;
+  /** Datagrams that came before anyone listened (the peer's first DTLS flight can beat our `connect`). */
+  private unread: Uint8Array[] = [];
 
   constructor(
     private readonly agent: IceUdpAgent,
@@ -339,6 +352,10 @@ export class IceUdpConnection extends EventEmitter<{ message: [Uint8Array]; clos
     super();
     this.timer = setInterval(() => void this.checkConsent(), CONSENT_INTERVAL_MS);
     this.timer.unref();
+    (this as EventEmitter).on("newListener", (event: string) => {
+      // Once the listener is in place (newListener fires just before it is added).
+      if (event === "message" && this.unread.length) queueMicrotask(() => this.unread.splice(0).forEach((p) => this.deliver(p)));
+    });
   }
 
   send(datagram: Uint8Array): void {
@@ -356,7 +373,9 @@ export class IceUdpConnection extends EventEmitter<{ message: [Uint8Array]; clos
 
   /** @internal */
   deliver(packet: Uint8Array): void {
-    if (!this.closed) this.emit("message", packet);
+    if (this.closed) return;
+    if (this.listenerCount("message") > 0) this.emit("message", packet);
+    else if (this.unread.length < MAX_EARLY_DATAGRAMS) this.unread.push(packet);
   }
 
   private async checkConsent(): Promise<void> {

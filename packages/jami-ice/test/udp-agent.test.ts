@@ -1,5 +1,5 @@
 import { createSocket } from "node:dgram";
-import { decodeStun, IceUdpAgent, StunAttr, StunMessage, StunMethod, type IceUdpConnection } from "jami-ice";
+import { decodeStun, IceUdpAgent, StunAttr, StunClass, StunMessage, StunMethod, type IceUdpConnection } from "jami-ice";
 
 const next = (c: IceUdpConnection): Promise<Buffer> => new Promise((r) => c.once("message", (m) => r(Buffer.from(m))));
 
@@ -20,6 +20,36 @@ describe("ICE over UDP between two of our agents", () => {
       a.close();
       b.close();
     }
+  });
+
+  it("keeps datagrams a controlling peer sends right after nominating, until the connection is read", async () => {
+    const agent = await IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: false });
+    const host = agent.local.candidates[0]!;
+    const socket = createSocket("udp4");
+    await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
+    const peer = { ufrag: "peer", pwd: "p".repeat(22) };
+    const text = new TextEncoder();
+    const connecting = agent.connect({ ...peer, candidates: [{ foundation: "1", component: 1, transport: "UDP", priority: 1, address: "127.0.0.1", port: socket.address().port, type: "host" }] });
+    // Our checks are answered late: the nomination and a first DTLS datagram arrive before the pair is valid.
+    socket.on("message", (m) => {
+      const request = decodeStun(new Uint8Array(m));
+      if (request.cls !== StunClass.Request) return;
+      const ok = new StunMessage(StunMethod.Binding, StunClass.Success, request.transactionId).addXorAddress(StunAttr.XorMappedAddress, { family: 4, address: "127.0.0.1", port: host.port });
+      setTimeout(() => socket.send(ok.encode({ integrityKey: text.encode(peer.pwd), fingerprint: true }), host.port, host.address), 50);
+    });
+    const nomination = StunMessage.request(StunMethod.Binding)
+      .addString(StunAttr.Username, `${agent.local.ufrag}:${peer.ufrag}`)
+      .addU32(StunAttr.Priority, 1)
+      .addU64(StunAttr.IceControlling, 1n)
+      .add(StunAttr.UseCandidate, new Uint8Array());
+    socket.send(nomination.encode({ integrityKey: text.encode(agent.local.pwd), fingerprint: true }), host.port, host.address);
+    socket.send(Uint8Array.of(0x16, 0xfe, 0xfd, 9, 9), host.port, host.address);
+    const connection = await connecting;
+    // Read later still: the datagram waits for the first listener.
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await next(connection)).toEqual(Buffer.from([0x16, 0xfe, 0xfd, 9, 9]));
+    connection.close();
+    socket.close();
   });
 
   it("both controlling: the role conflict is resolved", async () => {
