@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DhtNode, SecureDht } from "jami-dht";
 import { PrivateKey } from "jami-identity";
-import { Account, peerRequestValue, JamiDhtKeys, type AccountEvents, type Channel } from "jami-sdk";
+import { Account, peerRequestValue, readPeerRequest, JamiDhtKeys, type AccountEvents, type Channel } from "jami-sdk";
 import { encodeIceMessage, IceTcpAgent } from "jami-ice";
 
 const BITS = 2048;
@@ -98,6 +98,29 @@ describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)
       expect(alice.connectedDevices()).toEqual([bob.deviceId]);
     } finally {
       await eve.stop();
+    }
+  });
+
+  it("a connection request replayed (its id again, in another value the same device signed) is answered once", async () => {
+    // Bob's own device key signs both values, so both pass every check but the replay one.
+    const asBob = new SecureDht(seed, { key: bob.local.device.key });
+    const agent = await IceTcpAgent.create({ addresses: ["127.0.0.1"], controlling: false });
+    const request = { id: 4242n, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" };
+    const answers: bigint[] = [];
+    const sub = asBob.listen(JamiDhtKeys.peer(bob.local.deviceShortId));
+    sub.on("value", (v) => {
+      const r = readPeerRequest(v);
+      if (r?.isAnswer && r.id === request.id) answers.push(r.id);
+    });
+    try {
+      for (let i = 0; i < 2; i++) {
+        await asBob.putEncrypted(JamiDhtKeys.peer(alice.local.deviceShortId), peerRequestValue(request), alice.local.device.key.publicKey);
+        await new Promise((r) => setTimeout(r, 1500));
+      }
+      expect(answers).toEqual([request.id]);
+    } finally {
+      sub.cancel();
+      agent.close();
     }
   });
 
