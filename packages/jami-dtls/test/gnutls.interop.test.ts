@@ -25,6 +25,9 @@ function identity(name: string): DeviceIdentity {
   return { key: PrivateKey.fromPem(readFileSync(join(VECTORS, `${name}.device.key.pem`), "utf8")), certificate: certificate!, issuers };
 }
 
+/** gnutls-serv prints "… listening on IPv4 0.0.0.0 port N..." before it binds, and "done" once it listens. */
+const LISTENING = /listening on IPv4 [^\n]*done/i;
+
 function waitOutput(child: ChildProcessWithoutNullStreams, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
   let seen = "";
   return new Promise((resolvePromise, reject) => {
@@ -61,9 +64,9 @@ describe("TLS with GnuTLS and Jami's priority string", () => {
       "--x509certfile", join(VECTORS, "alice.device-chain.pem"), "--x509keyfile", join(VECTORS, "alice.device.key.pem"),
     ]);
     try {
-      await waitOutput(server, /listening|Echo Server ready/i);
+      await waitOutput(server, LISTENING);
       const socket = createConnection({ host: "127.0.0.1", port });
-      await new Promise((r) => socket.once("connect", r));
+      await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
       const link = await secureLink({ transport: socket, role: "client", identity: bob, verifyPeer: (p) => void expect(p.jamiId.toString()).toBe(alice.issuers[0]!.jamiId.toString()) });
       expect(link.protocol).toBe("TLSv1.3");
       expect(link.cipher).toBe("TLS_AES_256_GCM_SHA384");
@@ -115,7 +118,7 @@ describe("DTLS 1.2 with GnuTLS and Jami's DTLS priority string", () => {
     const server = spawn("gnutls-serv", ["--udp", "--echo", "-p", String(port), "--priority", DTLS_PRIORITY, "--require-client-cert", "--verify-client-cert", "--x509cafile", chain("bob"), "--x509certfile", chain("alice"), "--x509keyfile", key("alice")]);
     const log = waitOutput(server, /Processing \d+ bytes command/);
     try {
-      await waitOutput(server, /UDP Echo Server listening/i);
+      await waitOutput(server, LISTENING);
       const transport = await UdpTransport.open(port);
       const link = await dtlsLink({ transport, role: "client", identity: bob, verifyPeer: (p) => void expect(p.jamiId.toString()).toBe(alice.issuers[0]!.jamiId.toString()) });
       expect(link.cipher).toBe("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
