@@ -27,6 +27,8 @@ export interface IceUdpAgentOptions {
   /** A TURN server: a UDP allocation there becomes a relayed candidate. */
   turn?: TurnServer;
   timeoutMs?: number;
+  /** Stops the gathering (the TURN allocation) early: `create` then rejects with ABORTED. */
+  signal?: AbortSignal;
 }
 
 /** Where our checks and data leave from: a host socket, or a TURN relay. */
@@ -107,7 +109,12 @@ export class IceUdpAgent {
       candidates.push({ foundation: `U${i}`, component: 1, transport: "UDP", priority: candidatePriority("host", "UDP", undefined, 8191 - i), address, port: socket.address().port, type: "host" });
     }
     if (options.turn) {
-      const relay = await TurnUdpAllocation.allocate(options.turn).catch((e: Error) => (log("TURN: %s", e.message), undefined));
+      const relay = await TurnUdpAllocation.allocate(options.turn, options.signal).catch((e: Error) => (log("TURN: %s", e.message), undefined));
+      if (options.signal?.aborted) {
+        relay?.close();
+        for (const [socket] of sockets) socket.close();
+        throw new IceError("ABORTED", "ICE gathering aborted");
+      }
       if (relay) {
         const base = relayBase(relay);
         bases.push(base);

@@ -52,6 +52,17 @@ describe("ICE over UDP between two of our agents", () => {
     socket.close();
   });
 
+  it("an aborted gathering (waiting on a TURN server that never answers) rejects with ABORTED", async () => {
+    const silent = createSocket("udp4");
+    await new Promise<void>((r) => silent.bind(0, "127.0.0.1", () => r()));
+    const controller = new AbortController();
+    const turn = { host: "127.0.0.1", port: silent.address().port, username: "u", password: "p" };
+    const pending = IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: false, turn, signal: controller.signal });
+    setTimeout(() => controller.abort(), 100);
+    await expect(pending).rejects.toMatchObject({ code: "ABORTED" });
+    silent.close();
+  });
+
   it("both controlling: the role conflict is resolved", async () => {
     const [x, y] = await Promise.all([IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: true }), IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: true })]);
     const [a, b] = await Promise.all([x.connect(y.local), y.connect(x.local)]);
