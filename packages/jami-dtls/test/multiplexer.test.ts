@@ -114,6 +114,8 @@ describe("a broken link", () => {
     const a = new MultiplexedSocket(s.socket);
     new MultiplexedSocket(c.socket);
     // The peer's TCP connection stops reading (as jamid 13.7's while its git clone waits): it never ends its side.
+    // Only over the ICE stream, as in real links, does a half-closed TLS socket linger (Node's TLS over a plain
+    // TCP socket destroys itself after end()), hence the reach into the peer's ICE connection for its TCP socket.
     (controlling as unknown as { link: { socket: { pause(): void } } }).link.socket.pause();
     const gone = new Promise<void>((r) => a.stream.once("close", () => r()));
     const started = Date.now();
