@@ -20,3 +20,8 @@ export function hostAddresses(): string[] {
   }
   return out;
 }
+
+/** 6 for an IPv6 address (text form), else 4. */
+export function familyOf(address: string): 4 | 6 {
+  return address.includes(":") ? 6 : 4;
+}

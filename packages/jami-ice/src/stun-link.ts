@@ -83,7 +83,7 @@ export class StunLink extends EventEmitter<{
     this.onClose();
   }
 
-  /** Hands every application packet to `reader`, starting with those that arrived before it. */
+  /** Hands every application packet to `consumer`, starting with those that arrived before it. */
   readData(consumer: (packet: Uint8Array) => void): void {
     this.consumer = consumer;
     const early = this.early;

@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { candidatePriority, type Candidate, type IceDescription, type TcpType } from "./candidate.js";
 import { IceError } from "./errors.js";
-import { hostAddresses, iceCredentials } from "./host.js";
+import { familyOf, hostAddresses, iceCredentials } from "./host.js";
 import { IceConnection } from "./ice-connection.js";
 import { StunClass, type StunMessage, StunMethod } from "./stun.js";
 import { StunLink } from "./stun-link.js";
@@ -151,17 +151,17 @@ export class IceTcpAgent {
     for (const link of this.links) void this.check(link, false);
     const targets = remote.candidates.filter((c) => c.transport === "TCP" && c.tcpType === "passive" && c.component === 1);
     // We dial from our host active candidates' families, and through the relay (after the direct tries).
-    const ours = new Set(this.local.candidates.filter((c) => c.type === "host" && c.tcpType === "active").map((c) => c.address.includes(":")));
+    const ours = new Set(this.local.candidates.filter((c) => c.type === "host" && c.tcpType === "active").map((c) => familyOf(c.address)));
     const byPriority = [...targets].sort((a, b) => b.priority - a.priority);
-    const attempts = byPriority.filter((c) => ours.has(c.address.includes(":"))).map((c) => this.dial(c));
+    const attempts = byPriority.filter((c) => ours.has(familyOf(c.address))).map((c) => this.dial(c));
     const relay = this.relay;
     if (relay) {
       const delay = attempts.length ? RELAY_DIAL_DELAY_MS : 0;
-      attempts.push(...byPriority.filter((c) => c.address.includes(":") === (relay.relayed.family === 6)).map((c) => this.dial(c, 0, relay, delay)));
+      attempts.push(...byPriority.filter((c) => familyOf(c.address) === relay.relayed.family).map((c) => this.dial(c, 0, relay, delay)));
     }
     // Simultaneous open: from each of our so candidates to each of the peer's of the same family.
     for (const mine of this.local.candidates.filter((c) => c.type === "host" && c.tcpType === "so")) {
-      const theirs = remote.candidates.filter((c) => c.transport === "TCP" && c.tcpType === "so" && c.component === 1 && c.address.includes(":") === mine.address.includes(":"));
+      const theirs = remote.candidates.filter((c) => c.transport === "TCP" && c.tcpType === "so" && c.component === 1 && familyOf(c.address) === familyOf(mine.address));
       attempts.push(...theirs.map((c) => this.dialSimultaneous(mine, c, Date.now() + (this.options.timeoutMs ?? 30_000))));
     }
     // Nothing to dial and nothing that could dial us: no pair can ever form.
@@ -249,7 +249,7 @@ export class IceTcpAgent {
 
   private async openThroughRelay(relay: TurnTcpAllocation, target: Candidate): Promise<StunLink | undefined> {
     try {
-      const peer = { family: target.address.includes(":") ? (6 as const) : (4 as const), address: target.address, port: target.port };
+      const peer = { family: familyOf(target.address), address: target.address, port: target.port };
       const link = new StunLink(await relay.connect(peer), peer);
       link.socket.resume();
       return link;

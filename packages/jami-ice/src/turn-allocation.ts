@@ -1,6 +1,7 @@
 import createDebug from "debug";
 import { EventEmitter } from "node:events";
 import { IceError } from "./errors.js";
+import { familyOf } from "./host.js";
 import { Attr, longTermKey, StunClass, StunMessage, StunMethod, type TransportAddress } from "./stun.js";
 
 const log = createDebug("jami:ice:turn");
@@ -85,10 +86,9 @@ export abstract class TurnAllocation<Events extends Record<keyof Events, unknown
 
   /** Lets these peer addresses through the relay (CreatePermission per address of the relay's family; kept fresh). */
   async permit(addresses: string[]): Promise<void> {
-    const family = this.relayed.family;
-    const fresh = [...new Set(addresses)].filter((a) => !this.permitted.has(a) && (a.includes(":") ? 6 : 4) === family);
+    const fresh = [...new Set(addresses)].filter((a) => !this.permitted.has(a) && familyOf(a) === this.relayed.family);
     for (const address of fresh) {
-      await this.authenticated(() => StunMessage.request(StunMethod.CreatePermission).addXorAddress(Attr.XorPeerAddress, { family, address, port: 0 }));
+      await this.createPermission(address);
       this.permitted.add(address);
     }
   }
@@ -102,12 +102,14 @@ export abstract class TurnAllocation<Events extends Record<keyof Events, unknown
     void released.finally(() => this.release());
   }
 
+  private createPermission(address: string): Promise<StunMessage> {
+    return this.authenticated(() => StunMessage.request(StunMethod.CreatePermission).addXorAddress(Attr.XorPeerAddress, { family: this.relayed.family, address, port: 0 }));
+  }
+
   private async refresh(lifetime: number): Promise<void> {
     try {
       await this.authenticated(() => StunMessage.request(StunMethod.Refresh).addU32(Attr.Lifetime, lifetime));
-      for (const address of this.permitted) {
-        await this.authenticated(() => StunMessage.request(StunMethod.CreatePermission).addXorAddress(Attr.XorPeerAddress, { family: this.relayed.family, address, port: 0 }));
-      }
+      for (const address of this.permitted) await this.createPermission(address);
     } catch (e) {
       log("refresh failed: %s", (e as Error).message);
     }

@@ -1,6 +1,7 @@
 import createDebug from "debug";
 import { createSocket, type Socket } from "node:dgram";
 import { IceError } from "./errors.js";
+import { familyOf } from "./host.js";
 import { Attr, decodeStun, isStun, StunClass, StunMessage, StunMethod, type TransportAddress } from "./stun.js";
 import { TurnAllocation, type TurnServer } from "./turn-allocation.js";
 
@@ -27,7 +28,7 @@ export class TurnUdpAllocation extends TurnAllocation<{ data: [Uint8Array, Trans
   }
 
   static async allocate(server: TurnServer, signal?: AbortSignal): Promise<TurnUdpAllocation> {
-    const socket = createSocket(server.host.includes(":") ? "udp6" : "udp4");
+    const socket = createSocket(familyOf(server.host) === 6 ? "udp6" : "udp4");
     await new Promise<void>((resolve, reject) => {
       socket.once("error", reject);
       socket.connect(server.port, server.host, () => (socket.off("error", reject), resolve()));

@@ -146,7 +146,7 @@ export class TurnTcpAllocation extends TurnAllocation<{ connection: [Socket, Tra
 
   /**
    * A TCP connection from our relayed address to `peer` (RFC 6062 §4.3: Connect, then ConnectionBind on a new
-   * server connection): the socket carries the peer's bytes.
+   * server connection): the socket carries the peer's bytes. It comes paused: attach a reader, then resume it.
    */
   async connect(peer: TransportAddress): Promise<Socket> {
     if (this.closed) throw new IceError("CLOSED", "TURN allocation closed");

@@ -6,7 +6,7 @@ import { candidatePriority, type Candidate, type IceDescription } from "./candid
 import { IceError } from "./errors.js";
 import { answerCheck, buildCheck } from "./checks.js";
 import { Attr, decodeStun, isStun, StunClass, StunMessage, StunMethod, type TransportAddress } from "./stun.js";
-import { hostAddresses, iceCredentials } from "./host.js";
+import { familyOf, hostAddresses, iceCredentials } from "./host.js";
 import type { StunServer, TurnServer } from "./turn.js";
 import { TurnUdpAllocation } from "./turn-udp.js";
 
@@ -97,7 +97,7 @@ export class IceUdpAgent {
     const candidates: Candidate[] = [];
     const sockets: [Socket, Base][] = [];
     for (const [i, address] of addresses.entries()) {
-      const family = address.includes(":") ? 6 : 4;
+      const family = familyOf(address);
       const socket = createSocket(family === 6 ? "udp6" : "udp4");
       await new Promise<void>((resolve, reject) => {
         socket.once("error", reject);
@@ -128,7 +128,7 @@ export class IceUdpAgent {
     }
     for (const base of bases) base.relay?.on("data", (data, from) => agent.onPacket(base, data, from));
     if (options.stun) {
-      const base = bases.find((b) => !b.relay && b.family === (options.stun!.host.includes(":") ? 6 : 4));
+      const base = bases.find((b) => !b.relay && b.family === familyOf(options.stun!.host));
       const mapped = base ? await agent.mappedAddress(base, options.stun).catch((e: Error) => (log("STUN: %s", e.message), undefined)) : undefined;
       if (mapped && !addresses.includes(mapped.address)) {
         candidates.push({ foundation: "S0", component: 1, transport: "UDP", priority: candidatePriority("srflx", "UDP"), address: mapped.address, port: mapped.port, type: "srflx" });
@@ -155,7 +155,7 @@ export class IceUdpAgent {
     await Promise.all(this.bases.map((b) => b.relay?.permit(targets.map((c) => c.address)).catch((e: Error) => log("TURN permission: %s", e.message))));
     let started = 0;
     for (const c of targets) {
-      const family = c.address.includes(":") ? 6 : 4;
+      const family = familyOf(c.address);
       for (const base of this.bases.filter((b) => b.family === family)) {
         // RFC 8445 §6.1.4.2 pacing: one new check every 50 ms.
         setTimeout(() => void this.check(this.pair(base, { family, address: c.address, port: c.port }), false), 50 * started++).unref();

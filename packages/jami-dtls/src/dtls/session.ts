@@ -47,7 +47,7 @@ export interface Credentials {
  * retransmission, alerts, application data. The handshake itself is a client or server flow run over `HandshakeIO`.
  */
 export class DtlsSession implements HandshakeIO {
-  readonly layer = new RecordLayer();
+  private readonly layer = new RecordLayer();
   private readonly reassembler = new Reassembler();
   private flight: FlightItem[] = [];
   /** The first message_seq of the peer after our current flight: earlier ones retransmitted mean ours was lost. */
@@ -62,7 +62,7 @@ export class DtlsSession implements HandshakeIO {
   private earlyData: Uint8Array[] = [];
   private wake?: () => void;
   private failure?: Error;
-  established = false;
+  private established = false;
   private delivering = false;
   private ended = false;
 

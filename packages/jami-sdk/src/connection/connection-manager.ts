@@ -53,8 +53,7 @@ export class ConnectionManager {
   private readonly answers = new Map<bigint, { from: string; resolve: (r: PeerConnectionRequest) => void }>();
   private readonly treated = new Set<bigint>();
   private readonly subscriptions: Subscription[] = [];
-  private stopped = false;
-  /** Aborts the links still being set up (answers to requests in flight) when the manager stops. */
+  /** Aborted when the manager stops: links still being set up (answers to requests in flight) end with it. */
   private readonly lifetime = new AbortController();
 
   constructor(private readonly options: ConnectionManagerOptions) {}
@@ -72,8 +71,11 @@ export class ConnectionManager {
     }
   }
 
+  private get stopped(): boolean {
+    return this.lifetime.signal.aborted;
+  }
+
   stop(): void {
-    this.stopped = true;
     this.lifetime.abort();
     for (const s of this.subscriptions.splice(0)) s.cancel();
     for (const d of this.dialing.values()) d.abort.abort();
