@@ -23,6 +23,11 @@ export interface SecureIdentity {
 export interface SecureGetOptions extends GetOptions {
   /** Also yield values that are encrypted for someone else (as opaque values). Default false. */
   includeUndecryptable?: boolean;
+  /**
+   * Only values that arrived encrypted to our key (so signed, addressed to us and decrypted): what an inbox
+   * reads. A signed value sent to someone else can be re-published in the clear at any key; this refuses it.
+   */
+  requireEncrypted?: boolean;
 }
 
 /**
@@ -33,15 +38,14 @@ export interface SecureGetOptions extends GetOptions {
 export class SecureDht {
   private readonly certificates = new Map<string, Certificate>();
   private readonly seqs = new Map<string, number>();
+  /** Our public key id (SHA-1 of the SPKI): where our certificate lives and what `to` holds. */
+  readonly keyId: InfoHash | undefined;
 
   constructor(
     readonly node: DhtClient,
     readonly identity?: SecureIdentity,
-  ) {}
-
-  /** Our public key id (SHA-1 of the SPKI): where our certificate lives and what `to` holds. */
-  get keyId(): InfoHash | undefined {
-    return this.identity ? publicKeyId(this.identity.key.publicKey) : undefined;
+  ) {
+    this.keyId = identity ? publicKeyId(identity.key.publicKey) : undefined;
   }
 
   private requireIdentity(): SecureIdentity {
@@ -82,19 +86,32 @@ export class SecureDht {
     return this.node.put(key, value.encrypt(privateKey, recipient), options);
   }
 
-  /** Checks one received value: plain passes, signed must verify, encrypted is decrypted if it is ours. */
-  private accept(v: Value, includeUndecryptable = false): Value | undefined {
+  /**
+   * Checks one received value: encrypted values are decrypted if they are ours (the inner signature and recipient
+   * checked), signed ones must verify and, when addressed, be addressed to us; plain ones pass unless
+   * `requireEncrypted`. OpenDHT checks the recipient of encrypted values only; a signed value addressed to
+   * another key is refused here too, as it was never meant for us.
+   */
+  private accept(v: Value, options: SecureGetOptions): Value | undefined {
     if (v.isEncrypted) {
-      if (!this.identity) return includeUndecryptable ? v : undefined;
+      if (!this.identity) return options.includeUndecryptable ? v : undefined;
       try {
         return v.decrypt(this.identity.key);
       } catch (e) {
         log("dropped encrypted value %s: %s", v.id, (e as Error).message);
-        return includeUndecryptable && (e as DhtError).code === "DECRYPT_FAILED" ? v : undefined;
+        return options.includeUndecryptable && (e as DhtError).code === "DECRYPT_FAILED" ? v : undefined;
       }
+    }
+    if (options.requireEncrypted) {
+      log("dropped value %s: not encrypted to us", v.id);
+      return undefined;
     }
     if (v.owner && !v.verifySignature()) {
       log("dropped value %s: bad signature", v.id);
+      return undefined;
+    }
+    if (v.recipient && this.keyId && !v.recipient.equals(this.keyId)) {
+      log("dropped value %s: addressed to %s", v.id, v.recipient);
       return undefined;
     }
     return v;
@@ -102,7 +119,7 @@ export class SecureDht {
 
   async *get(key: InfoHash, options: SecureGetOptions = {}): AsyncGenerator<Value, void, undefined> {
     for await (const v of this.node.get(key, options)) {
-      const ok = this.accept(v, options.includeUndecryptable);
+      const ok = this.accept(v, options);
       if (ok) yield ok;
     }
   }
@@ -118,7 +135,7 @@ export class SecureDht {
     const inner = this.node.listen(key, options);
     const outer = new Subscription(key, options.filter);
     inner.on("value", (v) => {
-      const ok = this.accept(v, options.includeUndecryptable);
+      const ok = this.accept(v, options);
       if (ok) outer.deliver(ok);
     });
     inner.on("expired", (ids) => outer.deliverExpired(ids));

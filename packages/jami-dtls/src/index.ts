@@ -7,6 +7,8 @@ export {
   PROTOCOL_CHANNEL,
   MULTIPLEXED_SOCKET_VERSION,
   MAX_CHANNEL_FRAME,
+  MAX_OPEN_CHANNELS,
+  MAX_PENDING_CHANNEL_REQUESTS,
   type ChannelRequestHandler,
   type MultiplexedSocketEvents,
 } from "./multiplexer.js";

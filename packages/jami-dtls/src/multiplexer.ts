@@ -1,7 +1,7 @@
 import createDebug from "debug";
 import { randomInt } from "node:crypto";
 import { Duplex } from "node:stream";
-import { decodeMsgpackPrefix, decodeMsgpackSequence, encodeMsgpack, isMsgMap, TypedEmitter, type MsgValue } from "jami-dht";
+import { decodeMsgpackSequence, encodeMsgpack, isMsgMap, TypedEmitter, type MsgValue } from "jami-dht";
 import { LinkError } from "./errors.js";
 
 const log = createDebug("jami:dtls:mux");
@@ -13,6 +13,12 @@ export const MULTIPLEXED_SOCKET_VERSION = 1;
 export const MAX_CHANNEL_FRAME = 65535;
 /** How long a closed link waits for the peer to end its side before the connection is torn down. */
 const CLOSE_GRACE_MS = 2000;
+/** Channels open at once on one link; requests past it are declined (jamid opens a handful per peer). */
+export const MAX_OPEN_CHANNELS = 256;
+/** Channel requests being decided at once (the request handler may be slow); more are declined. */
+export const MAX_PENDING_CHANNEL_REQUESTS = 16;
+/** Bytes a channel buffers for a reader that does not keep up before the whole link is paused. */
+const CHANNEL_HIGH_WATER_MARK = 256 * 1024;
 const enum State {
   Request = 0,
   Accept = 1,
@@ -40,6 +46,10 @@ export class MultiplexedSocket extends TypedEmitter<MultiplexedSocketEvents> {
   private readonly frames = new FrameParser();
   private readonly channels = new Map<number, Channel>();
   private readonly opening = new Map<number, { name: string; resolve: (c: Channel) => void; reject: (e: Error) => void }>();
+  /** Channel ids whose request the handler is still deciding. */
+  private readonly deciding = new Set<number>();
+  /** Channels whose reader is behind: the link is paused while any is. */
+  private readonly backlogged = new Set<Channel>();
   private beaconWaiters: Array<() => void> = [];
   private closed = false;
   peerVersion?: number;
@@ -129,8 +139,20 @@ export class MultiplexedSocket extends TypedEmitter<MultiplexedSocketEvents> {
   }
 
   /** @internal */
-  forget(channel: number): void {
-    this.channels.delete(channel);
+  forget(channel: Channel): void {
+    if (this.channels.get(channel.id) === channel) this.channels.delete(channel.id);
+    this.caughtUp(channel);
+  }
+
+  /** @internal A channel's buffer is full: stop reading the link (TCP then pushes back on the peer). */
+  fellBehind(channel: Channel): void {
+    this.backlogged.add(channel);
+    this.stream.pause();
+  }
+
+  /** @internal A channel's reader asked for more (or the channel is gone). */
+  caughtUp(channel: Channel): void {
+    if (this.backlogged.delete(channel) && this.backlogged.size === 0 && !this.closed) this.stream.resume();
   }
 
   private sendProtocol(map: Record<string, MsgValue>): void {
@@ -198,11 +220,19 @@ export class MultiplexedSocket extends TypedEmitter<MultiplexedSocketEvents> {
   }
 
   private async onChannelRequest(name: string, id: number): Promise<void> {
+    const free = !this.channels.has(id) && !this.deciding.has(id) && id !== CONTROL_CHANNEL && id !== PROTOCOL_CHANNEL;
+    if (!free || this.channels.size + this.deciding.size >= MAX_OPEN_CHANNELS || this.deciding.size >= MAX_PENDING_CHANNEL_REQUESTS) {
+      log("declined channel request %s (%d): id in use or too many channels", name, id);
+      return void this.sendFrame(CONTROL_CHANNEL, encodeMsgpack([name, id, State.Decline]));
+    }
     let accept = false;
+    this.deciding.add(id);
     try {
-      accept = !this.channels.has(id) && id !== CONTROL_CHANNEL && id !== PROTOCOL_CHANNEL && (await this.onRequest(name));
+      accept = await this.onRequest(name);
     } catch (e) {
       log("channel request handler failed: %s", (e as Error).message);
+    } finally {
+      this.deciding.delete(id);
     }
     if (this.closed) return;
     if (!accept) return void this.sendFrame(CONTROL_CHANNEL, encodeMsgpack([name, id, State.Decline]));
@@ -220,6 +250,7 @@ export class MultiplexedSocket extends TypedEmitter<MultiplexedSocketEvents> {
     this.opening.clear();
     for (const c of this.channels.values()) c.linkClosed(error);
     this.channels.clear();
+    this.backlogged.clear();
     this.emit("close", error);
   }
 }
@@ -233,12 +264,13 @@ export class Channel extends Duplex {
     readonly id: number,
     readonly name: string,
   ) {
-    super({ highWaterMark: 256 * 1024 });
+    super({ highWaterMark: CHANNEL_HIGH_WATER_MARK });
   }
 
   /** @internal */
   deliver(payload: Uint8Array): void {
-    this.push(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength));
+    if (this.readableEnded || this.destroyed) return;
+    if (!this.push(Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength))) this.socket.fellBehind(this);
   }
 
   /** @internal */
@@ -257,7 +289,13 @@ export class Channel extends Duplex {
   }
 
   override _read(): void {
-    /* frames are pushed as they arrive */
+    // Frames are pushed as they arrive; a reader asking for more lets a paused link go on.
+    this.socket.caughtUp(this);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.socket.forget(this);
+    callback(error);
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -279,7 +317,7 @@ export class Channel extends Duplex {
     } catch {
       /* the link is gone: nothing to tell */
     }
-    this.socket.forget(this.id);
+    this.socket.forget(this);
     callback();
   }
 }
@@ -293,9 +331,10 @@ function frameHeader(channel: number, length: number): Buffer {
 }
 
 /**
- * Cuts the link's byte stream into `[channel, payload]` frames. The usual layout (fixarray 2, uint, bin) is read
- * from its header so a large payload is copied once when complete; anything else goes through the generic
- * msgpack decoder; what is not `[channel, bin]` throws PROTOCOL.
+ * Cuts the link's byte stream into `[channel, payload]` frames. Only the layout jamid writes is accepted
+ * (fixarray 2, a u16 channel as a positive fixint, uint8 or uint16, then bin8/16/32), and a payload above
+ * MAX_CHANNEL_FRAME is refused as soon as its header is read: a peer can neither make the link buffer an
+ * announced 4 GiB nor make it re-decode its buffer on every chunk. Throws PROTOCOL.
  */
 class FrameParser {
   private chunks: Uint8Array[] = [];
@@ -315,29 +354,10 @@ class FrameParser {
 
   private next(): [number, Uint8Array] | undefined {
     if (this.size === 0) return undefined;
-    const head = this.peek(Math.min(this.size, 9));
-    const header = readHeader(head);
-    if (header === "incomplete") return undefined;
-    if (header) {
-      if (this.size < header.headerLength + header.payloadLength) return undefined;
-      this.take(header.headerLength);
-      return [header.channel, this.take(header.payloadLength)];
-    }
-    const all = this.take(this.size);
-    const item = decodeMsgpackPrefix(all);
-    if (!item) {
-      this.chunks = [all];
-      this.size = all.length;
-      return undefined;
-    }
-    const rest = all.subarray(item.length);
-    this.chunks = rest.length ? [rest] : [];
-    this.size = rest.length;
-    const [channel, payload] = Array.isArray(item.value) ? item.value : [];
-    if (typeof channel !== "number" || !(payload instanceof Uint8Array) || channel < 0 || channel > PROTOCOL_CHANNEL) {
-      throw new LinkError("PROTOCOL", "a frame is not [channel, bin]");
-    }
-    return [channel, payload];
+    const header = readHeader(this.peek(Math.min(this.size, MAX_HEADER)));
+    if (header === "incomplete" || this.size < header.headerLength + header.payloadLength) return undefined;
+    this.take(header.headerLength);
+    return [header.channel, this.take(header.payloadLength)];
   }
 
   private peek(n: number): Uint8Array {
@@ -370,8 +390,14 @@ class FrameParser {
   }
 }
 
-function readHeader(h: Uint8Array): { channel: number; headerLength: number; payloadLength: number } | undefined | "incomplete" {
-  if (h[0] !== 0x92) return undefined;
+/** fixarray, uint16 channel (3 bytes), bin32 header (5 bytes). */
+const MAX_HEADER = 9;
+
+function readHeader(h: Uint8Array): { channel: number; headerLength: number; payloadLength: number } | "incomplete" {
+  const refuse = (why: string): never => {
+    throw new LinkError("PROTOCOL", `a frame is not [channel, bin]: ${why}`);
+  };
+  if (h[0] !== 0x92) refuse(`starts with 0x${h[0]!.toString(16)}`);
   if (h.length < 2) return "incomplete";
   let at = 1;
   let channel: number;
@@ -385,14 +411,15 @@ function readHeader(h: Uint8Array): { channel: number; headerLength: number; pay
     if (h.length < at + 3) return "incomplete";
     channel = (h[at + 1]! << 8) | h[at + 2]!;
     at += 3;
-  } else return undefined;
+  } else return refuse(`channel encoded as 0x${c.toString(16)}`);
   if (h.length < at + 1) return "incomplete";
   const b = h[at]!;
   const width = b === 0xc4 ? 1 : b === 0xc5 ? 2 : b === 0xc6 ? 4 : 0;
-  if (!width) return undefined;
+  if (!width) refuse(`payload encoded as 0x${b.toString(16)}`);
   if (h.length < at + 1 + width) return "incomplete";
   let length = 0;
   for (let i = 0; i < width; i++) length = length * 256 + h[at + 1 + i]!;
+  if (length > MAX_CHANNEL_FRAME) refuse(`payload of ${length} bytes announced (at most ${MAX_CHANNEL_FRAME})`);
   return { channel, headerLength: at + 1 + width, payloadLength: length };
 }
 

@@ -1,4 +1,10 @@
 import { IceError } from "./errors.js";
+import { dialable } from "./host.js";
+
+/** Candidates read from one description; jamid offers a few per interface (host, server-reflexive, relayed). */
+export const MAX_CANDIDATES = 32;
+/** Remote candidates an agent sends checks or connections to, the highest priorities first. */
+export const MAX_CHECKED_CANDIDATES = 16;
 
 export type CandidateType = "host" | "srflx" | "prflx" | "relay";
 export type TcpType = "active" | "passive" | "so";
@@ -93,6 +99,7 @@ export function decodeIceMessage(text: string): IceDescription {
   if (!ufrag || !pwd || /\s/.test(ufrag) || /\s/.test(pwd)) throw new IceError("ICE_MSG_MALFORMED", "ice_msg needs a ufrag and a pwd line");
   const candidates: Candidate[] = [];
   for (const line of lines.slice(2)) {
+    if (candidates.length === MAX_CANDIDATES) break;
     if (!line.trim()) continue;
     try {
       candidates.push(parseCandidate(line));
@@ -101,4 +108,16 @@ export function decodeIceMessage(text: string): IceDescription {
     }
   }
   return { ufrag, pwd, candidates };
+}
+
+/**
+ * The peer's candidates we will contact: addresses we may dial (see `dialable`: no loopback or link-local unless
+ * we offer such addresses ourselves), at most MAX_CHECKED_CANDIDATES, highest priority first. One connection
+ * request must not make us scan ports or flood addresses of the sender's choosing.
+ */
+export function candidatesToContact(remote: readonly Candidate[], ownAddresses: readonly string[]): Candidate[] {
+  return remote
+    .filter((c) => dialable(c.address, ownAddresses))
+    .sort((a, b) => b.priority - a.priority)
+    .slice(0, MAX_CHECKED_CANDIDATES);
 }

@@ -30,11 +30,14 @@ export type CheckVerdict =
  * with XOR-MAPPED-ADDRESS.
  */
 export function answerCheck(m: StunMessage, local: IceDescription, role: { controlling: boolean; tieBreaker: bigint }, from: TransportAddress): CheckVerdict {
+  const key = new TextEncoder().encode(local.pwd);
+  // A 487 is signed with our password (the peer acts on it only then); a 401 cannot be (RFC 8489 §9.1.3).
   const error = (code: number, reason: string): CheckVerdict => ({
-    reply: new StunMessage(StunMethod.Binding, StunClass.Error, m.transactionId).addErrorCode(code, reason).encode({ fingerprint: true }),
+    reply: new StunMessage(StunMethod.Binding, StunClass.Error, m.transactionId)
+      .addErrorCode(code, reason)
+      .encode({ integrityKey: code === 401 ? undefined : key, fingerprint: true }),
     accepted: false,
   });
-  const key = new TextEncoder().encode(local.pwd);
   if (!(m.string(Attr.Username) ?? "").startsWith(`${local.ufrag}:`) || !m.checkIntegrity(key) || !m.checkFingerprint()) return error(401, "Unauthorized");
   let controlling = role.controlling;
   const theirControlling = m.u64(Attr.IceControlling);

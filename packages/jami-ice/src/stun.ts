@@ -32,6 +32,7 @@ export const Attr = {
   MappedAddress: 0x0001,
   Username: 0x0006,
   MessageIntegrity: 0x0008,
+  MessageIntegritySha256: 0x001c,
   ErrorCode: 0x0009,
   UnknownAttributes: 0x000a,
   ChannelNumber: 0x000c,
@@ -213,12 +214,16 @@ export function decodeStun(bytes: Uint8Array): StunMessage {
   const cls = (((type & 0x0010) >> 4) | ((type & 0x0100) >> 7)) as StunClass;
   const attributes: StunAttribute[] = [];
   let offset = HEADER;
+  let afterIntegrity = false;
   while (offset < bytes.length) {
     if (offset + 4 > bytes.length) throw new IceError("STUN_MALFORMED", "truncated STUN attribute");
     const t = view.getUint16(offset);
     const len = view.getUint16(offset + 2);
     if (offset + 4 + len > bytes.length) throw new IceError("STUN_MALFORMED", "STUN attribute overruns the message");
-    attributes.push({ type: t, value: bytes.slice(offset + 4, offset + 4 + len) });
+    // RFC 8489 §14.5: what follows MESSAGE-INTEGRITY is not covered by it and is ignored, FINGERPRINT aside (an
+    // on-path party could append USE-CANDIDATE or ICE-CONTROLLING and recompute the keyless FINGERPRINT).
+    if (!afterIntegrity || t === Attr.Fingerprint || t === Attr.MessageIntegritySha256) attributes.push({ type: t, value: bytes.slice(offset + 4, offset + 4 + len) });
+    if (t === Attr.MessageIntegrity) afterIntegrity = true;
     offset += 4 + ((len + 3) & ~3);
   }
   return new StunMessage(method, cls, bytes.slice(8, 20), attributes, bytes);

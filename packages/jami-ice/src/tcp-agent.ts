@@ -1,7 +1,7 @@
 import createDebug from "debug";
 import { randomBytes } from "node:crypto";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
-import { candidatePriority, type Candidate, type IceDescription, type TcpType } from "./candidate.js";
+import { candidatePriority, candidatesToContact, type Candidate, type IceDescription, type TcpType } from "./candidate.js";
 import { IceError } from "./errors.js";
 import { familyOf, hostAddresses, iceCredentials } from "./host.js";
 import { IceConnection } from "./ice-connection.js";
@@ -138,6 +138,8 @@ export class IceTcpAgent {
   /** Runs the checks against the peer's description; resolves with the nominated connection. */
   async connect(remote: IceDescription, signal?: AbortSignal): Promise<IceConnection> {
     if (this.closed) throw new IceError("CLOSED", "ICE agent closed");
+    const own = this.local.candidates.filter((c) => c.type === "host").map((c) => c.address);
+    remote = { ...remote, candidates: candidatesToContact(remote.candidates, own) };
     this.remote = remote;
     const done = new Promise<StunLink>((resolve, reject) => (this.settle = { resolve, reject }));
     done.catch(() => undefined); // awaited below; a failure before that is not unhandled
@@ -284,8 +286,8 @@ export class IceTcpAgent {
     }
     if (answer.cls === StunClass.Error) {
       const err = answer.errorCode();
-      if (err?.code === 487) {
-        // Role conflict (RFC 8445 §7.2.5.1): switch roles and check again.
+      // Role conflict (RFC 8445 §7.2.5.1), only from the peer that knows our credentials: switch roles, check again.
+      if (err?.code === 487 && answer.checkIntegrity(key)) {
         this.controlling = !asControlling; // RFC 8445 §7.2.5.1: the opposite of the role this request claimed
         return this.check(link, useCandidate && this.controlling);
       }

@@ -2,7 +2,7 @@ import createDebug from "debug";
 import { randomBytes } from "node:crypto";
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { EventEmitter } from "node:events";
-import { candidatePriority, type Candidate, type IceDescription } from "./candidate.js";
+import { candidatePriority, candidatesToContact, type Candidate, type IceDescription } from "./candidate.js";
 import { IceError } from "./errors.js";
 import { answerCheck, buildCheck } from "./checks.js";
 import { Attr, decodeStun, isStun, StunClass, StunMessage, StunMethod, type TransportAddress } from "./stun.js";
@@ -143,6 +143,8 @@ export class IceUdpAgent {
 
   async connect(remote: IceDescription, signal?: AbortSignal): Promise<IceUdpConnection> {
     if (this.closed) throw new IceError("CLOSED", "ICE agent closed");
+    const own = this.local.candidates.filter((c) => c.type === "host").map((c) => c.address);
+    remote = { ...remote, candidates: candidatesToContact(remote.candidates, own) };
     this.remote = remote;
     const done = new Promise<Pair>((resolve, reject) => (this.settle = { resolve, reject }));
     done.catch(() => undefined);
@@ -226,7 +228,7 @@ export class IceUdpAgent {
   }
 
   /** Sends a request with RFC 8445's retransmissions and waits for its answer. */
-  private transact(base: Base, to: TransportAddress, message: StunMessage, bytes: Uint8Array, transmissions = MAX_TRANSMISSIONS): Promise<StunMessage> {
+  private transact(base: Base, to: TransportAddress, message: StunMessage, bytes: Uint8Array, transmissions = MAX_TRANSMISSIONS, integrityKey?: Uint8Array): Promise<StunMessage> {
     const id = Buffer.from(message.transactionId).toString("hex");
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { resolve, reject };
@@ -250,6 +252,7 @@ export class IceUdpAgent {
         rto *= 2;
       };
       waiter.resolve = (m) => {
+        if (integrityKey && !m.checkIntegrity(integrityKey)) return log("dropped an answer without our peer's integrity");
         clearTimeout(waiter.timer);
         this.waiters.delete(id);
         resolve(m);
@@ -265,7 +268,9 @@ export class IceUdpAgent {
     const { request, bytes, key: pwd } = buildCheck(this.local, remote, { controlling: asControlling, tieBreaker: this.tieBreaker }, candidatePriority("prflx", "UDP"), useCandidate);
     let answer: StunMessage;
     try {
-      answer = await this.transact(p.base, p.remote, request, bytes, consent ? 1 : MAX_TRANSMISSIONS);
+      // Only answers that carry our peer's MESSAGE-INTEGRITY count; others are dropped as if never received
+      // (RFC 8489 §9.1.5), so a forged answer neither validates a pair nor cuts its retransmissions short.
+      answer = await this.transact(p.base, p.remote, request, bytes, consent ? 1 : MAX_TRANSMISSIONS, pwd);
     } catch {
       return false;
     }
@@ -276,7 +281,6 @@ export class IceUdpAgent {
       }
       return false;
     }
-    if (!answer.checkIntegrity(pwd)) return false;
     if (consent) return true;
     p.valid = true;
     if (useCandidate || (p.nominated && !this.controlling)) this.select(p);

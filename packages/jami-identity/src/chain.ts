@@ -11,6 +11,30 @@ export interface VerifyChainOptions {
   now?: Date;
 }
 
+/** RSA keys below this size are refused anywhere in a chain (jamid's own keys are 4096 bits). */
+export const MIN_RSA_BITS = 2048;
+/** Certificate signature algorithms accepted: RSA (PKCS#1 v1.5 and PSS) and ECDSA with SHA-256/384/512. */
+const ACCEPTED_SIGNATURES = new Map([
+  ["1.2.840.113549.1.1.11", "sha256WithRSAEncryption"],
+  ["1.2.840.113549.1.1.12", "sha384WithRSAEncryption"],
+  ["1.2.840.113549.1.1.13", "sha512WithRSAEncryption"],
+  ["1.2.840.113549.1.1.10", "RSASSA-PSS"],
+  ["1.2.840.10045.4.3.2", "ecdsa-with-SHA256"],
+  ["1.2.840.10045.4.3.3", "ecdsa-with-SHA384"],
+  ["1.2.840.10045.4.3.4", "ecdsa-with-SHA512"],
+]);
+
+/** Refuses what jamid's GnuTLS priority refuses: MD5/SHA-1 signatures, RSA below 2048 bits, DSA. */
+function checkStrength(cert: Certificate, role: string): void {
+  if (!ACCEPTED_SIGNATURES.has(cert.signatureAlgorithm)) {
+    throw new IdentityError("CHAIN_WEAK", `${role} certificate is signed with a weak or unknown algorithm (${cert.signatureAlgorithm})`);
+  }
+  const key = cert.publicKey.keyObject;
+  if (key.asymmetricKeyType === "dsa") throw new IdentityError("CHAIN_WEAK", `${role} certificate has a DSA key`);
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  if (bits !== undefined && bits < MIN_RSA_BITS) throw new IdentityError("CHAIN_WEAK", `${role} certificate has a ${bits}-bit RSA key (at least ${MIN_RSA_BITS})`);
+}
+
 export interface VerifiedDevice {
   jamiId: JamiId;
   deviceId: DeviceId;
@@ -23,7 +47,8 @@ export interface VerifiedDevice {
  * Checks a device chain (device → account [→ CA]) as jamid 13.7 does before it
  * trusts a peer device: names and signatures link up to a self-signed top that
  * is the only anchor, every issuer is a CA, nothing is outside its validity
- * period, the device is not self-signed and not revoked by its account. The
+ * period, the device is not self-signed and not revoked by its account, and no
+ * certificate is weak (MD5/SHA-1 signatures, RSA under 2048 bits). The
  * Jami ID is the device's issuer key id. Throws an `IdentityError` saying why.
  */
 export function verifyDeviceChain(chain: readonly Certificate[], options: VerifyChainOptions = {}): VerifiedDevice {
@@ -43,6 +68,7 @@ export function verifyDeviceChain(chain: readonly Certificate[], options: Verify
       throw new IdentityError("CHAIN_EXPIRED", `${role} certificate expired on ${cert.notAfter.toISOString()}`);
     }
     if (index > 0 && !cert.isCA) throw new IdentityError("CHAIN_NOT_CA", `${role} certificate is not a CA`);
+    checkStrength(cert, role);
     const issuer = chain[index + 1] ?? cert;
     if (!cert.isIssuedBy(issuer)) {
       throw new IdentityError(

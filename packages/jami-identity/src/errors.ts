@@ -17,6 +17,7 @@ export type IdentityErrorCode =
   | "CHAIN_UNTRUSTED_ROOT"
   | "CHAIN_WRONG_ACCOUNT"
   | "CHAIN_REVOKED"
+  | "CHAIN_WEAK"
   | "CRL_INVALID"
   | "CRL_BAD_SIGNATURE"
   | "ACCOUNT_EXISTS"

@@ -19,7 +19,7 @@ export {
   type CreateAccountKeysOptions,
   type CreateDeviceOptions,
 } from "./identity.js";
-export { verifyDeviceChain, type VerifyChainOptions, type VerifiedDevice } from "./chain.js";
+export { verifyDeviceChain, MIN_RSA_BITS, type VerifyChainOptions, type VerifiedDevice } from "./chain.js";
 export { RevocationList, type RevokedEntry } from "./crl.js";
 export {
   AccountArchive,

@@ -1,3 +1,7 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
   Certificate,
   PrivateKey,
@@ -106,5 +110,40 @@ describe("verifyDeviceChain on forged chains", () => {
     const accountCertificate = issueCertificate({ subject: { cn: "Jami", uid: accountKey.publicKey.jamiId.toString() }, publicKey: accountKey.publicKey, issuerKey: accountKey, isCA: true });
     const device = certifyDevice({ accountKey, accountCertificate }, await PrivateKey.generate(2048));
     expect(verifyDeviceChain([device.certificate, accountCertificate]).jamiId.equals(accountKey.publicKey.jamiId)).toBe(true);
+  });
+});
+
+describe("verifyDeviceChain refuses weak chains (as jamid's GnuTLS priority does)", () => {
+  /** A 3-level chain (CA → account CA → device) made by the openssl command line with the given digest and key size. */
+  function opensslChain(digest: string, bits: number): Certificate[] {
+    const dir = mkdtempSync(join(tmpdir(), "weak-chain-"));
+    const run = (...args: string[]): void => void execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+    try {
+      writeFileSync(join(dir, "ext.cnf"), "[wca]\nbasicConstraints=critical,CA:TRUE\n[wdev]\nbasicConstraints=CA:FALSE\n");
+      for (const name of ["ca", "acc", "dev"]) run("genrsa", "-out", `${name}.key`, String(bits));
+      run("req", "-x509", "-new", "-key", "ca.key", `-${digest}`, "-subj", "/CN=ca", "-days", "30", "-addext", "basicConstraints=critical,CA:TRUE", "-out", "ca.crt");
+      for (const [name, issuer, ext] of [["acc", "ca", "wca"], ["dev", "acc", "wdev"]] as const) {
+        run("req", "-new", "-key", `${name}.key`, "-subj", `/CN=${name}`, "-out", `${name}.csr`);
+        run("x509", "-req", "-in", `${name}.csr`, "-CA", `${issuer}.crt`, "-CAkey", `${issuer}.key`, `-${digest}`, "-days", "30", "-extfile", "ext.cnf", "-extensions", ext, "-out", `${name}.crt`);
+      }
+      return ["dev", "acc", "ca"].map((n) => Certificate.fromPem(readFileSync(join(dir, `${n}.crt`), "utf8")));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it.each([
+    ["md5", 512, /weak or unknown algorithm/],
+    ["sha1", 1024, /weak or unknown algorithm/],
+    ["sha256", 1024, /1024-bit RSA key/],
+  ])("a %s / RSA-%d chain fails with CHAIN_WEAK", (digest, bits, why) => {
+    const chain = opensslChain(digest, bits);
+    // Everything else about it is sound: the signatures link up.
+    expect(chain[0]!.isSignedBy(chain[1]!) && chain[1]!.isSignedBy(chain[2]!)).toBe(true);
+    expect(() => verifyDeviceChain(chain)).toThrow(expect.objectContaining({ code: "CHAIN_WEAK", message: expect.stringMatching(why) }));
+  });
+
+  it("the same recipe with sha256 and RSA-2048 passes (the refusals above are about strength only)", () => {
+    expect(verifyDeviceChain(opensslChain("sha256", 2048)).device.subject).toBeDefined();
   });
 });

@@ -145,7 +145,8 @@ export class Account extends TypedEmitter<AccountEvents> {
     this.secure = new SecureDht(this.dht, { key: this.local.device.key });
     // Online once a node holds the announcement; the closest nodes that are slow or gone get it in the background.
     await publishDevice(this.dht, this.archive.accountKeys.accountKey, this.local.device, { signal, acknowledgedBy: 1 });
-    const inbox = this.secure.listen(JamiDhtKeys.inbox(this.local.deviceShortId));
+    // Only values encrypted to this device: a signed value sent to another device cannot be replayed here.
+    const inbox = this.secure.listen(JamiDhtKeys.inbox(this.local.deviceShortId), { requireEncrypted: true });
     inbox.on("value", (v) => void this.onInboxValue(v));
     // Our own announcements: a device of this account coming online gets our contacts (and we learn it).
     const own = this.dht.listen(JamiDhtKeys.account(this.local.jamiId));

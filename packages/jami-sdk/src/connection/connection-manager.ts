@@ -65,7 +65,8 @@ export class ConnectionManager {
   start(): void {
     const cert = this.options.identity.certificate;
     for (const key of [JamiDhtKeys.peer(cert.deviceShortId), JamiDhtKeys.peer(cert.deviceId)]) {
-      const sub = this.options.secure.listen(key);
+      // Requests and answers count only encrypted to this device (a request sent to another one cannot be replayed).
+      const sub = this.options.secure.listen(key, { requireEncrypted: true });
       sub.on("value", (v) => void this.onValue(v));
       this.subscriptions.push(sub);
     }
