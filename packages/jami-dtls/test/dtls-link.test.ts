@@ -1,15 +1,15 @@
 import { dtlsLink, type DtlsLink, type DatagramTransport } from "jami-dtls";
 import { IceUdpAgent } from "jami-ice";
-import { RevocationList, verifyDeviceChain, type DeviceIdentity, type VerifiedDevice } from "jami-identity";
+import { RevocationList, verifyDeviceChain, type Certificate, type DeviceIdentity, type VerifiedDevice } from "jami-identity";
 import { lossy, newDevice, udpPair, type UdpTransport } from "./helpers.js";
 
-type Check = (p: VerifiedDevice) => void;
+type Check = (p: VerifiedDevice, chain: Certificate[]) => void;
 
 async function link(server: DeviceIdentity, client: DeviceIdentity, transports?: [DatagramTransport, DatagramTransport], checks: { server?: Check; client?: Check } = {}) {
   const [a, b] = transports ?? (await udpPair());
   return Promise.allSettled([
-    dtlsLink({ transport: a, role: "server", identity: server, verifyPeer: (p) => checks.server?.(p), timeoutMs: 20_000 }),
-    dtlsLink({ transport: b, role: "client", identity: client, verifyPeer: (p) => checks.client?.(p), timeoutMs: 20_000 }),
+    dtlsLink({ transport: a, role: "server", identity: server, verifyPeer: (p, chain) => checks.server?.(p, chain), timeoutMs: 20_000 }),
+    dtlsLink({ transport: b, role: "client", identity: client, verifyPeer: (p, chain) => checks.client?.(p, chain), timeoutMs: 20_000 }),
   ]);
 }
 
@@ -127,11 +127,16 @@ describe("DTLS 1.2 between two devices", () => {
     expect(s).toMatchObject({ status: "rejected", reason: { code: "PEER_REFUSED", message: expect.stringContaining("expired") } });
   });
 
-  it("a device its account revoked is refused when the check is given the CRL", async () => {
-    const laptop = await newDevice(bob.account);
+  it("a device its account revoked is refused for its revocation alone (complete chain, CHAIN_REVOKED)", async () => {
+    const [laptop, phone] = await Promise.all([newDevice(bob.account), newDevice(bob.account)]);
     const crl = RevocationList.sign({ issuerKey: bob.account.accountKey, issuerCertificate: bob.account.accountCertificate, revoke: [laptop.device.certificate] });
-    const [, refused] = await link(laptop.device, alice.device, undefined, { client: (p) => void verifyDeviceChain([p.device, p.account], { revocationLists: [crl] }) });
-    expect(refused).toMatchObject({ status: "rejected", reason: { code: "PEER_REFUSED" } });
+    // The whole chain the peer presented (device, account, CA): only the CRL can refuse it.
+    const check: Check = (_p, chain) => void verifyDeviceChain(chain, { revocationLists: [crl] });
+    const [, refused] = await link(laptop.device, alice.device, undefined, { client: check });
+    expect(refused).toMatchObject({ status: "rejected", reason: { code: "PEER_REFUSED", cause: { code: "CHAIN_REVOKED" } } });
+    const [s, c] = both(await link(phone.device, alice.device, undefined, { client: check }));
+    s.close();
+    c.close();
   });
 
   it("garbage and forged records are dropped; the link carries on", async () => {

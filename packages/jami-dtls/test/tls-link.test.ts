@@ -1,12 +1,14 @@
 import { secureLink, type SecureLink } from "jami-dtls";
-import { RevocationList, verifyDeviceChain, type DeviceIdentity } from "jami-identity";
+import { RevocationList, verifyDeviceChain, type Certificate, type DeviceIdentity } from "jami-identity";
 import { icePair, newDevice } from "./helpers.js";
 
-async function link(server: DeviceIdentity, client: DeviceIdentity, checks: { server?: (p: SecureLink["peer"]) => void; client?: (p: SecureLink["peer"]) => void } = {}) {
+type Check = (p: SecureLink["peer"], chain: Certificate[]) => void;
+
+async function link(server: DeviceIdentity, client: DeviceIdentity, checks: { server?: Check; client?: Check } = {}) {
   const [controlled, controlling] = await icePair();
   return Promise.allSettled([
-    secureLink({ transport: controlled, role: "server", identity: server, verifyPeer: (p) => checks.server?.(p) }),
-    secureLink({ transport: controlling, role: "client", identity: client, verifyPeer: (p) => checks.client?.(p) }),
+    secureLink({ transport: controlled, role: "server", identity: server, verifyPeer: (p, chain) => checks.server?.(p, chain) }),
+    secureLink({ transport: controlling, role: "client", identity: client, verifyPeer: (p, chain) => checks.client?.(p, chain) }),
   ]);
 }
 
@@ -47,13 +49,17 @@ describe("TLS between two devices over ICE-TCP", () => {
     expect(s).toMatchObject({ status: "rejected", reason: { code: "PEER_REFUSED" } });
   });
 
-  it("a device its account revoked is refused when the check is given the CRL", async () => {
-    const laptop = await newDevice(bob.account);
+  it("a device its account revoked is refused for its revocation alone (complete chain, CHAIN_REVOKED)", async () => {
+    const [laptop, phone] = await Promise.all([newDevice(bob.account), newDevice(bob.account)]);
     const crl = RevocationList.sign({ issuerKey: bob.account.accountKey, issuerCertificate: bob.account.accountCertificate, revoke: [laptop.device.certificate] });
-    const [s] = await link(alice.device, laptop.device, {
-      server: (p) => void verifyDeviceChain([p.device, p.account], { revocationLists: [crl] }),
-    });
-    expect(s).toMatchObject({ status: "rejected", reason: { code: "PEER_REFUSED" } });
+    // The whole chain the peer presented (device, account, CA): only the CRL can refuse it.
+    const check: Check = (_p, chain) => void verifyDeviceChain(chain, { revocationLists: [crl] });
+    const [refused] = await link(alice.device, laptop.device, { server: check });
+    expect(refused).toMatchObject({ status: "rejected", reason: { code: "PEER_REFUSED", cause: { code: "CHAIN_REVOKED" } } });
+    // The same check lets a device of the same account that the CRL does not name through.
+    const [accepted] = await link(alice.device, phone.device, { server: check });
+    expect(accepted.status).toBe("fulfilled");
+    if (accepted.status === "fulfilled") accepted.value.socket.destroy();
   });
 
   it("a peer that is not TLS at all fails the handshake with TLS_FAILED", async () => {

@@ -61,7 +61,8 @@ export async function clientHandshake(io: HandshakeIO, credentials: Credentials)
   if (!renegotiation || renegotiation.length !== 1 || renegotiation[0] !== 0) {
     throw new DtlsAlert(AlertDescription.handshake_failure, "the server does not support secure renegotiation (RFC 5746)");
   }
-  const extended = serverHello.extensions.has(ExtensionType.extended_master_secret);
+  // Required (RFC 7627), as by our server: a session without it could be synchronised with another one.
+  if (!serverHello.extensions.has(ExtensionType.extended_master_secret)) throw new DtlsAlert(AlertDescription.handshake_failure, "the server does not use the extended master secret (RFC 7627)");
 
   const peerChain = decodeCertificates((await hs.expect(HandshakeType.certificate)).body);
   const serverKey = await credentials.checkPeer(peerChain);
@@ -90,7 +91,7 @@ export async function clientHandshake(io: HandshakeIO, credentials: Credentials)
   const flight = [];
   if (certificateRequested) flight.push({ message: hs.message(HandshakeType.certificate, encodeCertificates(credentials.chain)), epoch: 0 });
   flight.push({ message: hs.message(HandshakeType.client_key_exchange, encodeClientKeyExchange(share.publicKey)), epoch: 0 });
-  hs.deriveMaster(suite, preMaster, clientRandom, serverHello.random, extended);
+  hs.deriveMaster(suite, preMaster);
   if (certificateScheme) {
     const signature = signWith(certificateScheme, credentials.privateKey, hs.bytes());
     flight.push({ message: hs.message(HandshakeType.certificate_verify, encodeSigned(certificateScheme.id, signature)), epoch: 0 });
@@ -101,5 +102,5 @@ export async function clientHandshake(io: HandshakeIO, credentials: Credentials)
   const finished = hs.message(HandshakeType.finished, hs.finished(suite, "client finished"));
   io.sendFlight([...flight, { changeCipherSpec: true, epoch: 0 }, { message: finished, epoch: 1 }], true);
   await hs.expectFinished(suite, "server finished");
-  return { suite, group, signatureScheme, extendedMasterSecret: extended, peerChain };
+  return { suite, group, signatureScheme, extendedMasterSecret: true, peerChain };
 }

@@ -77,7 +77,11 @@ export function signWith(scheme: SignatureScheme, key: KeyObject, data: Uint8Arr
   return new Uint8Array(nodeSign(scheme.hash, data, rsaOptions(key, scheme)));
 }
 
+/** RSA keys below this size are refused for signatures (as jamid's GnuTLS priority SECURE192 does). */
+export const MIN_RSA_BITS = 2048;
+
 export function verifyWith(scheme: SignatureScheme, key: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
+  if ((key.asymmetricKeyDetails?.modulusLength ?? 0) < MIN_RSA_BITS) return false;
   try {
     return nodeVerify(scheme.hash, data, rsaOptions(key, scheme), signature);
   } catch {

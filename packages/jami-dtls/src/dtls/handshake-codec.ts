@@ -18,6 +18,16 @@ export const HandshakeType = {
 export const HANDSHAKE_HEADER = 12;
 /** Larger than any certificate chain Jami uses (three RSA-4096 certificates are about 5 KB). */
 const MAX_MESSAGE = 64 * 1024;
+/** What all partly received messages may announce together (each costs twice its length while reassembled). */
+export const MAX_PARTIAL_BYTES = 128 * 1024;
+/** The peer may reorder messages this far ahead of the one we wait for. */
+const MAX_AHEAD = 16;
+
+/** Which handshake messages are accepted for now (a server before the cookie: small ClientHellos only). */
+export interface IncomingLimit {
+  types: readonly number[];
+  maxLength: number;
+}
 
 export interface HandshakeMessage {
   type: number;
@@ -79,7 +89,9 @@ interface Partial {
  */
 export class Reassembler {
   nextSeq = 0;
+  limit?: IncomingLimit;
   private readonly partial = new Map<number, Partial>();
+  private partialBytes = 0;
 
   /**
    * Adds a record's fragments (only noting retransmissions unless `accept`); returns the lowest `message_seq` among
@@ -92,12 +104,15 @@ export class Reassembler {
         old = Math.min(old ?? f.seq, f.seq);
         continue;
       }
-      if (!accept(f)) continue;
-      if (f.seq > this.nextSeq + 16) continue;
+      if (!accept(f) || f.seq > this.nextSeq + MAX_AHEAD) continue;
+      if (this.limit && (!this.limit.types.includes(f.type) || f.length > this.limit.maxLength)) continue;
       let p = this.partial.get(f.seq);
       if (!p) {
+        // Bounded: fragments announcing more than the budget are dropped (a genuine peer retransmits later).
+        if (this.partialBytes + f.length > MAX_PARTIAL_BYTES) continue;
         p = { type: f.type, body: new Uint8Array(f.length), have: new Uint8Array(f.length), missing: f.length };
         this.partial.set(f.seq, p);
+        this.partialBytes += f.length;
       }
       if (p.type !== f.type || p.body.length !== f.length) throw new DtlsAlert(AlertDescription.illegal_parameter, "handshake fragments disagree");
       p.body.set(f.body, f.offset);
@@ -116,7 +131,12 @@ export class Reassembler {
     const p = this.partial.get(this.nextSeq);
     if (!p || p.missing > 0) return undefined;
     this.partial.delete(this.nextSeq);
+    this.partialBytes -= p.body.length;
     return { type: p.type, seq: this.nextSeq++, body: p.body };
   }
 
+  /** Bytes held for messages not yet complete. */
+  get pendingBytes(): number {
+    return this.partialBytes;
+  }
 }

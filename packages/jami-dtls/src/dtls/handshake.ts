@@ -51,11 +51,12 @@ export class HandshakeState {
     return message;
   }
 
-  /** Derives the master secret; call right after the ClientKeyExchange is in the transcript. */
-  deriveMaster(suite: CipherSuite, preMaster: Uint8Array, clientRandom: Uint8Array, serverRandom: Uint8Array, extended: boolean): void {
-    this.master = extended
-      ? prf(suite.hash, preMaster, "extended master secret", hash(suite.hash, this.bytes()), 48)
-      : prf(suite.hash, preMaster, "master secret", Buffer.concat([clientRandom, serverRandom]), 48);
+  /**
+   * Derives the extended master secret (RFC 7627, over the session hash; both sides require it); call right after
+   * the ClientKeyExchange is in the transcript.
+   */
+  deriveMaster(suite: CipherSuite, preMaster: Uint8Array): void {
+    this.master = prf(suite.hash, preMaster, "extended master secret", hash(suite.hash, this.bytes()), 48);
   }
 
   /** client and server write ciphers from the key block (no MAC keys with AEAD). */

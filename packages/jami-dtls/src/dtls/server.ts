@@ -25,6 +25,9 @@ import {
 import { DTLS_1_0, DTLS_1_2 } from "./record.js";
 import type { Credentials, HandshakeIO } from "./session.js";
 
+/** A ClientHello larger than this is not read before the cookie exchange (GnuTLS's are about 300 bytes). */
+const MAX_CLIENT_HELLO = 2048;
+
 /** The cookie binds the ClientHello's parameters (RFC 6347 §4.2.1); the secret lives as long as the session. */
 function cookieFor(secret: Uint8Array, hello: ClientHello): Uint8Array {
   const withoutCookie = encodeClientHello({ ...hello, cookie: new Uint8Array(0) });
@@ -35,6 +38,8 @@ function cookieFor(secret: Uint8Array, hello: ClientHello): Uint8Array {
 export async function serverHandshake(io: HandshakeIO, credentials: Credentials): Promise<Negotiated> {
   const hs = new HandshakeState(io);
   const cookieSecret = new Uint8Array(randomBytes(32));
+  // Until the client proves its address with the cookie, it gets no state beyond a small ClientHello.
+  io.limitIncoming({ types: [HandshakeType.client_hello], maxLength: MAX_CLIENT_HELLO });
   let hello: ClientHello;
   for (;;) {
     const message = await io.next();
@@ -44,6 +49,7 @@ export async function serverHandshake(io: HandshakeIO, credentials: Credentials)
     if (hello.cookie.length === cookie.length && timingSafeEqual(hello.cookie, cookie)) {
       hs.restart(message.seq);
       hs.record(message);
+      io.limitIncoming(undefined);
       break;
     }
     // Stateless: a HelloVerifyRequest is never retransmitted by timer, only when the ClientHello comes again.
@@ -66,11 +72,12 @@ export async function serverHandshake(io: HandshakeIO, credentials: Credentials)
   const schemeList = hello.extensions.get(ExtensionType.signature_algorithms);
   const signatureScheme = schemeList ? pick(SIGNATURE_SCHEMES, decodeU16List(schemeList)) : undefined;
   if (!signatureScheme) throw new DtlsAlert(AlertDescription.handshake_failure, "no RSA signature scheme in common (SHA-1 is not accepted)");
-  const extended = hello.extensions.has(ExtensionType.extended_master_secret);
+  // Required (RFC 7627): GnuTLS always negotiates it, and without it a man in the middle can synchronise two sessions.
+  if (!hello.extensions.has(ExtensionType.extended_master_secret)) throw new DtlsAlert(AlertDescription.handshake_failure, "the client does not offer the extended master secret (RFC 7627)");
 
   const serverRandom = new Uint8Array(randomBytes(32));
   const extensions: Extensions = new Map([[ExtensionType.renegotiation_info, EMPTY_RENEGOTIATION_INFO]]);
-  if (extended) extensions.set(ExtensionType.extended_master_secret, new Uint8Array(0));
+  extensions.set(ExtensionType.extended_master_secret, new Uint8Array(0));
   if (pointFormats) extensions.set(ExtensionType.ec_point_formats, UNCOMPRESSED_POINTS);
   const share = newKeyShare(group);
   const params = encodeEcdhParams(group.id, share.publicKey);
@@ -89,7 +96,7 @@ export async function serverHandshake(io: HandshakeIO, credentials: Credentials)
   const peerChain = decodeCertificates((await hs.expect(HandshakeType.certificate)).body);
   const clientKey = await credentials.checkPeer(peerChain);
   const preMaster = share.agree(decodeClientKeyExchange((await hs.expect(HandshakeType.client_key_exchange)).body));
-  hs.deriveMaster(suite, preMaster, hello.random, serverRandom, extended);
+  hs.deriveMaster(suite, preMaster);
   const signed = hs.bytes();
   const verify = decodeSigned((await hs.expect(HandshakeType.certificate_verify)).body);
   const clientScheme = SIGNATURE_SCHEMES.find((s) => s.id === verify.scheme);
@@ -102,5 +109,5 @@ export async function serverHandshake(io: HandshakeIO, credentials: Credentials)
   io.installWriter(server);
   const finished = hs.message(HandshakeType.finished, hs.finished(suite, "server finished"));
   io.sendFlight([{ changeCipherSpec: true, epoch: 0 }, { message: finished, epoch: 1 }], false);
-  return { suite, group, signatureScheme, extendedMasterSecret: extended, peerChain };
+  return { suite, group, signatureScheme, extendedMasterSecret: true, peerChain };
 }

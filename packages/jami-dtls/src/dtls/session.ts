@@ -2,7 +2,7 @@ import createDebug from "debug";
 import type { KeyObject } from "node:crypto";
 import { AlertDescription, AlertLevel, alertName, DtlsAlert } from "./alert.js";
 import { RecordCipher } from "./crypto.js";
-import { fragmentHandshake, HANDSHAKE_HEADER, HandshakeType, Reassembler, type HandshakeMessage } from "./handshake-codec.js";
+import { fragmentHandshake, HANDSHAKE_HEADER, HandshakeType, Reassembler, type HandshakeMessage, type IncomingLimit } from "./handshake-codec.js";
 import { ContentType, decodeRecords, RECORD_HEADER, RecordLayer, type DtlsRecord } from "./record.js";
 
 const log = createDebug("jami:dtls:udp");
@@ -31,6 +31,8 @@ export interface HandshakeIO {
   installWriter(cipher: RecordCipher): void;
   /** The peer's ChangeCipherSpec will switch reading to these keys. */
   expectChangeCipherSpec(cipher: RecordCipher): void;
+  /** Accepts only these handshake messages until lifted (a server before the cookie exchange). */
+  limitIncoming(limit: IncomingLimit | undefined): void;
   readonly maxFragment: number;
 }
 
@@ -71,6 +73,11 @@ export class DtlsSession implements HandshakeIO {
     private readonly mtu: number,
   ) {}
 
+  /** Bytes held for handshake messages not yet complete (bounded; what a peer can make us keep). */
+  get pendingHandshakeBytes(): number {
+    return this.reassembler.pendingBytes;
+  }
+
   get maxFragment(): number {
     return this.mtu - RECORD_HEADER - HANDSHAKE_HEADER - RecordCipher.overhead;
   }
@@ -107,6 +114,10 @@ export class DtlsSession implements HandshakeIO {
 
   installWriter(cipher: RecordCipher): void {
     this.layer.installWriter(cipher);
+  }
+
+  limitIncoming(limit: IncomingLimit | undefined): void {
+    this.reassembler.limit = limit;
   }
 
   expectChangeCipherSpec(cipher: RecordCipher): void {
@@ -168,22 +179,30 @@ export class DtlsSession implements HandshakeIO {
   }
 
   private onRecord(record: DtlsRecord): void {
-    if (record.epoch > this.layer.readEpoch) {
-      if (record.epoch === this.layer.readEpoch + 1 && this.early.length < MAX_EARLY_RECORDS) this.early.push(record);
+    const current = this.layer.readEpoch;
+    if (record.epoch > current) {
+      if (record.epoch === current + 1 && this.early.length < MAX_EARLY_RECORDS) this.early.push(record);
+      return;
+    }
+    if (record.epoch < current) {
+      // An older epoch is not authenticated by the keys in force (epoch 0 is plaintext): anyone who can send us a
+      // datagram could forge it. It is never acted on; during the handshake an old handshake fragment only tells
+      // us that the peer is retransmitting (its last flight will then come again under the current keys too).
+      if (record.type === ContentType.handshake && !this.established) this.noteRetransmission(record);
       return;
     }
     const plaintext = this.layer.open(record);
     if (!plaintext) return;
     switch (record.type) {
       case ContentType.change_cipher_spec:
-        if (plaintext.length !== 1 || plaintext[0] !== 1 || record.epoch !== this.layer.readEpoch || this.established) return;
+        if (plaintext.length !== 1 || plaintext[0] !== 1 || this.established) return;
         if (this.pendingReader) this.switchReader();
-        else if (this.layer.readEpoch === 0) this.changeCipherSpecSeen = true;
+        else if (current === 0) this.changeCipherSpecSeen = true;
         return;
       case ContentType.alert:
         return this.onAlert(plaintext);
       case ContentType.handshake:
-        return this.onHandshake(record, plaintext);
+        return this.onHandshake(plaintext);
       case ContentType.application_data:
         if (record.epoch === 0) return;
         if (this.delivering) this.callbacks.message(plaintext);
@@ -192,10 +211,18 @@ export class DtlsSession implements HandshakeIO {
     }
   }
 
-  private onHandshake(record: DtlsRecord, plaintext: Uint8Array): void {
-    const current = record.epoch === this.layer.readEpoch;
-    // A Finished counts only under the new keys; earlier epochs only tell us the peer is retransmitting.
-    const old = this.reassembler.push(plaintext, (f) => current && !(record.epoch === 0 && f.type === HandshakeType.finished));
+  /** An old-epoch handshake record: a hint that our last flight was lost, never a message. */
+  private noteRetransmission(record: DtlsRecord): void {
+    const plaintext = this.layer.open(record);
+    if (!plaintext) return;
+    const old = this.reassembler.push(plaintext, () => false);
+    if (old !== undefined && old < this.flightAnswers) this.retransmitOnce();
+  }
+
+  private onHandshake(plaintext: Uint8Array): void {
+    // A Finished counts only under the new keys: in epoch 0 it is a retransmission at most.
+    const epoch = this.layer.readEpoch;
+    const old = this.reassembler.push(plaintext, (f) => !(epoch === 0 && f.type === HandshakeType.finished));
     if (old !== undefined && old < this.flightAnswers) this.retransmitOnce();
     if (this.established) this.refuseRenegotiation();
     else this.wake?.();
