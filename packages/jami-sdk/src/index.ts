@@ -3,7 +3,7 @@ export type { CliIo } from "./cli/output.js";
 export { Account, type AccountEvents, type NetworkOptions, type ChannelRequestFilter } from "./account/account.js";
 export type { KnownDevice } from "./account/known-devices.js";
 export type { Channel } from "jami-dtls";
-export { ConnectionManager, ANSWER_TIMEOUT_MS, type ConnectionManagerOptions } from "./connection/connection-manager.js";
+export { ConnectionManager, ANSWER_TIMEOUT_MS, MAX_INCOMING, MAX_INCOMING_PER_DEVICE, type ConnectionManagerOptions } from "./connection/connection-manager.js";
 export { peerRequestValue, readPeerRequest, PEER_REQUEST_USER_TYPE, type PeerConnectionRequest } from "./connection/peer-request.js";
 export type { Contact, PendingTrustRequest } from "./account/contacts.js";
 export { createLocalNetwork, type LocalNetwork, type LocalNetworkOptions } from "./local-network.js";

@@ -10,7 +10,6 @@ import {
   loadAccount,
   openAccountArchive,
   PublicKey,
-  RevocationList,
   toBase64,
   fromBase64,
   writeArchive,
@@ -31,8 +30,11 @@ import { isActive, toArchiveContact, type Contact, type PendingTrustRequest } fr
 import { KnownDevices, type KnownDevice } from "./known-devices.js";
 import { applySyncData, buildSyncData } from "./sync-data.js";
 import { AccountError } from "../errors.js";
+import { BoundedSet } from "../bounded-set.js";
+import { RevocationChecker } from "./revocations.js";
 
 const log = createDebug("jami:sdk:account");
+const MAX_HANDLED_INBOX_VALUES = 4096;
 
 export interface NetworkOptions {
   /** `host:port` of DHT nodes to join (default: none — pass one, or use `createLocalNetwork`). */
@@ -80,7 +82,12 @@ export class Account extends TypedEmitter<AccountEvents> {
   private secure?: SecureDht;
   private readonly subscriptions: Subscription[] = [];
   private readonly presence = new Map<string, { sub: Subscription; devices: Set<string> }>();
-  private readonly handled = new Set<string>();
+  /** Inbox values already handled (owner/id/seq), the oldest forgotten past a bound. */
+  private readonly handled = new BoundedSet<string>(MAX_HANDLED_INBOX_VALUES);
+  private readonly revocations = new RevocationChecker(
+    () => this.requireDht().dht,
+    () => ({ jamiId: this.local.jamiId, list: this.archive.revocationList }),
+  );
   /** Own devices whose announcement we already answered with a sync in this session. */
   private readonly greeted = new Set<string>();
   private lastSyncDate = 0n;
@@ -318,34 +325,16 @@ export class Account extends TypedEmitter<AccountEvents> {
     await Promise.all(puts);
   }
 
-  /** Revocation lists published at a Jami ID (unsigned type-0 values holding a DER CRL), and our own archive's. */
-  private async revocationLists(jamiId: JamiId): Promise<RevocationList[]> {
-    const out: RevocationList[] = [];
-    if (jamiId.equals(this.local.jamiId) && this.archive.revocationList) out.push(this.archive.revocationList);
-    for await (const v of this.requireDht().dht.get(JamiDhtKeys.account(jamiId))) {
-      if (v.owner || v.type !== 0 || v.data[0] !== 0x30) continue;
-      try {
-        out.push(RevocationList.fromDer(v.data));
-      } catch {
-        /* not a CRL */
-      }
-    }
-    return out;
-  }
-
   /** The sender's verified chain (up to `jamiId` when given), refused when its account revoked it. */
   private async verifiedSender(deviceKeyId: InfoHash, jamiId?: JamiId, keys?: InfoHash[]): Promise<VerifiedDevice> {
     const sender = await findDeviceChain(this.requireDht().dht, deviceKeyId, { jamiId, keys });
-    const crls = await this.revocationLists(sender.jamiId);
-    if (crls.some((crl) => crl.isSignedBy(sender.account) && crl.isRevoked(sender.device))) throw new Error("device revoked");
+    if (await this.revocations.isRevoked(sender)) throw new AccountError("PEER_REFUSED", `device ${sender.deviceId} is revoked`);
     return sender;
   }
 
   private async onInboxValue(v: Value): Promise<void> {
     if (!v.ownerId) return log("ignored an unsigned inbox value");
-    const key = `${v.ownerId}/${v.id}/${v.seq}`;
-    if (this.handled.has(key)) return;
-    this.handled.add(key);
+    if (!this.handled.add(`${v.ownerId}/${v.id}/${v.seq}`)) return;
     log("inbox value type %d from device %s", v.type, v.ownerId);
     if (v.type === TRUST_REQUEST_TYPE) return this.onTrustRequestValue(v, v.ownerId);
     if (v.type === DEVICE_SYNC_TYPE) return this.onDeviceSyncValue(v, v.ownerId);
@@ -595,8 +584,7 @@ export class Account extends TypedEmitter<AccountEvents> {
   private async authorizeDevice(peer: VerifiedDevice): Promise<void> {
     const contact = this.book.contact(peer.jamiId.toString());
     if (contact?.banned && !isActive(contact)) throw new AccountError("PEER_REFUSED", `account ${peer.jamiId} is banned`);
-    const crls = await this.revocationLists(peer.jamiId);
-    if (crls.some((crl) => crl.isSignedBy(peer.account) && crl.isRevoked(peer.device))) throw new AccountError("PEER_REFUSED", `device ${peer.deviceId} is revoked`);
+    if (await this.revocations.isRevoked(peer)) throw new AccountError("PEER_REFUSED", `device ${peer.deviceId} is revoked`);
   }
 
   /** Whether a contact currently has a live device announcement. */

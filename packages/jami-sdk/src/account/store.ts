@@ -1,8 +1,17 @@
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 
-/** A small JSON document in the account directory, replaced atomically (write + rename) on every save. */
+/** Counts temporary names across every JsonFile of the process (two may point at one path). */
+let temporaryNames = 0;
+
+/**
+ * A small JSON document in the account directory, replaced atomically (write + rename) on every save. Saves are
+ * serialized per file, each through a temporary name of its own: two concurrent saves once shared one temporary
+ * name and the second rename failed with ENOENT.
+ */
 export class JsonFile<T> {
+  private queue: Promise<void> = Promise.resolve();
+
   constructor(
     readonly path: string,
     private readonly empty: () => T,
@@ -22,10 +31,17 @@ export class JsonFile<T> {
     }
   }
 
-  async save(value: T): Promise<void> {
-    await mkdir(dirname(this.path), { recursive: true });
-    const tmp = `${this.path}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(value, null, 2) + "\n", { mode: 0o600 });
-    await rename(tmp, this.path);
+  /** Writes `value` (taken as it is now); resolves once it is on disk, after any save started before it. */
+  save(value: T): Promise<void> {
+    const text = JSON.stringify(value, null, 2) + "\n";
+    const tmp = `${this.path}.${process.pid}.${++temporaryNames}.tmp`;
+    const write = async (): Promise<void> => {
+      await mkdir(dirname(this.path), { recursive: true });
+      await writeFile(tmp, text, { mode: 0o600 });
+      await rename(tmp, this.path);
+    };
+    const done = this.queue.then(write, write);
+    this.queue = done.catch(() => undefined);
+    return done;
   }
 }

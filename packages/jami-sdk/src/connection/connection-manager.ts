@@ -7,12 +7,16 @@ import type { DeviceIdentity, VerifiedDevice } from "jami-identity";
 import { findDeviceChain } from "../dht/devices.js";
 import { JamiDhtKeys } from "../dht/keys.js";
 import { peerRequestValue, readPeerRequest, type PeerConnectionRequest } from "./peer-request.js";
+import { BoundedSet } from "../bounded-set.js";
 
 const log = createDebug("jami:sdk:connection");
 
 /** jamid waits this long for the answer to a connection request. */
 export const ANSWER_TIMEOUT_MS = 30_000;
 const MAX_TREATED = 4096;
+/** Connection requests answered at once from one device, and from everyone: each costs an ICE agent and dials. */
+export const MAX_INCOMING_PER_DEVICE = 2;
+export const MAX_INCOMING = 16;
 
 export interface ConnectionManagerOptions {
   dht: DhtClient;
@@ -51,7 +55,10 @@ export class ConnectionManager {
   private readonly links = new Map<string, Link>();
   private readonly dialing = new Map<string, Dialing>();
   private readonly answers = new Map<bigint, { from: string; resolve: (r: PeerConnectionRequest) => void }>();
-  private readonly treated = new Set<bigint>();
+  private readonly treated = new BoundedSet<bigint>(MAX_TREATED);
+  /** Requests being answered (ICE and TLS under way), per asking device key id. */
+  private readonly incoming = new Map<string, number>();
+  private incomingTotal = 0;
   private readonly subscriptions: Subscription[] = [];
   /** Aborted when the manager stops: links still being set up (answers to requests in flight) end with it. */
   private readonly lifetime = new AbortController();
@@ -214,14 +221,23 @@ export class ConnectionManager {
       else if (waiter) log("ignored an answer to %s from another device (%s)", request.id, v.ownerId);
       return;
     }
-    if (this.treated.has(request.id)) return;
-    this.treated.add(request.id);
-    // Ids are remembered for replays, the oldest forgotten past a bound (a Set iterates in insertion order).
-    if (this.treated.size > MAX_TREATED) this.treated.delete(this.treated.values().next().value!);
+    if (!this.treated.add(request.id)) return;
+    const from = v.ownerId.toString();
+    const fromDevice = this.incoming.get(from) ?? 0;
+    if (fromDevice >= MAX_INCOMING_PER_DEVICE || this.incomingTotal >= MAX_INCOMING) {
+      return log("connection request %s from %s dropped: %d from it and %d in all under way", request.id, from, fromDevice, this.incomingTotal);
+    }
+    this.incoming.set(from, fromDevice + 1);
+    this.incomingTotal++;
     try {
       await this.onRequest(request, v.ownerId);
     } catch (e) {
       log("connection request %s from %s refused: %s", request.id, v.ownerId, (e as Error).message);
+    } finally {
+      this.incomingTotal--;
+      const left = (this.incoming.get(from) ?? 1) - 1;
+      if (left) this.incoming.set(from, left);
+      else this.incoming.delete(from);
     }
   }
 
