@@ -138,7 +138,7 @@ export class IceTcpAgent {
   /** Runs the checks against the peer's description; resolves with the nominated connection. */
   async connect(remote: IceDescription, signal?: AbortSignal): Promise<IceConnection> {
     if (this.closed) throw new IceError("CLOSED", "ICE agent closed");
-    const own = this.local.candidates.filter((c) => c.type === "host").map((c) => c.address);
+    const own = this.local.candidates.map((c) => c.address);
     remote = { ...remote, candidates: candidatesToContact(remote.candidates, own) };
     this.remote = remote;
     const done = new Promise<StunLink>((resolve, reject) => (this.settle = { resolve, reject }));

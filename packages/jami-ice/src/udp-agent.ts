@@ -143,7 +143,7 @@ export class IceUdpAgent {
 
   async connect(remote: IceDescription, signal?: AbortSignal): Promise<IceUdpConnection> {
     if (this.closed) throw new IceError("CLOSED", "ICE agent closed");
-    const own = this.local.candidates.filter((c) => c.type === "host").map((c) => c.address);
+    const own = this.local.candidates.map((c) => c.address);
     remote = { ...remote, candidates: candidatesToContact(remote.candidates, own) };
     this.remote = remote;
     const done = new Promise<Pair>((resolve, reject) => (this.settle = { resolve, reject }));
