@@ -6,7 +6,7 @@ const esmOnly = ["pkijs", "asn1js", "sip\\.js", "@peculiar", "pvtsutils", "pvuti
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: "node",
-  roots: ["<rootDir>/packages"],
+  roots: ["<rootDir>/packages", "<rootDir>/scripts"],
   testMatch: ["**/test/**/*.test.ts"],
   testPathIgnorePatterns: ["/node_modules/", "\\.interop\\.test\\.ts$"],
   transform: {
@@ -18,9 +18,10 @@ module.exports = {
   transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join("|")})/)`],
   moduleNameMapper: {
     "^(jami-[a-z]+)$": "<rootDir>/packages/$1/src/index.ts",
+    "^(jami-[a-z]+)/internal$": "<rootDir>/packages/$1/src/internal.ts",
     "^(\\.{1,2}/.*)\\.js$": "$1",
   },
-  // A failing test may leave a socket open; the run must still end (and report) rather than hang CI.
-  forceExit: true,
+  // A file that leaves a socket, process or timer open fails (test-support/no-leaks.ts); jest exits on its own.
+  setupFilesAfterEnv: ["<rootDir>/test-support/no-leaks.ts"],
   testTimeout: 60000,
 };

@@ -16,7 +16,8 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { DhtNode } from "jami-dht";
 import { JamiId } from "jami-identity";
-import { Account, JamiDhtKeys, readDeviceAnnouncement } from "jami-sdk";
+import { Account } from "jami-sdk";
+import { JamiDhtKeys, readDeviceAnnouncement } from "jami-sdk/internal";
 
 const [bootstrap = "127.0.0.1:4222"] = process.argv.slice(2);
 const say = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + "\n");
@@ -52,7 +53,7 @@ async function main(): Promise<void> {
     Account.create({ dir: join(work, "sender"), ...network }),
     Account.create({ dir: join(work, "receiver"), ...network }),
   ]);
-  receiver.on("trustRequest", (r) => say({ event: "trustRequest", from: r.from, confirm: r.confirm, t: Date.now() }));
+  receiver.contacts.on("request", (r) => say({ event: "trustRequest", from: r.from, confirm: r.confirm, t: Date.now() }));
   await receiver.start();
   watch(sender.jamiId);
   say({ event: "ready", sender: sender.jamiId, receiver: receiver.jamiId });
@@ -70,7 +71,7 @@ async function main(): Promise<void> {
         say({ id: c.id });
       } else if (c.cmd === "startOnline") {
         await sender.stop();
-        const seenIt = nextAnnouncement(sender.jamiId, sender.local.deviceShortId.toString());
+        const seenIt = nextAnnouncement(sender.jamiId, sender.identity.deviceShortId.toString());
         const t0 = performance.now();
         await sender.start();
         const started = performance.now() - t0;
@@ -80,29 +81,29 @@ async function main(): Promise<void> {
         const t0 = performance.now();
         const device = await Account.import({ archive, dir: mkdtempSync(join(work, "import-")), ...network });
         const imported = performance.now() - t0;
-        const seenIt = nextAnnouncement(device.jamiId, device.local.deviceShortId.toString());
+        const seenIt = nextAnnouncement(device.jamiId, device.identity.deviceShortId.toString());
         await device.start();
         const started = performance.now() - t0;
         say({ id: c.id, ms: (await seenIt) - t0, importMs: imported, startResolvedMs: started });
         await device.stop();
       } else if (c.cmd === "send") {
         // Each request a new conversation: a receiver ignores a request it already declined.
-        await sender.removeContact(c.to!);
+        await sender.contacts.remove(c.to!);
         const t0 = Date.now();
-        await sender.addContact(c.to!);
+        await sender.contacts.add(c.to!);
         say({ id: c.id, t0 });
       } else if (c.cmd === "link") {
-        const [device] = await sender.devicesOf(c.jamiId!);
+        const [device] = await sender.devices.of(c.jamiId!);
         if (!device) throw new Error(`no device of ${c.jamiId}`);
-        sender.disconnect(device.deviceId.toString());
+        sender.links.disconnect(device.deviceId.toString());
         await new Promise((r) => setTimeout(r, 500));
         const t0 = performance.now();
-        const channel = await sender.connect(device, "sip");
+        const channel = await sender.links.connect(device, "sip");
         say({ id: c.id, ms: performance.now() - t0 });
         channel.end();
-        sender.disconnect(device.deviceId.toString());
+        sender.links.disconnect(device.deviceId.toString());
       } else if (c.cmd === "decline") {
-        await receiver.declineTrustRequest(c.from!);
+        await receiver.contacts.decline(c.from!);
         say({ id: c.id });
       } else say({ id: c.id, error: `unknown command ${c.cmd}` });
     } catch (e) {

@@ -25,16 +25,16 @@ export async function benchLinks(): Promise<LinksBench> {
   const [a, b] = await Promise.all([Account.create({ dir: join(work, "a"), ...network }), Account.create({ dir: join(work, "b"), ...network })]);
   try {
     await Promise.all([a.start(), b.start()]);
-    b.onChannelRequest("sip");
-    const [device] = await a.devicesOf(b.jamiId);
+    b.links.handle("sip");
+    const [device] = await a.devices.of(b.jamiId);
     if (!device) throw new Error("device not found");
     const setup: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const t0 = performance.now();
-      const channel = await a.connect(device, "sip");
+      const channel = await a.links.connect(device, "sip");
       setup.push(performance.now() - t0);
       channel.end();
-      a.disconnect(b.deviceId);
+      a.links.disconnect(b.deviceId);
       await new Promise((r) => setTimeout(r, 200));
     }
     const mbps = await throughput(a, b);
@@ -47,9 +47,9 @@ export async function benchLinks(): Promise<LinksBench> {
 
 async function throughput(a: Account, b: Account): Promise<number> {
   const total = THROUGHPUT_MB * 1024 * 1024;
-  const incoming = new Promise<Channel>((resolve) => b.once("channel", ({ channel }) => resolve(channel)));
-  const [device] = await a.devicesOf(b.jamiId);
-  const sender = await a.connect(device!, "sip");
+  const incoming = new Promise<Channel>((resolve) => b.links.once("channel", ({ channel }) => resolve(channel)));
+  const [device] = await a.devices.of(b.jamiId);
+  const sender = await a.links.connect(device!, "sip");
   const receiver = await incoming;
   const chunk = Buffer.alloc(65536, 0x5a);
   const done = new Promise<number>((resolve) => {

@@ -42,10 +42,10 @@ async function main(): Promise<void> {
   const network = { bootstrap: [`127.0.0.1:${seed.addresses[0]!.port}`], host: "127.0.0.1", iceAddresses: ["127.0.0.1"] };
   const [alice, bob] = await Promise.all([Account.create({ dir: join(work, "a"), bits: 2048, ...network }), Account.create({ dir: join(work, "b"), bits: 2048, ...network })]);
   await Promise.all([alice.start(), bob.start()]);
-  const requested = new Promise((r) => bob.once("trustRequest", r));
-  await alice.addContact(bob.jamiId);
+  const requested = new Promise((r) => bob.contacts.once("request", r));
+  await alice.contacts.add(bob.jamiId);
   await requested;
-  await bob.acceptTrustRequest(alice.jamiId);
+  await bob.contacts.accept(alice.jamiId);
 
   const start = Date.now();
   const end = start + minutes * 60_000;

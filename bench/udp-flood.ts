@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
-import { encodeMsgpack } from "jami-dht";
+import { encodeMsgpack } from "jami-core";
 
 const [target = "", kind = "ping", rateText = "1000", durationText = "1000", keyHex = "00".repeat(20)] = process.argv.slice(2);
 const [host = "127.0.0.1", portText = "4222"] = target.split(":");

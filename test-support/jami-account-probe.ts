@@ -23,19 +23,19 @@ async function main(): Promise<void> {
   const account = archive
     ? await Account.import({ archive: new Uint8Array(await readFile(archive)), dir, ...network })
     : await Account.create({ dir, ...network });
-  account.on("trustRequest", (r) => say({ event: "trustRequest", ...r }));
-  account.on("contact", (c) => say({ event: "contact", ...c }));
-  account.on("presence", (p) => say({ event: "presence", ...p }));
-  account.on("devices", (d) => say({ event: "devices", deviceIds: d.map((x) => x.deviceId) }));
-  account.on("sync", (x) => say({ event: "sync", ...x }));
-  account.onChannelRequest(/.*/);
-  account.on("channel", ({ channel, peer }) => {
+  account.contacts.on("request", (r) => say({ event: "trustRequest", ...r }));
+  account.contacts.on("change", (c) => say({ event: "contact", ...c }));
+  account.presence.on("change", (p) => say({ event: "presence", ...p }));
+  account.devices.on("change", (d) => say({ event: "devices", deviceIds: d.map((x) => x.deviceId) }));
+  account.devices.on("sync", (x) => say({ event: "sync", ...x }));
+  account.links.handle(/.*/);
+  account.links.on("channel", ({ channel, peer }) => {
     say({ event: "channel", name: channel.name, ...peer });
     channel.on("data", (d: Buffer) => say({ event: "channelData", name: channel.name, bytes: d.length }));
     channel.on("error", (e: Error) => say({ event: "channelError", name: channel.name, message: e.message }));
   });
   await account.start();
-  say({ event: "ready", jamiId: account.jamiId, deviceId: account.deviceId, contacts: account.contacts().map((c) => c.jamiId) });
+  say({ event: "ready", jamiId: account.jamiId, deviceId: account.deviceId, contacts: account.contacts.list().map((c) => c.jamiId) });
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {
     let c: Record<string, string>;
@@ -45,18 +45,18 @@ async function main(): Promise<void> {
       continue;
     }
     try {
-      if (c.cmd === "addContact") say({ event: "reply", id: c.id, contact: await account.addContact(c.jamiId!) });
-      else if (c.cmd === "accept") say({ event: "reply", id: c.id, contact: await account.acceptTrustRequest(c.from!) });
-      else if (c.cmd === "block") say({ event: "reply", id: c.id, contact: await account.block(c.jamiId!) });
+      if (c.cmd === "addContact") say({ event: "reply", id: c.id, contact: await account.contacts.add(c.jamiId!) });
+      else if (c.cmd === "accept") say({ event: "reply", id: c.id, contact: await account.contacts.accept(c.from!) });
+      else if (c.cmd === "block") say({ event: "reply", id: c.id, contact: await account.contacts.block(c.jamiId!) });
       else if (c.cmd === "connect") {
         const started = Date.now();
-        const channel = await account.connect(c.target!, c.name!, { signal: AbortSignal.timeout(60_000) });
+        const channel = await account.links.connect(c.target!, c.name!, { signal: AbortSignal.timeout(60_000) });
         channel.on("data", (d: Buffer) => say({ event: "channelData", name: channel.name, bytes: d.length }));
         channel.on("error", (e: Error) => say({ event: "channelError", name: channel.name, message: e.message }));
         if (c.send) channel.write(c.send);
-        say({ event: "reply", id: c.id, name: channel.name, ms: Date.now() - started, devices: account.connectedDevices() });
-      } else if (c.cmd === "ping") say({ event: "reply", id: c.id, ms: await account.ping(c.deviceId!) });
-      else if (c.cmd === "contacts") say({ event: "reply", id: c.id, contacts: account.contacts() });
+        say({ event: "reply", id: c.id, name: channel.name, ms: Date.now() - started, devices: account.links.connected() });
+      } else if (c.cmd === "ping") say({ event: "reply", id: c.id, ms: await account.links.ping(c.deviceId!) });
+      else if (c.cmd === "contacts") say({ event: "reply", id: c.id, contacts: account.contacts.list() });
       else say({ event: "error", id: c.id, message: `unknown command ${c.cmd}` });
     } catch (e) {
       say({ event: "error", id: c.id, message: (e as Error).message });

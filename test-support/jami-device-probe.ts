@@ -5,7 +5,7 @@
  */
 import { DhtNode, SecureDht } from "jami-dht";
 import { certifyDevice, createAccountKeys, JamiId, PrivateKey } from "jami-identity";
-import { decodeTrustRequest, findDeviceChain, findDevices, JamiDhtKeys, publishDevice, TRUST_REQUEST_TYPE } from "jami-sdk";
+import { decodeTrustRequest, findDeviceChain, findDevices, JamiDhtKeys, publishDevice, TRUST_REQUEST_TYPE } from "jami-sdk/internal";
 
 const [bootstrap = "127.0.0.1:4222", theirJamiId = ""] = process.argv.slice(2);
 const say = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + "\n");

@@ -11,21 +11,20 @@ async function main(): Promise<void> {
 
   // --- the bot ---
   const bot = await Account.create({ dir: join(mkdtempSync(join(tmpdir(), "bot-")), "bot"), bootstrap: net.bootstrap });
-  bot.on("trustRequest", async (r) => {
+  bot.contacts.on("request", async (r) => {
     if (r.confirm) return;
     console.log(`request from ${r.from}: accepting`);
-    await bot.acceptTrustRequest(r.from);
+    await bot.contacts.accept(r.from);
   });
-  bot.on("presence", (p) => console.log(`${p.jamiId} is ${p.online ? "online" : "offline"}`));
+  bot.presence.on("change", (p) => console.log(`${p.jamiId} is ${p.online ? "online" : "offline"}`));
   await bot.start();
   console.log(`bot ${bot.jamiId} is online`);
   // --- end of the bot ---
 
-  const accepted = new Promise<void>((resolve) => visitor!.on("contact", (c) => c.confirmed && resolve()));
-  await visitor!.addContact(bot.jamiId);
+  const accepted = new Promise<void>((resolve) => visitor!.contacts.on("change", (c) => c.confirmed && resolve()));
+  await visitor!.contacts.add(bot.jamiId);
   await accepted;
-  await new Promise((r) => setTimeout(r, 500));
-  console.log(`visitor's contacts: ${visitor!.contacts().map((c) => `${c.jamiId} confirmed=${c.confirmed}`).join(", ")}`);
+  console.log(`visitor's contacts: ${visitor!.contacts.list().map((c) => `${c.jamiId} confirmed=${c.confirmed}`).join(", ")}`);
   await bot.stop();
   await net.close();
 }

@@ -7,17 +7,17 @@ async function main(): Promise<void> {
   const net = await createLocalNetwork({ accounts: 2, names: ["alice", "bob"] });
   const [alice, bob] = net.accounts;
   try {
-    bob!.onChannelRequest("chat", ({ peer }) => peer.jamiId === alice!.jamiId);
-    bob!.on("channel", ({ channel, peer }) => {
+    bob!.links.handle("chat", ({ peer }) => peer.jamiId === alice!.jamiId);
+    bob!.links.on("channel", ({ channel, peer }) => {
       console.log(`bob: ${peer.jamiId.slice(0, 8)}… opened "${channel.name}"`);
       channel.on("data", (d: Buffer) => channel.write(`bob heard: ${d.toString()}`));
     });
 
-    const channel = await alice!.connect(bob!.jamiId, "chat");
+    const channel = await alice!.links.connect(bob!.jamiId, "chat");
     const reply = new Promise<string>((resolve) => channel.once("data", (d: Buffer) => resolve(d.toString())));
     channel.write("hi bob");
     console.log(`alice: ${await reply}`);
-    console.log(`alice is linked with ${alice!.connectedDevices().length} device(s)`);
+    console.log(`alice is linked with ${alice!.links.connected().length} device(s)`);
     channel.end();
   } finally {
     await net.close();

@@ -1,3 +1,3 @@
 import { packageConfig } from "../../tsup.base";
 
-export default packageConfig({ entry: ["src/index.ts", "src/cli.ts"], dts: { entry: "src/index.ts" } });
+export default packageConfig({ entry: ["src/index.ts", "src/internal.ts", "src/cli.ts"], dts: { entry: ["src/index.ts", "src/internal.ts"] } });

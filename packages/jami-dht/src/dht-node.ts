@@ -29,7 +29,7 @@ import { matchesQuery, Storage, type StorageOptions } from "./storage.js";
 import { Subscription } from "./subscription.js";
 import { TokenIssuer } from "./tokens.js";
 import { UdpTransport, type DatagramTransport } from "./transport.js";
-import { TypedEmitter } from "./typed-emitter.js";
+import { TypedEmitter } from "jami-core";
 import { Value, ValueField } from "./value.js";
 import { valueTypeRule } from "./value-types.js";
 import { handleQuery } from "./query-handlers.js";

@@ -1,3 +1,5 @@
+import { JamiError } from "jami-core";
+
 /** Every failure the DHT layer reports: `code` is stable, `message` is for people. */
 export type DhtErrorCode =
   | "ENCODE"
@@ -19,15 +21,8 @@ export type DhtErrorCode =
   | "PROXY_HTTP"
   | "INVALID_ARGUMENT";
 
-export class DhtError extends Error {
-  override readonly name = "DhtError";
-  constructor(
-    readonly code: DhtErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
+export class DhtError extends JamiError<DhtErrorCode> {
+  override name = "DhtError";
 }
 
 export function isDhtError(e: unknown, code?: DhtErrorCode): e is DhtError {

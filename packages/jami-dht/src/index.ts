@@ -1,14 +1,5 @@
 export { DhtError, isDhtError, type DhtErrorCode } from "./errors.js";
 export { InfoHash } from "./infohash.js";
-export {
-  encode as encodeMsgpack,
-  decode as decodeMsgpack,
-  decodePrefix as decodeMsgpackPrefix,
-  decodeSequence as decodeMsgpackSequence,
-  isMsgMap,
-  type MsgValue,
-  type MsgMap,
-} from "./msgpack.js";
 export { Value, ValueField, MAX_VALUE_SIZE, publicKeyId, randomValueId, type ValueInit, type ValueFieldId } from "./value.js";
 export {
   parseMessage,
@@ -33,4 +24,4 @@ export { SecureDht, CERTIFICATE_VALUE_ID, type SecureIdentity, type SecureGetOpt
 export { DhtProxyServer, PROXY_OP_TIMEOUT_MS, type DhtProxyServerOptions } from "./proxy-server.js";
 export { DhtProxyClient, type DhtProxyClientOptions } from "./proxy-client.js";
 export { PushListeners, type PushPlatform, type PushRegistration } from "./proxy-push.js";
-export { TypedEmitter } from "./typed-emitter.js";
+export { MemoryDht } from "./memory-dht.js";

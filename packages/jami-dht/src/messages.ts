@@ -4,7 +4,7 @@
  */
 import { DhtError } from "./errors.js";
 import { InfoHash } from "./infohash.js";
-import { decode, decodeArrayItems, decodeMapEntries, encode, RawMsg, type MsgValue } from "./msgpack.js";
+import { decodeMsgpack as decode, decodeArrayItems, decodeMapEntries, encodeMsgpack as encode, RawMsg, type MsgValue } from "jami-core";
 import { decodeCompactNodes, encodeCompactNodes, ipBytes, ipFromBytes, type NodeEntry } from "./node-entry.js";
 import { Value, type ValueFieldId } from "./value.js";
 

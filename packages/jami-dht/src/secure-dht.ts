@@ -3,7 +3,7 @@ import { Certificate, type PrivateKey, type PublicKey } from "jami-identity";
 import type { DhtClient, GetOptions, PutOptions, PutResult } from "./client.js";
 import { DhtError } from "./errors.js";
 import type { InfoHash } from "./infohash.js";
-import { encode } from "./msgpack.js";
+import { encodeMsgpack as encode } from "jami-core";
 import { Subscription } from "./subscription.js";
 import { publicKeyId, Value, ValueField } from "./value.js";
 import { certificatePemOf, ValueType } from "./value-types.js";

@@ -1,6 +1,6 @@
 import type { InfoHash } from "./infohash.js";
 import type { ValueQuery } from "./messages.js";
-import { TypedEmitter } from "./typed-emitter.js";
+import { TypedEmitter } from "jami-core";
 import type { Value } from "./value.js";
 
 export type ListenEvent =

@@ -1,6 +1,6 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { InfoHash } from "./infohash.js";
-import { decode, encode } from "./msgpack.js";
+import { decodeMsgpack as decode, encodeMsgpack as encode } from "jami-core";
 import { ipBytes, ipFromBytes } from "./node-entry.js";
 import { Value } from "./value.js";
 

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { PublicKey, type PrivateKey } from "jami-identity";
 import { DhtError } from "./errors.js";
 import { InfoHash } from "./infohash.js";
-import { decodeMapEntries, encode, RawMsg, type MsgValue } from "./msgpack.js";
+import { decodeMapEntries, encodeMsgpack as encode, RawMsg, type MsgValue } from "jami-core";
 import { decryptWith, encryptFor } from "./value-crypto.js";
 
 /** `Value::size()` limit of OpenDHT's default store policy. */

@@ -14,7 +14,7 @@ import {
   buildValueData,
   type Envelope,
 } from "../src/messages.js";
-import { RawMsg } from "../src/msgpack.js";
+import { RawMsg } from "jami-core";
 import { identityPem, packetVectors, valueVector } from "./vectors.js";
 
 function valuesField(m: ParsedMessage): unknown[] | undefined {

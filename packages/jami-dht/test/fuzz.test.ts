@@ -1,5 +1,6 @@
+import { encodeMsgpack } from "jami-core";
 import { createSocket } from "node:dgram";
-import { DhtNode, UdpTransport, encodeMsgpack, type DatagramTransport, type SocketAddress } from "jami-dht";
+import { DhtNode, UdpTransport, type DatagramTransport, type SocketAddress } from "jami-dht";
 import { packetVectors } from "./vectors.js";
 
 const INPUTS = Number(process.env.DHT_FUZZ_INPUTS ?? 100_000);

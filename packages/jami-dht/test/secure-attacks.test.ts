@@ -1,6 +1,6 @@
 import { PrivateKey } from "jami-identity";
 import { InfoHash, publicKeyId, SecureDht, Subscription, Value, type DhtClient, type GetOptions, type PutResult } from "jami-dht";
-import { encode, RawMsg } from "../src/msgpack.js";
+import { encodeMsgpack as encode, RawMsg } from "jami-core";
 import { encryptFor } from "../src/value-crypto.js";
 import { identityPem } from "./vectors.js";
 

@@ -1,7 +1,7 @@
 import { createHash, X509Certificate } from "node:crypto";
 import { PrivateKey } from "jami-identity";
 import { InfoHash, MAX_VALUE_SIZE, Storage, Value, ValueType, decodeServiceAddress, encodeServiceAddress } from "jami-dht";
-import { encode } from "../src/msgpack.js";
+import { encodeMsgpack as encode } from "jami-core";
 import { identityPem, valueVector } from "./vectors.js";
 
 const A = PrivateKey.fromPem(identityPem("idA.pem"));

@@ -1,4 +1,5 @@
-import { DhtNode, InfoHash, Value, encodeMsgpack } from "jami-dht";
+import { encodeMsgpack } from "jami-core";
+import { DhtNode, InfoHash, Value } from "jami-dht";
 import { buildFind, buildListen, buildPing, buildPut, buildRefresh } from "../src/messages.js";
 import { RateLimiter } from "../src/rate-limiter.js";
 import { TokenIssuer } from "../src/tokens.js";

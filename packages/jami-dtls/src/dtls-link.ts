@@ -118,7 +118,10 @@ export class DtlsLink extends EventEmitter<DtlsLinkEvents> {
   }
 }
 
-/** Runs the DTLS handshake over `transport` and resolves with the link once the peer is verified. */
+/**
+ * Runs the DTLS handshake over `transport` and resolves with the link once the peer is verified. The link owns
+ * the transport (closing the link closes it); if the handshake fails, the transport stays the caller's to close.
+ */
 export async function dtlsLink(options: DtlsLinkOptions): Promise<DtlsLink> {
   const { transport, identity } = options;
   let link: DtlsLink | undefined;

@@ -1,3 +1,5 @@
+import { JamiError } from "jami-core";
+
 /** Failures of the secure link layer: `code` is stable, `message` is for people. */
 export type LinkErrorCode =
   | "TLS_FAILED"
@@ -9,13 +11,6 @@ export type LinkErrorCode =
   | "LINK_CLOSED"
   | "INVALID_ARGUMENT";
 
-export class LinkError extends Error {
-  override readonly name = "LinkError";
-  constructor(
-    readonly code: LinkErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
+export class LinkError extends JamiError<LinkErrorCode> {
+  override name = "LinkError";
 }

@@ -2,7 +2,7 @@ export { LinkError, type LinkErrorCode } from "./errors.js";
 export { secureLink, JAMI_TLS, type SecureLink, type SecureLinkOptions } from "./tls-link.js";
 export {
   MultiplexedSocket,
-  Channel,
+  type Channel,
   CONTROL_CHANNEL,
   PROTOCOL_CHANNEL,
   MULTIPLEXED_SOCKET_VERSION,

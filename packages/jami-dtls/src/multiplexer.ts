@@ -1,7 +1,8 @@
+import { decodeMsgpackSequence, encodeMsgpack, isMsgMap, TypedEmitter, type MsgValue } from "jami-core";
 import createDebug from "debug";
 import { randomInt } from "node:crypto";
 import { Duplex } from "node:stream";
-import { decodeMsgpackSequence, encodeMsgpack, isMsgMap, TypedEmitter, type MsgValue } from "jami-dht";
+
 import { LinkError } from "./errors.js";
 
 const log = createDebug("jami:dtls:mux");

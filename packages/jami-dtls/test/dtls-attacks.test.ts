@@ -7,7 +7,9 @@ import { decodeHelloVerifyRequest, EMPTY_RENEGOTIATION_INFO, encodeClientHello, 
 import { ContentType, decodeRecords, DTLS_1_2, encodeRecord } from "../src/dtls/record.js";
 import { DtlsSession } from "../src/dtls/session.js";
 import { serverHandshake } from "../src/dtls/server.js";
-import { newDevice, udpPair, type UdpTransport } from "./helpers.js";
+import { closeTransports, newDevice, udpPair, type UdpTransport } from "./helpers.js";
+
+afterEach(closeTransports);
 
 const nextMessage = (l: DtlsLink): Promise<string> => new Promise((r) => l.once("message", (m) => r(Buffer.from(m).toString())));
 const closed = (l: DtlsLink): Promise<string> => new Promise((r) => l.once("close", (e) => r(`closed: ${e?.message ?? "close_notify"}`)));

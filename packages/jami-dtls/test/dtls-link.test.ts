@@ -1,7 +1,9 @@
 import { dtlsLink, type DtlsLink, type DatagramTransport } from "jami-dtls";
 import { IceUdpAgent } from "jami-ice";
 import { RevocationList, verifyDeviceChain, type Certificate, type DeviceIdentity, type VerifiedDevice } from "jami-identity";
-import { lossy, newDevice, udpPair, type UdpTransport } from "./helpers.js";
+import { closeTransports, lossy, newDevice, udpPair, type UdpTransport } from "./helpers.js";
+
+afterEach(closeTransports);
 
 type Check = (p: VerifiedDevice, chain: Certificate[]) => void;
 

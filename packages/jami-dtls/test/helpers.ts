@@ -19,9 +19,14 @@ export async function icePair(): Promise<[IceConnection, IceConnection]> {
 
 /** A UDP socket on 127.0.0.1 talking to one peer, as a DTLS transport (what `gnutls-serv --udp` is reached by). */
 export class UdpTransport extends EventEmitter<{ message: [Uint8Array]; close: [] }> implements DatagramTransport {
+  /** Every transport a test opened: `closeTransports()` (afterEach) closes those a failed handshake left open. */
+  static readonly opened = new Set<UdpTransport>();
+  private closed = false;
+
   private constructor(readonly socket: Socket) {
     super();
     socket.on("message", (m: Buffer) => this.emit("message", new Uint8Array(m)));
+    UdpTransport.opened.add(this);
   }
 
   static async open(port?: number): Promise<UdpTransport> {
@@ -61,9 +66,17 @@ export class UdpTransport extends EventEmitter<{ message: [Uint8Array]; close: [
   }
 
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    UdpTransport.opened.delete(this);
     this.socket.close();
     this.emit("close");
   }
+}
+
+/** A failed `dtlsLink` leaves its transport to the caller: tests close what is left after each test. */
+export function closeTransports(): void {
+  for (const t of [...UdpTransport.opened]) t.close();
 }
 
 /** Two UDP transports on 127.0.0.1 connected to each other. */

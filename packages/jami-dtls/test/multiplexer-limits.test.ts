@@ -1,6 +1,7 @@
+import { decodeMsgpackPrefix, decodeMsgpackSequence, encodeMsgpack } from "jami-core";
 import { once } from "node:events";
 import { createServer, connect, type Socket } from "node:net";
-import { decodeMsgpackPrefix, decodeMsgpackSequence, encodeMsgpack } from "jami-dht";
+
 import { MAX_OPEN_CHANNELS, MAX_PENDING_CHANNEL_REQUESTS, MultiplexedSocket, type Channel } from "jami-dtls";
 
 const closeOf = (m: MultiplexedSocket): Promise<[Error | undefined]> => new Promise((r) => m.once("close", (e) => r([e])));

@@ -1,3 +1,5 @@
+import { JamiError } from "jami-core";
+
 /** Failures of the ICE layer: `code` is stable, `message` is for people. */
 export type IceErrorCode =
   | "STUN_MALFORMED"
@@ -9,13 +11,6 @@ export type IceErrorCode =
   | "CLOSED"
   | "TURN_FAILED";
 
-export class IceError extends Error {
-  override readonly name = "IceError";
-  constructor(
-    readonly code: IceErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
+export class IceError extends JamiError<IceErrorCode> {
+  override name = "IceError";
 }

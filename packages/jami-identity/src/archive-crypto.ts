@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import argon2 from "argon2";
-import { asBytes } from "./bytes.js";
+import { asBytes } from "jami-core";
 import { IdentityError } from "./errors.js";
 
 export const SALT_LENGTH = 16;

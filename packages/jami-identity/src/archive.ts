@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { decompressSync, gzipSync, zlibSync } from "fflate";
-import { fromBase64, fromUtf8, toBase64, utf8 } from "./bytes.js";
+import { fromBase64, fromUtf8, toBase64, utf8 } from "jami-core";
 import { Certificate } from "./certificate.js";
 import { passwordDecrypt, passwordEncrypt } from "./archive-crypto.js";
 import { RevocationList } from "./crl.js";

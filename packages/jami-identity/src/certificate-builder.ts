@@ -21,7 +21,7 @@ import {
   Validity,
   Version,
 } from "@peculiar/asn1-x509";
-import { asBytes } from "./bytes.js";
+import { asBytes } from "jami-core";
 import { Certificate, type DistinguishedName } from "./certificate.js";
 import type { PrivateKey, PublicKey } from "./keys.js";
 

@@ -7,7 +7,7 @@ import {
   id_ce_subjectKeyIdentifier,
   Name,
 } from "@peculiar/asn1-x509";
-import { asBytes, bytesEqual, sha256, toHex } from "./bytes.js";
+import { asBytes, bytesEqual, sha256, toHex } from "jami-core";
 import { readChildren, readTlv, slice } from "./der.js";
 import { IdentityError } from "./errors.js";
 import { DeviceId, DeviceShortId, JamiId } from "./ids.js";

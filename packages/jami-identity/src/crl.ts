@@ -11,7 +11,7 @@ import {
   Time,
   Version,
 } from "@peculiar/asn1-x509";
-import { asBytes, bytesEqual, fromHex, toHex } from "./bytes.js";
+import { asBytes, bytesEqual, fromHex, toHex } from "jami-core";
 import type { Certificate } from "./certificate.js";
 import { readChildren, readTlv, slice } from "./der.js";
 import { IdentityError } from "./errors.js";

@@ -1,3 +1,5 @@
+import { JamiError } from "jami-core";
+
 /** Every failure the identity layer reports: `code` is stable, `message` is for people. */
 export type IdentityErrorCode =
   | "ARCHIVE_BAD_PASSWORD"
@@ -25,15 +27,8 @@ export type IdentityErrorCode =
   | "ACCOUNT_CORRUPT"
   | "INVALID_ID";
 
-export class IdentityError extends Error {
-  override readonly name = "IdentityError";
-  constructor(
-    readonly code: IdentityErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
+export class IdentityError extends JamiError<IdentityErrorCode> {
+  override name = "IdentityError";
 }
 
 export function isIdentityError(e: unknown, code?: IdentityErrorCode): e is IdentityError {

@@ -1,4 +1,4 @@
-import { bytesEqual, fromHex, sha1, sha256, toHex } from "./bytes.js";
+import { bytesEqual, fromHex, sha1, sha256, toHex } from "jami-core";
 import { IdentityError } from "./errors.js";
 
 const HEX = /^[0-9a-f]*$/;

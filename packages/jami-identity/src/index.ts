@@ -43,4 +43,3 @@ export {
   type CreateAccountOptions,
   type ImportAccountOptions,
 } from "./account-dir.js";
-export { toHex, fromHex, toBase64, fromBase64 } from "./bytes.js";

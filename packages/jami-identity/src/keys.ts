@@ -7,7 +7,7 @@ import {
   type KeyObject,
 } from "node:crypto";
 import { promisify } from "node:util";
-import { asBytes, bytesEqual } from "./bytes.js";
+import { asBytes, bytesEqual } from "jami-core";
 import { IdentityError } from "./errors.js";
 import { DeviceId, DeviceShortId, JamiId } from "./ids.js";
 

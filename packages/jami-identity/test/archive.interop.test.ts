@@ -1,17 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  Certificate,
-  createAccount,
-  exportAccount,
-  importAccount,
-  openAccountArchive,
-  readArchive,
-  RevocationList,
-  verifyDeviceChain,
-  type LocalAccount,
-} from "jami-identity";
+import { Certificate, createAccount, exportAccount, importAccount, openAccountArchive, readArchive, RevocationList, verifyDeviceChain, type LocalAccount } from "jami-identity";
 import { JamidHarness } from "../../../test-support/jamid-harness.js";
 
 /** jamid (13.7, Debian) and jami-identity read each other's account archives. */

@@ -1,8 +1,9 @@
+import { fromBase64 } from "jami-core";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Certificate, PrivateKey, issueCertificate, readArchive, fromBase64 } from "jami-identity";
+import { Certificate, PrivateKey, issueCertificate, readArchive } from "jami-identity";
 import { vectorBytes, vectorText, WHO } from "./vectors.js";
 
 describe("jamid's certificates", () => {

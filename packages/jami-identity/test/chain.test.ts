@@ -2,17 +2,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  Certificate,
-  PrivateKey,
-  RevocationList,
-  certifyDevice,
-  createAccountKeys,
-  issueCertificate,
-  readArchive,
-  verifyDeviceChain,
-  type AccountKeys,
-} from "jami-identity";
+import { Certificate, PrivateKey, RevocationList, certifyDevice, createAccountKeys, issueCertificate, readArchive, verifyDeviceChain, type AccountKeys } from "jami-identity";
 import { IDS, vectorBytes, vectorText, WHO } from "./vectors.js";
 
 const chainOf = (who: string) => Certificate.chainFromPem(vectorText(`${who}.device-chain.pem`));

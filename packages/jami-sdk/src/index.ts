@@ -1,15 +1,33 @@
-export { runCli } from "./cli/run.js";
-export type { CliIo } from "./cli/output.js";
-export { Account, type AccountEvents, type NetworkOptions, type ChannelRequestFilter } from "./account/account.js";
-export type { KnownDevice } from "./account/known-devices.js";
+/**
+ * The Jami SDK: an `Account` (one device of a Jami account) composed of feature modules — `contacts`,
+ * `devices`, `presence`, `links` built in, optional ones from their own packages through `features`.
+ *
+ * @example
+ * const account = await Account.load({ dir, bootstrap: ["127.0.0.1:4222"] });
+ * account.contacts.on("request", (r) => void account.contacts.accept(r.from));
+ * await account.start();
+ *
+ * Wire codecs and the connection manager are in `jami-sdk/internal` (no stability promise).
+ * @packageDocumentation
+ */
+export { Account, type AccountEvents, type AccountOptions, type FeatureFactories, type FeaturesOf } from "./account/account.js";
+export type { NetworkOptions } from "./account/network.js";
+export type { AccountComponents, AccountFeature, FeatureLifecycle } from "./account/components.js";
+export { JsonDirectoryStore, MemoryStore, type AccountStore } from "./account/store.js";
+export type { AccountIdentity } from "./account/identity.js";
+export type { AccountNetwork } from "./account/network.js";
+export type { InboxRouter, InboxHandler } from "./account/inbox.js";
+export type { TrustPolicy, TrustRule } from "./account/trust.js";
+export type { SyncRegistry, SyncPart } from "./account/sync-registry.js";
+export type { EventBus, AccountInternalEvents } from "./account/event-bus.js";
+export type { Contacts, ContactEvents } from "./features/contacts.js";
+export type { Contact, PendingTrustRequest } from "./features/contact.js";
+export type { Devices, DeviceEvents } from "./features/devices.js";
+export type { KnownDevice } from "./features/known-devices.js";
+export type { Presence, PresenceEvents, PresenceChange } from "./features/presence.js";
+export type { LinkManager, LinkEvents, ChannelPeer, ChannelRequestFilter } from "./features/links.js";
 export type { Channel } from "jami-dtls";
-export { ConnectionManager, ANSWER_TIMEOUT_MS, MAX_INCOMING, MAX_INCOMING_PER_DEVICE, type ConnectionManagerOptions } from "./connection/connection-manager.js";
-export { peerRequestValue, readPeerRequest, PEER_REQUEST_USER_TYPE, type PeerConnectionRequest } from "./connection/peer-request.js";
-export type { Contact, PendingTrustRequest } from "./account/contacts.js";
+export type { LinkPath } from "./connection/connection-manager.js";
 export { createLocalNetwork, type LocalNetwork, type LocalNetworkOptions } from "./local-network.js";
 export { AccountError, type AccountErrorCode } from "./errors.js";
-export { JamiDhtKeys } from "./dht/keys.js";
-export { createDeviceAnnouncement, readDeviceAnnouncement, type AnnouncedDevice } from "./dht/device-announcement.js";
-export { publishDevice, findDevices, forEachDevice, findDeviceChain, findDeviceChainById, certificateValue } from "./dht/devices.js";
-export { encodeDeviceSync, decodeDeviceSync, DEVICE_SYNC_TYPE, type DeviceSyncData } from "./dht/device-sync.js";
-export { encodeTrustRequest, decodeTrustRequest, TRUST_REQUEST_SERVICE, TRUST_REQUEST_TYPE, type TrustRequestBody } from "./dht/trust-request.js";
+export { JamiError, isJamiError } from "jami-core";

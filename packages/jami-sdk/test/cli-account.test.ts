@@ -1,7 +1,8 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLocalNetwork, runCli, type LocalNetwork } from "jami-sdk";
+import { createLocalNetwork, type LocalNetwork } from "jami-sdk";
+import { runCli } from "../src/cli/run.js";
 
 async function jami(argv: string[], signal?: AbortSignal): Promise<{ status: number; lines: any[] }> {
   let text = "";
@@ -27,9 +28,9 @@ describe("jami online / jami contact", () => {
     const [bob] = net.accounts;
     const controller = new AbortController();
     const running = jami(["online", "--dir", dir, "--bootstrap", net.bootstrap[0]!, "--bind", "127.0.0.1", "--accept-all"], controller.signal);
-    const confirmed = new Promise<void>((resolve) => bob!.on("contact", (c) => c.jamiId === ourId && c.confirmed && resolve()));
+    const confirmed = new Promise<void>((resolve) => bob!.contacts.on("change", (c) => c.jamiId === ourId && c.confirmed && resolve()));
     await new Promise((r) => setTimeout(r, 1500));
-    await bob!.addContact(ourId);
+    await bob!.contacts.add(ourId);
     await confirmed;
     controller.abort();
     const { status, lines } = await running;

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { DhtNode, InfoHash, Value } from "jami-dht";
-import { runCli } from "jami-sdk";
+import { runCli } from "../src/cli/run.js";
 
 const REPO = resolve(__dirname, "../../..");
 

@@ -2,7 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { runCli } from "jami-sdk";
+import { runCli } from "../src/cli/run.js";
 
 const REPO = resolve(__dirname, "../../..");
 const VECTORS = resolve(process.env.JAMI_SHARED ?? resolve(REPO, "../shared"), "vectors/jami");

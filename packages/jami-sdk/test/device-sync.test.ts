@@ -1,6 +1,7 @@
-import { decodeMsgpack, type MsgValue } from "jami-dht";
+
+import { decodeMsgpack, type MsgValue } from "jami-core";
 import { decodeDeviceSync, encodeDeviceSync, type DeviceSyncData } from "../src/dht/device-sync.js";
-import { mergeContact, toArchiveContact, type Contact } from "../src/account/contacts.js";
+import { mergeContact, toArchiveContact, type Contact } from "../src/features/contact.js";
 
 const sync: DeviceSyncData = {
   date: 1_764_000_000_123_456_789n,

@@ -20,9 +20,9 @@ describe("a device link through a TURN relay (coturn on 127.0.0.1)", () => {
     ]);
     try {
       await Promise.all([relayed.start(), direct.start()]);
-      direct.onChannelRequest("sip");
-      const incoming = new Promise<Channel>((r) => direct.once("channel", ({ channel }) => r(channel)));
-      const ours = await relayed.connect(direct.jamiId, "sip");
+      direct.links.handle("sip");
+      const incoming = new Promise<Channel>((r) => direct.links.once("channel", ({ channel }) => r(channel)));
+      const ours = await relayed.links.connect(direct.jamiId, "sip");
       const theirs = await incoming;
       const got = new Promise<string>((r) => theirs.once("data", (d: Buffer) => r(d.toString())));
       ours.write("relayed");
@@ -30,6 +30,14 @@ describe("a device link through a TURN relay (coturn on 127.0.0.1)", () => {
       const back = new Promise<string>((r) => ours.once("data", (d: Buffer) => r(d.toString())));
       theirs.write("and back");
       expect(await back).toBe("and back");
+      // Through the relay, not a direct candidate: the direct side's TCP peer is the relayed side's TURN
+      // allocation (its relayed candidate), and the relayed side offered no host candidate at all.
+      const relayedPath = relayed.links.path(direct.deviceId)!;
+      const allocations = relayedPath.localCandidates.filter((c) => c.type === "relay" && c.port !== 9).map((c) => `${c.address}:${c.port}`);
+      expect(relayedPath.localCandidates.some((c) => c.type === "host")).toBe(false);
+      expect(allocations.length).toBeGreaterThan(0);
+      const seenByDirect = direct.links.path(relayed.deviceId)!.remoteAddress;
+      expect(allocations).toContain(`${seenByDirect.address}:${seenByDirect.port}`);
     } finally {
       await Promise.all([relayed.stop(), direct.stop()]);
       await seed.close();

@@ -2,8 +2,10 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DhtNode, SecureDht } from "jami-dht";
-import { PrivateKey } from "jami-identity";
-import { Account, peerRequestValue, readPeerRequest, JamiDhtKeys, type AccountEvents, type Channel } from "jami-sdk";
+import { certifyDevice, openAccountArchive, PrivateKey } from "jami-identity";
+import { Account, type LinkEvents, type Channel } from "jami-sdk";
+import { ConnectionManager, peerRequestValue, readPeerRequest, JamiDhtKeys } from "jami-sdk/internal";
+import { deviceOf } from "../../../test-support/accounts.js";
 import { encodeIceMessage, IceTcpAgent } from "jami-ice";
 
 const BITS = 2048;
@@ -20,8 +22,8 @@ const readAll = (c: Channel, bytes: number): Promise<Buffer> =>
     });
   });
 
-function nextChannel(account: Account): Promise<AccountEvents["channel"][0]> {
-  return new Promise((resolve) => account.once("channel", resolve));
+function nextChannel(account: Account): Promise<LinkEvents["channel"][0]> {
+  return new Promise((resolve) => account.links.once("channel", resolve));
 }
 
 describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)", () => {
@@ -34,8 +36,8 @@ describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)
     network = { bootstrap: [`127.0.0.1:${seed.addresses[0]!.port}`], host: "127.0.0.1", ...ICE };
     [alice, bob] = await Promise.all([Account.create({ dir: join(tmp(), "a"), bits: BITS, ...network }), Account.create({ dir: join(tmp(), "b"), bits: BITS, ...network })]);
     await Promise.all([alice.start(), bob.start()]);
-    alice.onChannelRequest("sip");
-    alice.onChannelRequest(/^git:\/\//, ({ peer }) => peer.jamiId === bob.jamiId);
+    alice.links.handle("sip");
+    alice.links.handle(/^git:\/\//, ({ peer }) => peer.jamiId === bob.jamiId);
   });
   afterAll(async () => {
     await Promise.all([alice?.stop(), bob?.stop()]);
@@ -44,7 +46,7 @@ describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)
 
   it("bob opens a channel to alice's Jami ID; data flows both ways; a second channel reuses the link", async () => {
     const incoming = nextChannel(alice);
-    const sip = await bob.connect(alice.jamiId, "sip");
+    const sip = await bob.links.connect(alice.jamiId, "sip");
     const { channel: theirs, peer } = await incoming;
     expect(peer).toEqual({ jamiId: bob.jamiId, deviceId: bob.deviceId });
     const got = readAll(theirs, 5);
@@ -53,29 +55,29 @@ describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)
     const back = readAll(sip, 2);
     theirs.write("hi");
     expect((await back).toString()).toBe("hi");
-    expect(bob.connectedDevices()).toEqual([alice.deviceId]);
-    const git = await bob.connect(alice.deviceId, "git://x/y");
+    expect(bob.links.connected()).toEqual([alice.deviceId]);
+    const git = await bob.links.connect(alice.deviceId, "git://x/y");
     expect(git.name).toBe("git://x/y");
-    expect(bob.connectedDevices()).toEqual([alice.deviceId]);
-    expect(alice.connectedDevices()).toEqual([bob.deviceId]);
-    expect(await bob.ping(alice.deviceId)).toBeGreaterThanOrEqual(0);
-    await expect(bob.ping("00".repeat(32))).rejects.toMatchObject({ code: "NOT_CONNECTED" });
+    expect(bob.links.connected()).toEqual([alice.deviceId]);
+    expect(alice.links.connected()).toEqual([bob.deviceId]);
+    expect(await bob.links.ping(alice.deviceId)).toBeGreaterThanOrEqual(0);
+    await expect(bob.links.ping("00".repeat(32))).rejects.toMatchObject({ code: "NOT_CONNECTED" });
   });
 
   it("a channel nobody handles is declined", async () => {
-    await expect(bob.connect(alice.jamiId, "data-transfer://nope")).rejects.toMatchObject({ code: "CHANNEL_DECLINED" });
+    await expect(bob.links.connect(alice.jamiId, "data-transfer://nope")).rejects.toMatchObject({ code: "CHANNEL_DECLINED" });
   });
 
   it("both sides connecting at once end with one link", async () => {
     const [carol, dave] = await Promise.all([Account.create({ dir: join(tmp(), "c"), bits: BITS, ...network }), Account.create({ dir: join(tmp(), "d"), bits: BITS, ...network })]);
     await Promise.all([carol.start(), dave.start()]);
-    carol.onChannelRequest("sip");
-    dave.onChannelRequest("sip");
+    carol.links.handle("sip");
+    dave.links.handle("sip");
     try {
-      const [x, y] = await Promise.all([carol.connect(dave.jamiId, "sip"), dave.connect(carol.jamiId, "sip")]);
+      const [x, y] = await Promise.all([carol.links.connect(dave.jamiId, "sip"), dave.links.connect(carol.jamiId, "sip")]);
       expect([x.name, y.name]).toEqual(["sip", "sip"]);
-      expect(carol.connectedDevices()).toEqual([dave.deviceId]);
-      expect(dave.connectedDevices()).toEqual([carol.deviceId]);
+      expect(carol.links.connected()).toEqual([dave.deviceId]);
+      expect(dave.links.connected()).toEqual([carol.deviceId]);
     } finally {
       await Promise.all([carol.stop(), dave.stop()]);
     }
@@ -85,17 +87,17 @@ describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)
     const eve = await Account.create({ dir: join(tmp(), "e"), bits: BITS, ...network });
     await eve.start();
     try {
-      await alice.block(eve.jamiId);
-      await expect(eve.connect(alice.jamiId, "sip", { signal: AbortSignal.timeout(5000) })).rejects.toMatchObject({ code: expect.stringMatching(/ABORTED|TIMEOUT/) });
-      expect(alice.connectedDevices()).not.toContain(eve.deviceId);
+      await alice.contacts.block(eve.jamiId);
+      await expect(eve.links.connect(alice.jamiId, "sip", { signal: AbortSignal.timeout(5000) })).rejects.toMatchObject({ code: expect.stringMatching(/ABORTED|TIMEOUT/) });
+      expect(alice.links.connected()).not.toContain(eve.deviceId);
       // A request signed by a key with no certificate chain on the DHT.
       const stranger = new SecureDht(seed, { key: await PrivateKey.generate(BITS) });
       const agent = await IceTcpAgent.create({ addresses: ["127.0.0.1"], controlling: false });
       const forged = peerRequestValue({ id: 77n, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" });
-      await stranger.putEncrypted(JamiDhtKeys.peer(alice.local.deviceShortId), forged, alice.local.device.key.publicKey);
+      await stranger.putEncrypted(JamiDhtKeys.peer(alice.identity.deviceShortId), forged, alice.identity.devicePublicKey);
       await new Promise((r) => setTimeout(r, 1500));
       agent.close();
-      expect(alice.connectedDevices()).toEqual([bob.deviceId]);
+      expect(alice.links.connected()).toEqual([bob.deviceId]);
     } finally {
       await eve.stop();
     }
@@ -103,18 +105,18 @@ describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)
 
   it("a connection request replayed (its id again, in another value the same device signed) is answered once", async () => {
     // Bob's own device key signs both values, so both pass every check but the replay one.
-    const asBob = new SecureDht(seed, { key: bob.local.device.key });
+    const asBob = new SecureDht(seed, { key: (await deviceOf(bob))!.key });
     const agent = await IceTcpAgent.create({ addresses: ["127.0.0.1"], controlling: false });
     const request = { id: 4242n, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" };
     const answers: bigint[] = [];
-    const sub = asBob.listen(JamiDhtKeys.peer(bob.local.deviceShortId));
+    const sub = asBob.listen(JamiDhtKeys.peer(bob.identity.deviceShortId));
     sub.on("value", (v) => {
       const r = readPeerRequest(v);
       if (r?.isAnswer && r.id === request.id) answers.push(r.id);
     });
     try {
       for (let i = 0; i < 2; i++) {
-        await asBob.putEncrypted(JamiDhtKeys.peer(alice.local.deviceShortId), peerRequestValue(request), alice.local.device.key.publicKey);
+        await asBob.putEncrypted(JamiDhtKeys.peer(alice.identity.deviceShortId), peerRequestValue(request), alice.identity.devicePublicKey);
         await new Promise((r) => setTimeout(r, 1500));
       }
       expect(answers).toEqual([request.id]);
@@ -126,37 +128,49 @@ describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)
 
   it("a device presenting another chain in TLS than the one it published is refused (13.7's rule)", async () => {
     const gina = await Account.create({ dir: join(tmp(), "g"), bits: BITS, ...network });
-    await gina.start();
-    gina.onChannelRequest("sip");
+    await gina.start(); // publishes its genuine chain
+    await gina.stop();
+    // Gina's device key, re-certified by its account: a valid chain, but not the certificate on the DHT.
+    const device = await deviceOf(gina);
+    const { accountKeys } = await openAccountArchive({ dir: gina.identity.dir });
+    const other = certifyDevice(accountKeys, device.key, new Date(Date.now() - 86400_000));
+    const node = await DhtNode.create({ host: "127.0.0.1", port: 0, bootstrap: network.bootstrap });
+    await node.bootstrap();
+    const impostor = new ConnectionManager({
+      dht: node,
+      secure: new SecureDht(node, { key: device.key }),
+      identity: { ...device, certificate: other.certificate },
+      authorize: async () => undefined,
+      onChannelRequest: () => true,
+      onChannel: () => undefined,
+      ice: { addresses: ["127.0.0.1"] },
+    });
+    impostor.start();
     try {
-      // Same device key, re-certified: a different certificate than the one on the DHT.
-      const { openAccountArchive, certifyDevice } = await import("jami-identity");
-      const archive = await openAccountArchive({ dir: gina.local.dir });
-      const other = certifyDevice(archive.accountKeys, gina.local.device.key, new Date(Date.now() - 86400_000));
-      (gina.local.device as { certificate: unknown }).certificate = other.certificate;
-      await expect(bob.connect(gina.jamiId, "sip", { signal: AbortSignal.timeout(20_000) })).rejects.toMatchObject({ code: "PEER_REFUSED" });
-      expect(bob.connectedDevices()).not.toContain(gina.deviceId);
+      await expect(bob.links.connect(gina.jamiId, "sip", { signal: AbortSignal.timeout(20_000) })).rejects.toMatchObject({ code: "PEER_REFUSED" });
+      expect(bob.links.connected()).not.toContain(gina.deviceId);
     } finally {
-      await gina.stop();
+      impostor.stop();
+      await node.close();
     }
   });
 
   it("when a device goes away its channels end; when it is back, a channel sets up a new link", async () => {
     const frank = await Account.create({ dir: join(tmp(), "f"), bits: BITS, ...network });
     await frank.start();
-    frank.onChannelRequest("sip");
-    const ch = await bob.connect(frank.jamiId, "sip");
+    frank.links.handle("sip");
+    const ch = await bob.links.connect(frank.jamiId, "sip");
     const closed = new Promise<void>((r) => ch.once("close", () => r()));
     ch.resume();
     await frank.stop();
     await closed;
-    expect(bob.connectedDevices()).not.toContain(frank.deviceId);
+    expect(bob.links.connected()).not.toContain(frank.deviceId);
     // Back online: the next channel sets up a new link.
     await frank.start();
     try {
-      const again = await bob.connect(frank.jamiId, "sip");
+      const again = await bob.links.connect(frank.jamiId, "sip");
       expect(again.name).toBe("sip");
-      expect(bob.connectedDevices()).toContain(frank.deviceId);
+      expect(bob.links.connected()).toContain(frank.deviceId);
     } finally {
       await frank.stop();
     }

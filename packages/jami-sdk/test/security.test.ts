@@ -1,21 +1,24 @@
+import { encodeMsgpack } from "jami-core";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DhtNode, encodeMsgpack, InfoHash, SecureDht, Value, ValueType } from "jami-dht";
+import { DhtNode, InfoHash, SecureDht, Value, ValueType } from "jami-dht";
 import { deviceChainPem, openAccountArchive, PrivateKey, RevocationList } from "jami-identity";
 import { encodeIceMessage, IceTcpAgent } from "jami-ice";
-import { Account, encodeTrustRequest, JamiDhtKeys, MAX_INCOMING_PER_DEVICE, peerRequestValue, readPeerRequest, TRUST_REQUEST_TYPE, type AccountEvents } from "jami-sdk";
+import { Account, type ContactEvents } from "jami-sdk";
+import { encodeTrustRequest, JamiDhtKeys, MAX_INCOMING_PER_DEVICE, peerRequestValue, readPeerRequest, TRUST_REQUEST_TYPE } from "jami-sdk/internal";
+import { deviceOf } from "../../../test-support/accounts.js";
 import { BoundedSet } from "../src/bounded-set.js";
 
 const BITS = 2048;
 const tmp = () => mkdtempSync(join(tmpdir(), "jami-security-"));
 
-const nextTrustRequest = (account: Account): Promise<AccountEvents["trustRequest"][0]> => new Promise((r) => account.once("trustRequest", r));
+const nextTrustRequest = (account: Account): Promise<ContactEvents["request"][0]> => new Promise((r) => account.contacts.once("request", r));
 
 /** A trust request put straight on the DHT, signed and encrypted by `from` (any key) for `to`'s device. */
 async function sendTrustRequest(dht: DhtNode, from: PrivateKey, to: Account, conversationId: string): Promise<void> {
   const value = new Value({ type: TRUST_REQUEST_TYPE, data: encodeTrustRequest({ conversationId, payload: new Uint8Array(), confirm: false }) });
-  await new SecureDht(dht, { key: from }).putEncrypted(JamiDhtKeys.inbox(to.local.deviceShortId), value, to.local.device.key.publicKey, { acknowledgedBy: 1 });
+  await new SecureDht(dht, { key: from }).putEncrypted(JamiDhtKeys.inbox(to.identity.deviceShortId), value, to.identity.devicePublicKey, { acknowledgedBy: 1 });
 }
 
 describe("an account against impersonation and revoked devices", () => {
@@ -43,7 +46,7 @@ describe("an account against impersonation and revoked devices", () => {
     // lies (here the seed, which every lookup reaches) answers a get for Mallory's key id with Alice's chain...
     const mallory = await PrivateKey.generate(BITS);
     const malloryKeyId = InfoHash.get(mallory.publicKey.spki);
-    const chain = new Value({ id: 1n, type: ValueType.Certificate, data: encodeMsgpack(Buffer.from(deviceChainPem(alice.local.device))) });
+    const chain = new Value({ id: 1n, type: ValueType.Certificate, data: encodeMsgpack(Buffer.from(deviceChainPem((await deviceOf(alice))))) });
     const honestGet = seed.storage.get.bind(seed.storage);
     seed.storage.get = (key, query) => (key.equals(malloryKeyId) ? [{ value: chain, created: Date.now(), expiresAt: Date.now() + 60_000, source: "" }] : honestGet(key, query));
     try {
@@ -51,10 +54,10 @@ describe("an account against impersonation and revoked devices", () => {
       const first = nextTrustRequest(carol);
       await sendTrustRequest(seed, mallory, carol, "11".repeat(20));
       // Positive control, sent after: Alice's genuine request.
-      await sendTrustRequest(seed, alice.local.device.key, carol, "22".repeat(20));
+      await sendTrustRequest(seed, (await deviceOf(alice))!.key, carol, "22".repeat(20));
       const request = await first;
-      expect(request).toMatchObject({ from: alice.jamiId, conversationId: "22".repeat(20), device: alice.local.deviceShortId.toString() });
-      expect(carol.trustRequests()).toEqual([expect.objectContaining({ conversationId: "22".repeat(20) })]);
+      expect(request).toMatchObject({ from: alice.jamiId, conversationId: "22".repeat(20), device: alice.identity.deviceShortId.toString() });
+      expect(carol.contacts.requests()).toEqual([expect.objectContaining({ conversationId: "22".repeat(20) })]);
     } finally {
       seed.storage.get = honestGet;
     }
@@ -66,36 +69,37 @@ describe("an account against impersonation and revoked devices", () => {
     let phone: Account;
     beforeAll(async () => {
       carol = await started(Account.create({ dir: tmp(), bits: BITS, ...network }));
-      carol.onChannelRequest("sip");
+      carol.links.handle("sip");
       laptop = await started(Account.create({ dir: tmp(), bits: BITS, ...network }));
-      phone = await started(Account.import({ archive: await laptop.exportArchive(), dir: tmp(), bits: BITS, ...network }));
+      phone = await started(Account.import({ archive: await laptop.devices.exportArchive(), dir: tmp(), bits: BITS, ...network }));
       // The account revokes the laptop: its CRL is published at the Jami ID, as jamid does.
-      const { accountKeys } = await openAccountArchive({ dir: laptop.local.dir });
-      const crl = RevocationList.sign({ issuerKey: accountKeys.accountKey, issuerCertificate: accountKeys.accountCertificate, revoke: [laptop.local.device.certificate] });
-      await seed.put(JamiDhtKeys.account(laptop.local.jamiId), new Value({ type: 0, data: crl.der }), { permanent: true });
+      const { accountKeys } = await openAccountArchive({ dir: laptop.identity.dir });
+      const crl = RevocationList.sign({ issuerKey: accountKeys.accountKey, issuerCertificate: accountKeys.accountCertificate, revoke: [(await deviceOf(laptop)).certificate] });
+      await seed.put(JamiDhtKeys.account(laptop.identity.jamiId), new Value({ type: 0, data: crl.der }), { permanent: true });
     });
 
     it("cannot send a trust request; the account's other device can", async () => {
       const first = nextTrustRequest(carol);
-      await sendTrustRequest(seed, laptop.local.device.key, carol, "33".repeat(20));
-      await sendTrustRequest(seed, phone.local.device.key, carol, "44".repeat(20));
-      expect(await first).toMatchObject({ from: laptop.jamiId, device: phone.local.deviceShortId.toString(), conversationId: "44".repeat(20) });
+      await sendTrustRequest(seed, (await deviceOf(laptop))!.key, carol, "33".repeat(20));
+      await sendTrustRequest(seed, (await deviceOf(phone))!.key, carol, "44".repeat(20));
+      expect(await first).toMatchObject({ from: laptop.jamiId, device: phone.identity.deviceShortId.toString(), conversationId: "44".repeat(20) });
     });
 
     it("cannot link; the account's other device can", async () => {
-      const fromPhone = await phone.connect(carol.deviceId, "sip", { signal: AbortSignal.timeout(20_000) });
+      const fromPhone = await phone.links.connect(carol.deviceId, "sip", { signal: AbortSignal.timeout(20_000) });
       expect(fromPhone.name).toBe("sip");
-      await expect(laptop.connect(carol.deviceId, "sip", { signal: AbortSignal.timeout(5_000) })).rejects.toMatchObject({ code: expect.stringMatching(/ABORTED|TIMEOUT|PEER_REFUSED/) });
-      expect(carol.connectedDevices()).toEqual([phone.deviceId]);
+      await expect(laptop.links.connect(carol.deviceId, "sip", { signal: AbortSignal.timeout(5_000) })).rejects.toMatchObject({ code: expect.stringMatching(/ABORTED|TIMEOUT|PEER_REFUSED/) });
+      expect(carol.links.connected()).toEqual([phone.deviceId]);
     });
   });
 
   it(`connection requests from one device are answered at most ${MAX_INCOMING_PER_DEVICE} at a time`, async () => {
-    const [carol, eve, frank] = await Promise.all([0, 1, 2].map(() => started(Account.create({ dir: tmp(), bits: BITS, ...network }))));
+    const [carol, eve, frank] = (await Promise.all([0, 1, 2].map(() => started(Account.create({ dir: tmp(), bits: BITS, ...network }))))) as [Account, Account, Account];
     const agent = await IceTcpAgent.create({ addresses: ["127.0.0.1"], controlling: false });
     const answered = new Map<bigint, string>();
-    const subs = [eve, frank].map((a) => {
-      const sub = new SecureDht(seed, { key: a.local.device.key }).listen(JamiDhtKeys.peer(a.local.deviceShortId), { requireEncrypted: true });
+    const keys = await Promise.all([eve, frank].map(deviceOf));
+    const subs = [eve, frank].map((a, i) => {
+      const sub = new SecureDht(seed, { key: keys[i]!.key }).listen(JamiDhtKeys.peer(a.identity.deviceShortId), { requireEncrypted: true });
       sub.on("value", (v) => {
         const r = readPeerRequest(v);
         if (r?.isAnswer) answered.set(r.id, a === eve ? "eve" : "frank");
@@ -104,13 +108,13 @@ describe("an account against impersonation and revoked devices", () => {
     });
     try {
       // Eve asks five times at once (its ICE never answers, so each request holds an agent until it times out).
-      const asEve = new SecureDht(seed, { key: eve.local.device.key });
+      const asEve = new SecureDht(seed, { key: keys[0]!.key });
       for (let id = 1n; id <= 5n; id++) {
-        await asEve.putEncrypted(JamiDhtKeys.peer(carol.local.deviceShortId), peerRequestValue({ id, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" }), carol.local.device.key.publicKey);
+        await asEve.putEncrypted(JamiDhtKeys.peer(carol.identity.deviceShortId), peerRequestValue({ id, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" }), carol.identity.devicePublicKey);
       }
       // Positive control, asked after: Frank is answered; Eve got only her first two answers.
-      const asFrank = new SecureDht(seed, { key: frank.local.device.key });
-      await asFrank.putEncrypted(JamiDhtKeys.peer(carol.local.deviceShortId), peerRequestValue({ id: 100n, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" }), carol.local.device.key.publicKey);
+      const asFrank = new SecureDht(seed, { key: keys[1]!.key });
+      await asFrank.putEncrypted(JamiDhtKeys.peer(carol.identity.deviceShortId), peerRequestValue({ id: 100n, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" }), carol.identity.devicePublicKey);
       while (!answered.has(100n)) await new Promise((r) => setTimeout(r, 20));
       expect([...answered.entries()].filter(([, who]) => who === "eve").length).toBe(MAX_INCOMING_PER_DEVICE);
     } finally {

@@ -6,8 +6,8 @@ import { JsonFile } from "../src/account/store.js";
 describe("JsonFile", () => {
   it("150 concurrent saves of one file all succeed; the last one started is what stays, no temporary file left", async () => {
     const dir = mkdtempSync(join(tmpdir(), "jami-store-"));
-    const file = new JsonFile<{ n: number }>(join(dir, "doc.json"), () => ({ n: -1 }));
-    const other = new JsonFile<{ n: number }>(join(dir, "doc.json"), () => ({ n: -1 }));
+    const file = new JsonFile<{ n: number }>(join(dir, "doc.json"));
+    const other = new JsonFile<{ n: number }>(join(dir, "doc.json"));
     await Promise.all(Array.from({ length: 150 }, (_, n) => (n % 2 ? other : file).save({ n })));
     await file.save({ n: 150 });
     expect(JSON.parse(readFileSync(join(dir, "doc.json"), "utf8"))).toEqual({ n: 150 });

@@ -1,13 +1,5 @@
 import { readFile, writeFile } from "node:fs/promises";
-import {
-  createAccount,
-  exportAccount,
-  importAccount,
-  readArchive,
-  verifyDeviceChain,
-  type Certificate,
-  type LocalAccount,
-} from "jami-identity";
+import { createAccount, exportAccount, importAccount, readArchive, verifyDeviceChain, type Certificate, type LocalAccount } from "jami-identity";
 import { printJson, UsageError, type CliIo } from "./output.js";
 
 export interface AccountArgs {

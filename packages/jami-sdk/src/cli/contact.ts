@@ -20,15 +20,15 @@ async function open(options: AccountCliOptions): Promise<Account> {
 /** `jami online`: the account on the network, its events as JSON lines, until Ctrl-C. */
 export async function onlineCommand(options: AccountCliOptions, io: CliIo, signal?: AbortSignal): Promise<void> {
   const account = await open(options);
-  account.on("presence", (p) => line(io, { event: "presence", ...p }));
-  account.on("contact", (c) => line(io, { event: "contact", ...c }));
-  account.on("devices", (devices) => line(io, { event: "devices", devices: devices.map(({ deviceId, shortId, name }) => ({ deviceId, shortId, name })) }));
-  account.on("sync", (s) => line(io, { event: "sync", ...s }));
-  account.on("trustRequest", (r) => {
+  account.presence.on("change", (p) => line(io, { event: "presence", ...p }));
+  account.contacts.on("change", (c) => line(io, { event: "contact", ...c }));
+  account.devices.on("change", (devices) => line(io, { event: "devices", devices: devices.map(({ deviceId, shortId, name }) => ({ deviceId, shortId, name })) }));
+  account.devices.on("sync", (s) => line(io, { event: "sync", ...s }));
+  account.contacts.on("request", (r) => {
     line(io, { event: "trustRequest", ...r });
-    if (options["accept-all"] && !r.confirm) void account.acceptTrustRequest(r.from).catch((e: Error) => line(io, { event: "warning", message: e.message }));
+    if (options["accept-all"] && !r.confirm) void account.contacts.accept(r.from).catch((e: Error) => line(io, { event: "warning", message: e.message }));
   });
-  await account.start(signal);
+  await account.start({ signal });
   line(io, { event: "online", jamiId: account.jamiId, deviceId: account.deviceId });
   const why = await untilStopped(signal);
   await account.stop();
@@ -45,11 +45,11 @@ export async function contactCommand(sub: string | undefined, args: string[], op
   switch (sub) {
     case "list": {
       const account = await open(options);
-      return line(io, { contacts: account.contacts(), trustRequests: account.trustRequests() });
+      return line(io, { contacts: account.contacts.list(), trustRequests: account.contacts.requests() });
     }
     case "decline": {
       const account = await open(options);
-      await account.declineTrustRequest(needPeer());
+      await account.contacts.decline(needPeer());
       return line(io, { declined: peer });
     }
     case "add":
@@ -63,10 +63,10 @@ export async function contactCommand(sub: string | undefined, args: string[], op
       try {
         const contact =
           sub === "add"
-            ? await account.addContact(id)
+            ? await account.contacts.add(id)
             : sub === "accept"
-              ? await account.acceptTrustRequest(id)
-              : await account.removeContact(id, { ban: sub === "block" });
+              ? await account.contacts.accept(id)
+              : await account.contacts.remove(id, { ban: sub === "block" });
         return line(io, { contact });
       } finally {
         await account.stop();

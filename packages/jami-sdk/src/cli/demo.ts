@@ -1,16 +1,7 @@
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  createAccount,
-  exportAccount,
-  importAccount,
-  isIdentityError,
-  loadAccount,
-  revokeDevice,
-  verifyDeviceChain,
-  type Certificate,
-} from "jami-identity";
+import { createAccount, exportAccount, importAccount, isIdentityError, loadAccount, revokeDevice, verifyDeviceChain, type Certificate } from "jami-identity";
 import type { CliIo } from "./output.js";
 import type { Account } from "../account/account.js";
 import { createLocalNetwork } from "../local-network.js";
@@ -77,25 +68,25 @@ export async function demoCommand(io: CliIo): Promise<void> {
   say(`   alice ${a.jamiId}  device ${a.deviceId.slice(0, 16)}…`);
   say(`   bob   ${b.jamiId}  device ${b.deviceId.slice(0, 16)}…`);
   try {
-    const bobDevices = await a.devicesOf(b.jamiId);
+    const bobDevices = await a.devices.of(b.jamiId);
     say(`   alice finds bob's device on the DHT, chain verified: ${bobDevices.map((d) => d.deviceId.toString().slice(0, 16) + "…").join(", ")}`);
-    const online = new Promise<void>((resolve) => a.on("presence", (p) => p.online && resolve()));
-    const received = new Promise<string>((resolve) => b.once("trustRequest", (r) => resolve(r.from)));
-    const [, sent] = await timed(() => a.addContact(b.jamiId));
+    const online = new Promise<void>((resolve) => a.presence.on("change", (p) => p.online && resolve()));
+    const received = new Promise<string>((resolve) => b.contacts.once("request", (r) => resolve(r.from)));
+    const [, sent] = await timed(() => a.contacts.add(b.jamiId));
     say(`   alice sends a trust request (encrypted to bob's device, at its inbox key) in ${sent}`);
     const from = await received;
     say(`   bob receives it from ${from === a.jamiId ? "alice" : from}`);
     await online;
     say("   alice sees bob online (his device announcement is live)");
-    const confirmed = new Promise<void>((resolve) => a.on("contact", (c) => c.confirmed && resolve()));
-    await b.acceptTrustRequest(a.jamiId);
+    const confirmed = new Promise<void>((resolve) => a.contacts.on("change", (c) => c.confirmed && resolve()));
+    await b.contacts.accept(a.jamiId);
     await confirmed;
-    say(`   bob accepts; alice's contact list: ${a.contacts().map((c) => `${c.jamiId.slice(0, 8)}… confirmed=${c.confirmed}`).join(", ")}`);
+    say(`   bob accepts; alice's contact list: ${a.contacts.list().map((c) => `${c.jamiId.slice(0, 8)}… confirmed=${c.confirmed}`).join(", ")}`);
     say();
     say("6. A direct link between their devices (ICE-TCP, TLS with both device chains checked) and a channel on it...");
-    b.onChannelRequest("echo", ({ peer }) => peer.jamiId === a.jamiId);
-    b.on("channel", ({ channel }) => channel.on("data", (d: Buffer) => channel.write(d.toString().toUpperCase())));
-    const [channel, linked] = await timed(() => a.connect(b.jamiId, "echo"));
+    b.links.handle("echo", ({ peer }) => peer.jamiId === a.jamiId);
+    b.links.on("channel", ({ channel }) => channel.on("data", (d: Buffer) => channel.write(d.toString().toUpperCase())));
+    const [channel, linked] = await timed(() => a.links.connect(b.jamiId, "echo"));
     say(`   alice opens channel "${channel.name}" to bob's device in ${linked}`);
     const echoed = new Promise<string>((resolve) => channel.once("data", (d: Buffer) => resolve(d.toString())));
     channel.write("hello over the link");

@@ -1,3 +1,4 @@
+import { JamiError } from "jami-core";
 /** Where CLI commands write; tests pass their own to read what was printed. */
 export interface CliIo {
   stdout: (text: string) => void;
@@ -12,8 +13,11 @@ export const processIo: CliIo = {
 };
 
 /** A usage mistake: reported like any error, with exit status 2. */
-export class UsageError extends Error {
-  readonly code = "USAGE";
+export class UsageError extends JamiError<"USAGE"> {
+  override name = "UsageError";
+  constructor(message: string) {
+    super("USAGE", message);
+  }
 }
 
 export function printJson(io: CliIo, value: unknown): void {

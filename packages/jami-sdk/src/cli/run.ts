@@ -1,9 +1,7 @@
 import { parseArgs } from "node:util";
-import { isDhtError } from "jami-dht";
-import { isIdentityError } from "jami-identity";
+import { isJamiError } from "jami-core";
 import { accountCommand } from "./account.js";
 import { demoCommand } from "./demo.js";
-import { AccountError } from "../errors.js";
 import { contactCommand, onlineCommand } from "./contact.js";
 import { dhtCommand } from "./dht.js";
 import { processIo, UsageError, type CliIo } from "./output.js";
@@ -94,7 +92,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
 }
 
 function describeError(error: unknown): { code: string; message: string } {
-  if (isIdentityError(error) || isDhtError(error) || error instanceof UsageError || error instanceof AccountError) return { code: error.code, message: error.message };
+  // Every package's errors (IdentityError, DhtError, IceError, LinkError, AccountError, UsageError) share one base.
+  if (isJamiError(error)) return { code: error.code, message: error.message };
   const e = error as NodeJS.ErrnoException;
   if (e?.code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" || e?.code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
     return { code: "USAGE", message: e.message };

@@ -1,7 +1,8 @@
 import createDebug from "debug";
 import { randomBytes } from "node:crypto";
+import { setMaxListeners } from "node:events";
 import { InfoHash, type DhtClient, type SecureDht, type Subscription, type Value } from "jami-dht";
-import { decodeIceMessage, encodeIceMessage, IceTcpAgent, type IceAgentOptions, type IceConnection } from "jami-ice";
+import { decodeIceMessage, encodeIceMessage, IceTcpAgent, type Candidate, type IceAgentOptions, type IceConnection } from "jami-ice";
 import { LinkError, MultiplexedSocket, secureLink, type Channel } from "jami-dtls";
 import type { DeviceIdentity, VerifiedDevice } from "jami-identity";
 import { findDeviceChain } from "../dht/devices.js";
@@ -36,6 +37,14 @@ export interface ConnectionManagerOptions {
 interface Link {
   socket: MultiplexedSocket;
   peer: VerifiedDevice;
+  path: LinkPath;
+}
+
+/** Where a link runs: the address the TCP connection goes to (or comes from), and the candidates each side offered. */
+export interface LinkPath {
+  remoteAddress: { address: string; port: number };
+  localCandidates: Candidate[];
+  remoteCandidates: Candidate[];
 }
 
 interface Dialing {
@@ -63,7 +72,10 @@ export class ConnectionManager {
   /** Aborted when the manager stops: links still being set up (answers to requests in flight) end with it. */
   private readonly lifetime = new AbortController();
 
-  constructor(private readonly options: ConnectionManagerOptions) {}
+  constructor(private readonly options: ConnectionManagerOptions) {
+    // Every link being set up listens to it: many listeners are expected, not a leak.
+    setMaxListeners(0, this.lifetime.signal);
+  }
 
   private get selfId(): string {
     return this.options.identity.certificate.deviceId.toString();
@@ -99,6 +111,11 @@ export class ConnectionManager {
   closeLink(deviceId: string): void {
     this.links.get(deviceId)?.socket.close();
     this.links.delete(deviceId);
+  }
+
+  /** The path of the live link to a device, if any. */
+  pathTo(deviceId: string): LinkPath | undefined {
+    return this.links.get(deviceId)?.path;
   }
 
   /** The live link to a device, if any. */
@@ -198,7 +215,8 @@ export class ConnectionManager {
     }
     const peer = tls.peer;
     const socket = new MultiplexedSocket(tls.socket, (name) => this.options.onChannelRequest(peer, name));
-    const link: Link = { socket, peer };
+    const { address, port } = ice.remoteAddress;
+    const link: Link = { socket, peer, path: { remoteAddress: { address, port }, localCandidates: ice.local.candidates, remoteCandidates: ice.remote.candidates } };
     const id = peer.deviceId.toString();
     this.links.get(id)?.socket.close();
     this.links.set(id, link);

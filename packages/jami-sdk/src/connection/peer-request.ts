@@ -1,4 +1,5 @@
-import { decodeMsgpack, encodeMsgpack, isMsgMap, Value } from "jami-dht";
+import { decodeMsgpack, encodeMsgpack, isMsgMap } from "jami-core";
+import { Value } from "jami-dht";
 
 /** The user type jamid filters connection requests on. */
 export const PEER_REQUEST_USER_TYPE = "peer_request";

@@ -1,4 +1,5 @@
-import { decodeMsgpack, encodeMsgpack, InfoHash, publicKeyId, Value } from "jami-dht";
+import { decodeMsgpack, encodeMsgpack } from "jami-core";
+import { InfoHash, publicKeyId, Value } from "jami-dht";
 import { PublicKey, type JamiId, type PrivateKey } from "jami-identity";
 
 /** A device of an account as its announcement names it. */

@@ -1,5 +1,6 @@
+import { encodeMsgpack } from "jami-core";
 import createDebug from "debug";
-import { certificatePemOf, DhtError, encodeMsgpack, InfoHash, Value, ValueType, type DhtClient, type PutOptions } from "jami-dht";
+import { certificatePemOf, DhtError, InfoHash, Value, ValueType, type DhtClient, type PutOptions } from "jami-dht";
 import { Certificate, deviceChainPem, verifyDeviceChain, type DeviceId, type DeviceIdentity, type JamiId, type PrivateKey, type VerifiedDevice } from "jami-identity";
 import { createDeviceAnnouncement, readDeviceAnnouncement } from "./device-announcement.js";
 import { JamiDhtKeys } from "./keys.js";

@@ -1,4 +1,5 @@
-import { decodeMsgpack, encodeMsgpack } from "jami-dht";
+import { decodeMsgpack, encodeMsgpack } from "jami-core";
+
 
 /** The only service jamid accepts trust requests for. */
 export const TRUST_REQUEST_SERVICE = "cx.ring";

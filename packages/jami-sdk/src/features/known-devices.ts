@@ -1,5 +1,7 @@
-import { join } from "node:path";
-import { JsonFile } from "./store.js";
+import type { AccountStore } from "../account/store.js";
+
+/** The store key (`devices.json` in the account directory by default). */
+const KEY = "devices";
 
 /** One device of this account (jamid's known-devices view). */
 export interface KnownDevice {
@@ -16,16 +18,15 @@ export interface KnownDevice {
 
 type DevicesFile = Record<string, KnownDevice>;
 
-/** The account's devices in `<dir>/devices.json`, keyed by device id. */
+/** The account's devices in the account's store, keyed by device id. */
 export class KnownDevices {
   private constructor(
-    private readonly file: JsonFile<DevicesFile>,
+    private readonly store: AccountStore,
     private readonly devices: DevicesFile,
   ) {}
 
-  static async open(dir: string): Promise<KnownDevices> {
-    const file = new JsonFile<DevicesFile>(join(dir, "devices.json"), () => ({}));
-    return new KnownDevices(file, await file.load());
+  static async open(store: AccountStore): Promise<KnownDevices> {
+    return new KnownDevices(store, (await store.read<DevicesFile>(KEY)) ?? {});
   }
 
   list(): KnownDevice[] {
@@ -45,7 +46,7 @@ export class KnownDevices {
     const known = this.devices[device.deviceId];
     if (known && (known.name === device.name || !device.name)) return false;
     this.devices[device.deviceId] = { ...known, ...device, name: device.name || known?.name || "" };
-    await this.file.save(this.devices);
+    await this.store.write(KEY, this.devices);
     return !known;
   }
 
@@ -55,12 +56,12 @@ export class KnownDevices {
     if (!known) return false;
     if (known.lastSync !== undefined && BigInt(known.lastSync) >= date) return false;
     known.lastSync = date.toString();
-    await this.file.save(this.devices);
+    await this.store.write(KEY, this.devices);
     return true;
   }
 
   async remove(deviceId: string): Promise<void> {
     delete this.devices[deviceId];
-    await this.file.save(this.devices);
+    await this.store.write(KEY, this.devices);
   }
 }

@@ -5,7 +5,7 @@
  * are full u64 (so some integers must be bigint and still take their smallest encoding), fragment maps use integer
  * keys, and signatures are checked over the exact received bytes of a sub-map — `decodeMapEntries` gives those spans.
  */
-import { DhtError } from "./errors.js";
+import { CodecError } from "./errors.js";
 
 /** What a decoded msgpack item can be. Maps with only string keys decode to plain objects, others to `Map`. */
 export type MsgValue =
@@ -86,7 +86,7 @@ function writeInt(w: Writer, v: bigint): void {
     else if (v < 0x10000n) (w.u8(0xcd), w.u16(Number(v)));
     else if (v < 0x100000000n) (w.u8(0xce), w.u32(Number(v)));
     else if (v < 1n << 64n) (w.u8(0xcf), w.u64(v));
-    else throw new DhtError("ENCODE", `integer ${v} does not fit in 64 bits`);
+    else throw new CodecError("ENCODE", `integer ${v} does not fit in 64 bits`);
     return;
   }
   if (v >= -32n) w.u8(Number(v) & 0xff);
@@ -94,7 +94,7 @@ function writeInt(w: Writer, v: bigint): void {
   else if (v >= -32768n) (w.u8(0xd1), w.u16(Number(v) & 0xffff));
   else if (v >= -2147483648n) (w.u8(0xd2), w.u32(Number(v) >>> 0));
   else if (v >= -(1n << 63n)) (w.u8(0xd3), w.i64(v));
-  else throw new DhtError("ENCODE", `integer ${v} does not fit in 64 bits`);
+  else throw new CodecError("ENCODE", `integer ${v} does not fit in 64 bits`);
 }
 
 function writeLength(w: Writer, n: number, fix: number | null, fixMax: number, c8: number | null, c16: number, c32: number): void {
@@ -110,7 +110,7 @@ export class RawMsg {
 }
 
 function writeItem(w: Writer, v: unknown, depth: number): void {
-  if (depth > MAX_DEPTH) throw new DhtError("ENCODE", "structure too deep");
+  if (depth > MAX_DEPTH) throw new CodecError("ENCODE", "structure too deep");
   if (v instanceof RawMsg) return w.bytes(v.bytes);
   if (v === null || v === undefined) return w.u8(0xc0);
   if (v === true) return w.u8(0xc3);
@@ -152,7 +152,7 @@ function writeItem(w: Writer, v: unknown, depth: number): void {
     }
     return;
   }
-  throw new DhtError("ENCODE", `cannot encode a ${typeof v}`);
+  throw new CodecError("ENCODE", `cannot encode a ${typeof v}`);
 }
 
 /** Canonical msgpack. Object properties that are `undefined` are left out; key order is insertion order. */
@@ -162,7 +162,7 @@ export function encode(value: unknown): Uint8Array {
   return w.result();
 }
 
-/** A cursor over msgpack bytes; every read checks bounds and throws `DhtError("DECODE")`. */
+/** A cursor over msgpack bytes; every read checks bounds and throws `CodecError("DECODE")`. */
 export class Reader {
   pos: number;
   private readonly view: DataView;
@@ -201,7 +201,7 @@ export class Reader {
     if ((b & 0xf0) === 0x80) return b & 0x0f;
     if (b === 0xde) return this.uint(2);
     if (b === 0xdf) return this.uint(4);
-    throw new DhtError("DECODE", "expected a map");
+    throw new CodecError("DECODE", "expected a map");
   }
 
   readArrayHeader(): number {
@@ -209,11 +209,11 @@ export class Reader {
     if ((b & 0xf0) === 0x90) return b & 0x0f;
     if (b === 0xdc) return this.uint(2);
     if (b === 0xdd) return this.uint(4);
-    throw new DhtError("DECODE", "expected an array");
+    throw new CodecError("DECODE", "expected an array");
   }
 
   read(depth = 0): MsgValue {
-    if (depth > MAX_DEPTH) throw new DhtError("DECODE", "msgpack nested too deep");
+    if (depth > MAX_DEPTH) throw new CodecError("DECODE", "msgpack nested too deep");
     const b = this.u8();
     if (b < 0x80) return b;
     if (b >= 0xe0) return b - 0x100;
@@ -244,7 +244,7 @@ export class Reader {
       case 0xdd: return this.readArray(this.uint(4), depth);
       case 0xde: return this.readMap(this.uint(2), depth);
       case 0xdf: return this.readMap(this.uint(4), depth);
-      default: throw new DhtError("DECODE", `unsupported msgpack type 0x${b.toString(16)}`);
+      default: throw new CodecError("DECODE", `unsupported msgpack type 0x${b.toString(16)}`);
     }
   }
 
@@ -252,8 +252,8 @@ export class Reader {
     try {
       return textDecoder.decode(this.take(n));
     } catch (cause) {
-      if (cause instanceof DhtError) throw cause;
-      throw new DhtError("DECODE", "invalid UTF-8 in msgpack str", { cause });
+      if (cause instanceof CodecError) throw cause;
+      throw new CodecError("DECODE", "invalid UTF-8 in msgpack str", { cause });
     }
   }
 
@@ -295,7 +295,7 @@ function smallest(v: bigint): number | bigint {
 }
 
 /** Decodes exactly one msgpack item filling all of `bytes`. */
-class TruncatedError extends DhtError {
+class TruncatedError extends CodecError {
   constructor() {
     super("DECODE", "truncated msgpack");
   }
@@ -321,7 +321,7 @@ export function decodeSequence(bytes: Uint8Array): MsgValue[] {
   let rest = bytes;
   while (rest.length) {
     const item = decodePrefix(rest);
-    if (!item) throw new DhtError("DECODE", "truncated msgpack");
+    if (!item) throw new CodecError("DECODE", "truncated msgpack");
     out.push(item.value);
     rest = rest.subarray(item.length);
   }
@@ -331,7 +331,7 @@ export function decodeSequence(bytes: Uint8Array): MsgValue[] {
 export function decode(bytes: Uint8Array): MsgValue {
   const r = new Reader(bytes);
   const v = r.read();
-  if (r.pos !== bytes.length) throw new DhtError("DECODE", "trailing bytes after msgpack item");
+  if (r.pos !== bytes.length) throw new CodecError("DECODE", "trailing bytes after msgpack item");
   return v;
 }
 
@@ -346,7 +346,7 @@ export function decodeMapEntries(bytes: Uint8Array): Map<string, { value: MsgVal
     const value = r.read(1);
     if (typeof key === "string") out.set(key, { value, raw: bytes.subarray(start, r.pos) });
   }
-  if (r.pos !== bytes.length) throw new DhtError("DECODE", "trailing bytes after msgpack map");
+  if (r.pos !== bytes.length) throw new CodecError("DECODE", "trailing bytes after msgpack map");
   return out;
 }
 
@@ -356,7 +356,7 @@ export function decodeArrayItems(bytes: Uint8Array): Uint8Array[] {
   const n = r.readArrayHeader();
   const out: Uint8Array[] = [];
   for (let i = 0; i < n; i++) out.push(r.readRaw());
-  if (r.pos !== bytes.length) throw new DhtError("DECODE", "trailing bytes after msgpack array");
+  if (r.pos !== bytes.length) throw new CodecError("DECODE", "trailing bytes after msgpack array");
   return out;
 }
 

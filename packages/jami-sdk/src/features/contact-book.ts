@@ -1,28 +1,29 @@
-import { join } from "node:path";
 import type { ArchiveContact } from "jami-identity";
-import { emptyContacts, fromSyncedContact, isActive, mergeContact, type Contact, type ContactsFile, type PendingTrustRequest } from "./contacts.js";
-import { JsonFile } from "./store.js";
+import { emptyContacts, fromSyncedContact, isActive, mergeContact, type Contact, type ContactsFile, type PendingTrustRequest } from "./contact.js";
+import type { AccountStore } from "../account/store.js";
+
+/** The store key (`contacts.json` in the account directory by default). */
+const KEY = "contacts";
 
 const MAX_DECLINED_PER_SENDER = 16;
 
 /**
- * The account's contacts and pending trust requests, in `<dir>/contacts.json`. Every change is written before
+ * The account's contacts and pending trust requests, in the account's store. Every change is written before
  * the caller goes on, and a failed step can be undone with `restore`.
  */
 export class ContactBook {
   private constructor(
-    private readonly file: JsonFile<ContactsFile>,
+    private readonly store: AccountStore,
     private state: ContactsFile,
   ) {}
 
-  /** Opens the book; a directory without one (a fresh import) starts from the archive's contacts. */
-  static async open(dir: string, archiveContacts: Readonly<Record<string, ArchiveContact>>): Promise<ContactBook> {
-    const file = new JsonFile(join(dir, "contacts.json"), emptyContacts);
-    const stored = await file.loadIfPresent();
-    if (stored) return new ContactBook(file, { contacts: stored.contacts ?? {}, requests: stored.requests ?? {}, declined: stored.declined ?? {} });
+  /** Opens the book; a store without one (a fresh import) starts from the archive's contacts. */
+  static async open(store: AccountStore, archiveContacts: Readonly<Record<string, ArchiveContact>>): Promise<ContactBook> {
+    const stored = await store.read<Partial<ContactsFile>>(KEY);
+    if (stored) return new ContactBook(store, { contacts: stored.contacts ?? {}, requests: stored.requests ?? {}, declined: stored.declined ?? {} });
     const seeded = emptyContacts();
     for (const [id, c] of Object.entries(archiveContacts)) if (/^[0-9a-f]{40}$/.test(id)) seeded.contacts[id] = fromSyncedContact(id, c);
-    const book = new ContactBook(file, seeded);
+    const book = new ContactBook(store, seeded);
     await book.save();
     return book;
   }
@@ -103,6 +104,6 @@ export class ContactBook {
   }
 
   async save(): Promise<void> {
-    await this.file.save(this.state);
+    await this.store.write(KEY, this.state);
   }
 }

@@ -1,15 +1,15 @@
+import { fromBase64, toBase64, toHex } from "jami-core";
 import { createHash } from "node:crypto";
-import { fromBase64, toBase64, toHex } from "jami-identity";
+
 import type { DeviceSyncData, SyncedTrustRequest } from "../dht/device-sync.js";
 import type { ContactBook } from "./contact-book.js";
-import { fromSyncedContact, toSyncedContact, type Contact, type PendingTrustRequest } from "./contacts.js";
-import type { KnownDevice } from "./known-devices.js";
+import { fromSyncedContact, toSyncedContact, type Contact, type PendingTrustRequest } from "./contact.js";
 
 /** jamid sends at most this many pending requests per sync. */
 const MAX_SYNCED_REQUESTS = 20;
 
-/** What this device tells the account's other devices (jamid's `getSyncData`). */
-export function buildSyncData(book: ContactBook, devices: KnownDevice[], deviceName: string, date: bigint): DeviceSyncData {
+/** The contacts' part of jamid's DeviceSync (`peers`, `trust_requests`). */
+export function buildContactsSync(book: ContactBook): Pick<DeviceSyncData, "peers" | "trustRequests"> {
   const peers: DeviceSyncData["peers"] = {};
   for (const c of book.allContacts()) peers[c.jamiId] = toSyncedContact(c);
   const trustRequests: Record<string, SyncedTrustRequest> = {};
@@ -22,17 +22,11 @@ export function buildSyncData(book: ContactBook, devices: KnownDevice[], deviceN
       payload: new Uint8Array(),
     };
   }
-  return {
-    date,
-    deviceName,
-    devices: devices.map((d) => ({ deviceId: d.deviceId, shortId: d.shortId, name: d.name })),
-    peers,
-    trustRequests,
-  };
+  return { peers, trustRequests };
 }
 
 /** Merges another device's sync into the book (not yet saved): the contacts whose state changed, the new requests. */
-export function applySyncData(book: ContactBook, sync: DeviceSyncData): { contacts: Contact[]; requests: PendingTrustRequest[] } {
+export function applyContactsSync(book: ContactBook, sync: Pick<DeviceSyncData, "peers" | "trustRequests">): { contacts: Contact[]; requests: PendingTrustRequest[] } {
   const contacts: Contact[] = [];
   for (const [id, c] of Object.entries(sync.peers)) {
     const changed = book.mergeContact(fromSyncedContact(id, c));

@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createSocket } from "node:dgram";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DhtNode } from "jami-dht";
+import { Account } from "jami-sdk";
+
+/**
+ * `npm run soak:processes`: the idle network of the security issue's measurement, as separate processes — a
+ * `jami dht node` and two contact accounts (`jami online`) — with each process's RSS read from /proc (no GC
+ * forced: what an operator sees). Prints one JSON line per sample and each process's growth over the second
+ * half in MB/h; fails when one grows faster than SOAK_MAX_RSS_MB_PER_HOUR (default 2).
+ *   SOAK_MINUTES (60)  SOAK_SAMPLE_SECONDS (30)
+ */
+const minutes = Number(process.env.SOAK_MINUTES ?? 60);
+const sampleMs = Number(process.env.SOAK_SAMPLE_SECONDS ?? 30) * 1000;
+const maxMbPerHour = Number(process.env.SOAK_MAX_RSS_MB_PER_HOUR ?? 2);
+const cli = join(__dirname, "..", "packages", "jami-sdk", "dist", "cli.js");
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+}
+
+function slope(points: Array<[number, number]>): number {
+  const n = points.length;
+  const mt = points.reduce((s, [t]) => s + t, 0) / n;
+  const my = points.reduce((s, [, y]) => s + y, 0) / n;
+  const num = points.reduce((s, [t, y]) => s + (t - mt) * (y - my), 0);
+  const den = points.reduce((s, [t]) => s + (t - mt) ** 2, 0);
+  return den ? num / den : 0;
+}
+
+async function freeUdpPort(): Promise<number> {
+  const s = createSocket("udp4");
+  await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
+  const { port } = s.address();
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+/** Spawns the CLI and resolves once it printed `ready` (a line matching it). */
+function run(args: string[], ready: RegExp): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [cli, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (ready.test(out)) resolve(child);
+    });
+    child.once("exit", (code) => reject(new Error(`${args.join(" ")} exited (${code}) before it was ready`)));
+  });
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), "jami-soak-processes-"));
+  const port = await freeUdpPort();
+  const bootstrap = `127.0.0.1:${port}`;
+  // Two accounts made contacts on a temporary node on the same port, then stopped.
+  const seed = await DhtNode.create({ host: "127.0.0.1", port });
+  const network = { bootstrap: [bootstrap], host: "127.0.0.1", iceAddresses: ["127.0.0.1"] };
+  const dirs = [join(work, "a"), join(work, "b")];
+  const [alice, bob] = await Promise.all(dirs.map((dir) => Account.create({ dir, bits: 2048, ...network })));
+  await Promise.all([alice!.start(), bob!.start()]);
+  const requested = new Promise((r) => bob!.contacts.once("request", r));
+  await alice!.contacts.add(bob!.jamiId);
+  await requested;
+  await bob!.contacts.accept(alice!.jamiId);
+  await Promise.all([alice!.stop(), bob!.stop()]);
+  await seed.close();
+
+  const node = await run(["dht", "node", "--port", String(port), "--bind", "127.0.0.1"], /\n/);
+  const accounts = await Promise.all(dirs.map((dir) => run(["online", "--dir", dir, "--bootstrap", bootstrap, "--bind", "127.0.0.1"], /"event":"online"/)));
+  const processes = { node, alice: accounts[0]!, bob: accounts[1]! };
+
+  const start = Date.now();
+  const end = start + minutes * 60_000;
+  const samples: Array<{ t: number } & Record<string, number>> = [];
+  try {
+    while (Date.now() < end) {
+      await new Promise((r) => setTimeout(r, Math.min(sampleMs, Math.max(0, end - Date.now()))));
+      const t = (Date.now() - start) / 3_600_000;
+      const sample: { t: number } & Record<string, number> = { t };
+      for (const [name, p] of Object.entries(processes)) sample[name] = rssMb(p.pid!);
+      samples.push(sample);
+      console.log(JSON.stringify({ minutes: +(t * 60).toFixed(2), ...Object.fromEntries(Object.keys(processes).map((n) => [`${n}RssMB`, +sample[n]!.toFixed(1)])) }));
+    }
+  } finally {
+    for (const p of Object.values(processes)) p.kill("SIGINT");
+    rmSync(work, { recursive: true, force: true });
+  }
+  const late = samples.filter((s) => s.t >= samples[samples.length - 1]!.t / 2);
+  const growth = Object.fromEntries(Object.keys(processes).map((n) => [n, +slope(late.map((s) => [s.t, s[n]!])).toFixed(2)]));
+  console.log(JSON.stringify({ summary: { minutes, samples: samples.length, rssMBPerHour: growth, limitMBPerHour: maxMbPerHour } }));
+  const over = Object.entries(growth).filter(([, g]) => g > maxMbPerHour);
+  if (over.length) {
+    console.error(`RSS grows while idle: ${over.map(([n, g]) => `${n} ${g} MB/h`).join(", ")} (limit ${maxMbPerHour})`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});

@@ -1,0 +1,17 @@
+import { TypedEmitter } from "jami-core";
+
+
+/** What features tell each other without importing each other. */
+export interface AccountInternalEvents {
+  /** A contact was added, confirmed, removed or banned (here or from another device), or loaded at open. */
+  contactChanged: [{ jamiId: string; active: boolean }];
+  /** Something other devices of the account should learn: send them a DeviceSync (only to `onlyShortIds` if set). */
+  syncRequested: [{ onlyShortIds?: string[] }];
+}
+
+/** The account's internal bus: any feature may emit and listen. */
+export class EventBus<Events extends { [K in keyof Events]: unknown[] } = AccountInternalEvents> extends TypedEmitter<Events> {
+  override emit<K extends keyof Events & string>(event: K, ...args: Events[K]): boolean {
+    return super.emit(event, ...args);
+  }
+}

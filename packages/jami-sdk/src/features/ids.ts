@@ -1,0 +1,5 @@
+import { AccountError } from "../errors.js";
+
+export function assertJamiId(jamiId: string): void {
+  if (!/^[0-9a-f]{40}$/.test(jamiId)) throw new AccountError("INVALID_ARGUMENT", `not a Jami ID (40 lowercase hex): ${jamiId}`);
+}
