@@ -24,7 +24,12 @@ export interface AccountBench {
    */
   linkJamidToJamid: Summary;
   /** Trust request: the sender's call until the receiver's event. */
-  trustRequest: { oursToOurs: Summary; oursToJamid: Summary; jamidToOurs: Summary & { declinedConversationResent: number }; jamidToJamid: Summary & { declinedConversationResent: number } };
+  trustRequest: {
+    oursToOurs: Summary;
+    oursToJamid: Summary;
+    jamidToOurs: Summary & { declinedConversationResent: number };
+    jamidToJamid: Summary & { declinedConversationResent: number };
+  };
 }
 
 /**
@@ -49,10 +54,20 @@ export async function benchAccount(): Promise<AccountBench | { skipped: string }
     const archive = join(mkdtempSync(join(tmpdir(), "bench-archive-")), "source.gz");
     await harness.exportArchive("a", source.accountId, archive);
     probe = new JsonLinesProcess(
-      spawn(JAMIH, ["exec", "--", "sh", "-c", `exec "${process.execPath}" --import tsx bench/account-probe.ts 127.0.0.1:${DHT_PORT} 2>>"${process.env.BENCH_PROBE_LOG ?? "/dev/null"}"`], {
-        cwd: resolve(__dirname, ".."),
-        env: { ...process.env, JAMIH_ROOT: harness.root, JAMIH_NETNS: NETNS },
-      }),
+      spawn(
+        JAMIH,
+        [
+          "exec",
+          "--",
+          "sh",
+          "-c",
+          `exec "${process.execPath}" --import tsx bench/account-probe.ts 127.0.0.1:${DHT_PORT} 2>>"${process.env.BENCH_PROBE_LOG ?? "/dev/null"}"`,
+        ],
+        {
+          cwd: resolve(__dirname, ".."),
+          env: { ...process.env, JAMIH_ROOT: harness.root, JAMIH_NETNS: NETNS },
+        },
+      ),
     );
     const ready = await probe.waitFor((e) => e.event === "ready" || e.event === "error", 120_000);
     if (ready.event === "error") throw new Error(`probe: ${String(ready.message)}`);
@@ -77,7 +92,10 @@ export async function benchAccount(): Promise<AccountBench | { skipped: string }
     const declined = { jamidToOurs: new Set<string>(), jamidToJamid: new Set<string>() };
     for (let i = 0; i < RUNS; i++) {
       const { t0 } = await ask({ cmd: "send", to: ours.receiver });
-      trust.oursToOurs.push((await probe.waitFor((e) => e.event === "trustRequest" && e.from === ours.sender && (e.t as number) >= (t0 as number), 60_000)).t as number - (t0 as number));
+      trust.oursToOurs.push(
+        ((await probe.waitFor((e) => e.event === "trustRequest" && e.from === ours.sender && (e.t as number) >= (t0 as number), 60_000)).t as number) -
+          (t0 as number),
+      );
       await ask({ cmd: "decline", from: ours.sender });
 
       const sent = await ask({ cmd: "send", to: jamidB.jamiId! });
@@ -119,7 +137,10 @@ export async function benchAccount(): Promise<AccountBench | { skipped: string }
     const linkToJamid: number[] = [];
     let linkFailures = 0;
     for (let i = 0; i < RUNS; i++) {
-      const ms = await ask({ cmd: "link", jamiId: jamidB.jamiId! }).then((r) => r.ms as number, (e: Error) => (console.error(`link to jamid failed: ${e.message}`), undefined));
+      const ms = await ask({ cmd: "link", jamiId: jamidB.jamiId! }).then(
+        (r) => r.ms as number,
+        (e: Error) => (console.error(`link to jamid failed: ${e.message}`), undefined),
+      );
       if (ms === undefined) linkFailures++;
       else linkToJamid.push(ms);
     }
@@ -170,7 +191,10 @@ async function jamidImportToOnline(harness: JamidHarness, probe: JsonLinesProces
     const before = probe.events.length;
     await harness.importAccount(instance, archive);
     const added = await harness.run<{ t: number }>("wait-event", instance, "accountsChanged", "--since", String(since), "--timeout", "30");
-    const online = await probe.waitFor((e) => e.event === "announced" && e.jamiId === source.jamiId && probe.events.indexOf(e) >= before && (e.t as number) >= since * 1000, 60_000);
+    const online = await probe.waitFor(
+      (e) => e.event === "announced" && e.jamiId === source.jamiId && probe.events.indexOf(e) >= before && (e.t as number) >= since * 1000,
+      60_000,
+    );
     return (online.t as number) - added.t * 1000;
   } finally {
     await harness.run("stop", instance);
@@ -230,6 +254,16 @@ async function linkSetupInLog(log: string, device: string, timeoutMs = 60_000): 
  * call.
  */
 async function jamidEvent(harness: JamidHarness, instance: string, signal: string, peer: string, since: number, arg = 2, timeoutS = 60): Promise<number> {
-  const ev = await harness.run<{ t: number }>("wait-event", instance, signal, "--arg", `${arg}=${peer}`, "--since", String(since), "--timeout", String(timeoutS));
+  const ev = await harness.run<{ t: number }>(
+    "wait-event",
+    instance,
+    signal,
+    "--arg",
+    `${arg}=${peer}`,
+    "--since",
+    String(since),
+    "--timeout",
+    String(timeoutS),
+  );
   return ev.t;
 }

@@ -86,7 +86,11 @@ async function openDhtLatency(): Promise<LatencyReport> {
 }
 
 async function flood(target: string, kind: "ping" | "get", rate: number, keyHex: string): Promise<{ sent: number; replies: number }> {
-  const { stdout } = await execFileAsync(process.execPath, ["--import", "tsx", resolve(__dirname, "udp-flood.ts"), target, kind, String(rate), "1000", keyHex], { timeout: 60_000 });
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    ["--import", "tsx", resolve(__dirname, "udp-flood.ts"), target, kind, String(rate), "1000", keyHex],
+    { timeout: 60_000 },
+  );
   return JSON.parse(stdout.trim().split("\n").pop()!) as { sent: number; replies: number };
 }
 
@@ -108,7 +112,24 @@ async function rates(target: string, keyHex: string): Promise<RateReport> {
 async function requestRates(): Promise<{ ours: RateReport; dhtnode: RateReport }> {
   const key = InfoHash.get("bench-rate-key");
   const ourPort = 4350;
-  const ours: ChildProcess = spawn(process.execPath, ["--import", "tsx", resolve(__dirname, "../packages/jami-sdk/src/cli.ts"), "dht", "node", "--port", String(ourPort), "--bind", "127.0.0.1", "--status-interval", "0", "--no-rate-limit"], { stdio: "ignore" });
+  const ours: ChildProcess = spawn(
+    process.execPath,
+    [
+      "--import",
+      "tsx",
+      resolve(__dirname, "../packages/jami-sdk/src/cli.ts"),
+      "dht",
+      "node",
+      "--port",
+      String(ourPort),
+      "--bind",
+      "127.0.0.1",
+      "--status-interval",
+      "0",
+      "--no-rate-limit",
+    ],
+    { stdio: "ignore" },
+  );
   const theirPort = 4351;
   const theirs: ChildProcess = spawn("dhtnode", ["-s", "-U", "-p", String(theirPort)], { stdio: "ignore" });
   try {
@@ -136,8 +157,11 @@ export async function benchDht(): Promise<Record<string, unknown>> {
 }
 
 if (require.main === module) {
-  benchDht().then((r) => console.log(JSON.stringify(r, null, 2)), (e) => {
-    console.error(e);
-    process.exitCode = 1;
-  });
+  benchDht().then(
+    (r) => console.log(JSON.stringify(r, null, 2)),
+    (e) => {
+      console.error(e);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -24,7 +24,10 @@ function identity(name: string): DeviceIdentity {
 }
 
 async function icePair(): Promise<[IceUdpConnection, IceUdpConnection]> {
-  const [a, b] = await Promise.all([IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: false }), IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: true })]);
+  const [a, b] = await Promise.all([
+    IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: false }),
+    IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: true }),
+  ]);
   return Promise.all([a.connect(b.local), b.connect(a.local)]);
 }
 

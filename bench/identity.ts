@@ -24,9 +24,7 @@ export async function benchIdentity(): Promise<IdentityBench> {
       return certifyDevice(keys, deviceKey);
     }),
   );
-  const oursCreateAccountOnDisk = summarize(
-    await timeRuns(RUNS, (i) => createAccount({ dir: join(work, `a${i}`), displayName: "bench" })),
-  );
+  const oursCreateAccountOnDisk = summarize(await timeRuns(RUNS, (i) => createAccount({ dir: join(work, `a${i}`), displayName: "bench" })));
   const argon2StretchKey = summarize(await timeRuns(RUNS, () => stretchKey("password", new Uint8Array(16))));
   return { oursKeysAndCertificates, oursCreateAccountOnDisk, argon2StretchKey, jamidCreateAccount: await benchJamid() };
 }

@@ -70,7 +70,10 @@ async function throughput(a: Account, b: Account): Promise<number> {
 
 function opensslSpeed(): number | { skipped: string } {
   try {
-    const out = execFileSync("openssl", ["speed", "-evp", "aes-256-gcm", "-seconds", "2", "-bytes", "16384"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    const out = execFileSync("openssl", ["speed", "-evp", "aes-256-gcm", "-seconds", "2", "-bytes", "16384"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    });
     const line = out.split("\n").find((l) => l.toLowerCase().startsWith("aes-256-gcm"));
     const kBps = Number(line?.trim().split(/\s+/).pop()?.replace(/k$/, ""));
     return Number.isFinite(kBps) ? Math.round((kBps * 1000) / 1024 / 1024) : { skipped: `cannot read: ${line}` };

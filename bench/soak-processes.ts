@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,11 +12,14 @@ import { Account } from "jami-sdk";
  * forced: what an operator sees). Prints one JSON line per sample and each process's growth over the second
  * half in MB/h; fails when one grows faster than SOAK_MAX_RSS_MB_PER_HOUR (default 2).
  *   SOAK_MINUTES (60)  SOAK_SAMPLE_SECONDS (30)
+ *   SOAK_SNAPSHOTS=dir  each process writes a heap snapshot (after a full GC) at half time and at the end, into
+ *                       dir/<name>/, to diff what its JS heap holds (RSS also counts memory V8 has not returned)
  */
 const minutes = Number(process.env.SOAK_MINUTES ?? 60);
 const sampleMs = Number(process.env.SOAK_SAMPLE_SECONDS ?? 30) * 1000;
 const maxMbPerHour = Number(process.env.SOAK_MAX_RSS_MB_PER_HOUR ?? 2);
 const cli = join(__dirname, "..", "packages", "jami-sdk", "dist", "cli.js");
+const snapshots = process.env.SOAK_SNAPSHOTS;
 
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -41,8 +44,11 @@ async function freeUdpPort(): Promise<number> {
 }
 
 /** Spawns the CLI and resolves once it printed `ready` (a line matching it). */
-function run(args: string[], ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [cli, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+function run(name: string, args: string[], ready: RegExp): Promise<ChildProcess> {
+  const cwd = snapshots ? join(snapshots, name) : undefined;
+  if (cwd) mkdirSync(cwd, { recursive: true });
+  // SIGUSR2 makes the process write a heap snapshot into its cwd (Node does a full GC first).
+  const child = spawn(process.execPath, ["--heapsnapshot-signal=SIGUSR2", cli, ...args], { stdio: ["ignore", "pipe", "inherit"], cwd });
   return new Promise((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (d: Buffer) => {
@@ -70,13 +76,20 @@ async function main(): Promise<void> {
   await Promise.all([alice!.stop(), bob!.stop()]);
   await seed.close();
 
-  const node = await run(["dht", "node", "--port", String(port), "--bind", "127.0.0.1"], /\n/);
-  const accounts = await Promise.all(dirs.map((dir) => run(["online", "--dir", dir, "--bootstrap", bootstrap, "--bind", "127.0.0.1"], /"event":"online"/)));
+  const node = await run("node", ["dht", "node", "--port", String(port), "--bind", "127.0.0.1"], /\n/);
+  const accounts = await Promise.all(
+    dirs.map((dir, i) => run(i ? "bob" : "alice", ["online", "--dir", dir, "--bootstrap", bootstrap, "--bind", "127.0.0.1"], /"event":"online"/)),
+  );
   const processes = { node, alice: accounts[0]!, bob: accounts[1]! };
 
   const start = Date.now();
   const end = start + minutes * 60_000;
   const samples: Array<{ t: number } & Record<string, number>> = [];
+  let halfSnapshot = false;
+  const snapshot = async (): Promise<void> => {
+    for (const p of Object.values(processes)) p.kill("SIGUSR2");
+    await new Promise((r) => setTimeout(r, 5000));
+  };
   try {
     while (Date.now() < end) {
       await new Promise((r) => setTimeout(r, Math.min(sampleMs, Math.max(0, end - Date.now()))));
@@ -84,8 +97,15 @@ async function main(): Promise<void> {
       const sample: { t: number } & Record<string, number> = { t };
       for (const [name, p] of Object.entries(processes)) sample[name] = rssMb(p.pid!);
       samples.push(sample);
-      console.log(JSON.stringify({ minutes: +(t * 60).toFixed(2), ...Object.fromEntries(Object.keys(processes).map((n) => [`${n}RssMB`, +sample[n]!.toFixed(1)])) }));
+      console.log(
+        JSON.stringify({ minutes: +(t * 60).toFixed(2), ...Object.fromEntries(Object.keys(processes).map((n) => [`${n}RssMB`, +sample[n]!.toFixed(1)])) }),
+      );
+      if (snapshots && !halfSnapshot && Date.now() - start >= (end - start) / 2) {
+        halfSnapshot = true;
+        await snapshot();
+      }
     }
+    if (snapshots) await snapshot();
   } finally {
     for (const p of Object.values(processes)) p.kill("SIGINT");
     rmSync(work, { recursive: true, force: true });

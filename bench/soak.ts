@@ -40,7 +40,10 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "jami-soak-"));
   const seed = await DhtNode.create({ host: "127.0.0.1", port: 0 });
   const network = { bootstrap: [`127.0.0.1:${seed.addresses[0]!.port}`], host: "127.0.0.1", iceAddresses: ["127.0.0.1"] };
-  const [alice, bob] = await Promise.all([Account.create({ dir: join(work, "a"), bits: 2048, ...network }), Account.create({ dir: join(work, "b"), bits: 2048, ...network })]);
+  const [alice, bob] = await Promise.all([
+    Account.create({ dir: join(work, "a"), bits: 2048, ...network }),
+    Account.create({ dir: join(work, "b"), bits: 2048, ...network }),
+  ]);
   await Promise.all([alice.start(), bob.start()]);
   const requested = new Promise((r) => bob.contacts.once("request", r));
   await alice.contacts.add(bob.jamiId);
@@ -72,7 +75,13 @@ async function main(): Promise<void> {
   const late = samples.filter((s) => s.t >= samples[samples.length - 1]!.t / 2);
   const heapSlope = slope(late.map((s) => [s.t, s.heapUsed]));
   const rssSlope = slope(late.map((s) => [s.t, s.rss]));
-  const summary = { minutes, samples: samples.length, heapUsedMBPerHour: +heapSlope.toFixed(2), rssMBPerHour: +rssSlope.toFixed(2), limitMBPerHour: maxMbPerHour };
+  const summary = {
+    minutes,
+    samples: samples.length,
+    heapUsedMBPerHour: +heapSlope.toFixed(2),
+    rssMBPerHour: +rssSlope.toFixed(2),
+    limitMBPerHour: maxMbPerHour,
+  };
   console.log(JSON.stringify({ summary }));
   if (heapSlope > maxMbPerHour) {
     console.error(`heap grows by ${heapSlope.toFixed(2)} MB/h while idle (limit ${maxMbPerHour})`);

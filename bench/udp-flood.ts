@@ -24,17 +24,18 @@ socket.bind(0, "127.0.0.1", () => {
   socket.on("message", () => replies++);
   const started = performance.now();
   const tick = (): void => {
-    const due = Math.min(rate * duration / 1000, Math.floor(((performance.now() - started) * rate) / 1000));
+    const due = Math.min((rate * duration) / 1000, Math.floor(((performance.now() - started) * rate) / 1000));
     while (sent < due) {
       const t = ++sent;
       const a = kind === "get" ? { id, h: key } : { id };
       socket.send(encodeMsgpack({ a, q: kind, t, y: "q", v: "RNG1" }), Number(portText), host);
     }
     if (sent < (rate * duration) / 1000) setImmediate(tick);
-    else setTimeout(() => {
-      console.log(JSON.stringify({ sent, replies }));
-      socket.close();
-    }, 1000);
+    else
+      setTimeout(() => {
+        console.log(JSON.stringify({ sent, replies }));
+        socket.close();
+      }, 1000);
   };
   tick();
 });

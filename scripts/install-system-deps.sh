@@ -21,6 +21,12 @@ done
 
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
   echo "missing Debian packages: ${missing[*]} (run this script as root on Debian 12, or install them)" >&2
+  # Unit tests run without them: the few that use one of these tools as a checker are skipped, and say so.
+  # CI (JAMI_REQUIRE_ALL=1) and the interop suites need everything.
+  if [ "${1:-unit}" = unit ] && [ -z "${JAMI_REQUIRE_ALL:-}" ]; then
+    echo "npm test goes on; tests that need them will be reported as skipped" >&2
+    exit 0
+  fi
   exit 1
 fi
 echo "installing Debian packages: ${missing[*]}" >&2

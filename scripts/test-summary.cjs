@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Reads jest --json result files and prints CI's closing line, alone on the last line: "N passed, N failed".
-//   node scripts/test-summary.cjs unit=.jest-results.json:0 interop=.jest-results-interop.json:1
-// Each argument is one half of the run: name=file[:jest exit code]. Counted as a failure, each once:
+//   node scripts/test-summary.cjs unit=.jest-results.json:0 interop=.jest-results-interop.json:1 check:lint=0
+// `check:name=code` is a check that is not jest (lint): one passed or one failed by its exit code.
+// Each other argument is one half of the run: name=file[:jest exit code]. Counted as a failure, each once:
 //   - a missing or unreadable result file (the runner never got to write it);
 //   - a half that ran no test at all (jest found nothing, or everything was skipped);
 //   - a suite that failed to run (compile error, crash);
@@ -14,6 +15,16 @@ let passed = 0;
 let failed = 0;
 const notes = [];
 for (const arg of process.argv.slice(2)) {
+  const check = /^check:([^=]+)=(-?\d+)$/.exec(arg);
+  if (check) {
+    if (Number(check[2]) === 0) passed += 1;
+    else {
+      console.error(`${check[1]} failed (exit code ${check[2]}): see its output`);
+      failed += 1;
+    }
+    notes.push(`${check[1]}: ${Number(check[2]) === 0 ? "passed" : "failed"}`);
+    continue;
+  }
   const match = /^([^=]+)=(.+?)(?::(-?\d+))?$/.exec(arg);
   if (!match) {
     console.error(`usage: test-summary.cjs name=file[:exitCode] ...  (got ${arg})`);

@@ -21,9 +21,21 @@ export class Coturn {
     const dir = mkdtempSync(join(tmpdir(), "coturn-"));
     const logFile = join(dir, "turn.log");
     const child = spawn("turnserver", [
-      "-n", "--no-cli", "--listening-ip=127.0.0.1", "--relay-ip=127.0.0.1", `--listening-port=${port}`,
-      "--min-port=49400", "--max-port=49600", "--lt-cred-mech", "--user=jami:secret", "--realm=jami.test",
-      "--allow-loopback-peers", "--no-tls", "--no-dtls", `--log-file=${logFile}`, "--simple-log",
+      "-n",
+      "--no-cli",
+      "--listening-ip=127.0.0.1",
+      "--relay-ip=127.0.0.1",
+      `--listening-port=${port}`,
+      "--min-port=49400",
+      "--max-port=49600",
+      "--lt-cred-mech",
+      "--user=jami:secret",
+      "--realm=jami.test",
+      "--allow-loopback-peers",
+      "--no-tls",
+      "--no-dtls",
+      `--log-file=${logFile}`,
+      "--simple-log",
       `--pidfile=${join(dir, "turn.pid")}`,
     ]);
     const coturn = new Coturn(child, { host: "127.0.0.1", port, username: "jami", password: "secret" }, logFile);

@@ -26,13 +26,15 @@ async function main(): Promise<void> {
   x.write("simultaneous");
   const data = await got;
   const counter = /packets (\d+)/.exec(execFileSync("nft", ["list", "table", "inet", "jamits_so"], { encoding: "utf8" }));
-  console.log(JSON.stringify({
-    candidates: [...a.local.candidates, ...b.local.candidates].map(formatCandidate),
-    ports: [pa, pb],
-    remotes: [x.remoteAddress.port, y.remoteAddress.port],
-    droppedSyns: Number(counter?.[1] ?? 0),
-    data,
-  }));
+  console.log(
+    JSON.stringify({
+      candidates: [...a.local.candidates, ...b.local.candidates].map(formatCandidate),
+      ports: [pa, pb],
+      remotes: [x.remoteAddress.port, y.remoteAddress.port],
+      droppedSyns: Number(counter?.[1] ?? 0),
+      data,
+    }),
+  );
   x.destroy();
   y.destroy();
   a.close();

@@ -22,7 +22,11 @@ export interface JamidAccount {
 }
 
 export class JamihError extends Error {
-  constructor(readonly args: string[], readonly output: unknown, message: string) {
+  constructor(
+    readonly args: string[],
+    readonly output: unknown,
+    message: string,
+  ) {
     super(message);
   }
 }

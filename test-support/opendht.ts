@@ -185,7 +185,11 @@ export class DhtnodeConsole {
   }
 
   waitForLine(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
-    return this.arrivals.waitFor((l) => pattern.test(l), timeoutMs, () => `dhtnode to print ${pattern}`);
+    return this.arrivals.waitFor(
+      (l) => pattern.test(l),
+      timeoutMs,
+      () => `dhtnode to print ${pattern}`,
+    );
   }
 
   async stop(): Promise<void> {

@@ -24,7 +24,12 @@ async function main(): Promise<void> {
   const accepted = new Promise<void>((resolve) => visitor!.contacts.on("change", (c) => c.confirmed && resolve()));
   await visitor!.contacts.add(bot.jamiId);
   await accepted;
-  console.log(`visitor's contacts: ${visitor!.contacts.list().map((c) => `${c.jamiId} confirmed=${c.confirmed}`).join(", ")}`);
+  console.log(
+    `visitor's contacts: ${visitor!.contacts
+      .list()
+      .map((c) => `${c.jamiId} confirmed=${c.confirmed}`)
+      .join(", ")}`,
+  );
   await bot.stop();
   await net.close();
 }

@@ -8,7 +8,16 @@ const dir = mkdtempSync(join(tmpdir(), "summary-"));
 
 function results(name: string, r: { passed: number; failed: number; pending?: number; success?: boolean; suites?: unknown[] }): string {
   const file = join(dir, `${name}.json`);
-  writeFileSync(file, JSON.stringify({ numPassedTests: r.passed, numFailedTests: r.failed, numPendingTests: r.pending ?? 0, success: r.success ?? r.failed === 0, testResults: r.suites ?? [] }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      numPassedTests: r.passed,
+      numFailedTests: r.failed,
+      numPendingTests: r.pending ?? 0,
+      success: r.success ?? r.failed === 0,
+      testResults: r.suites ?? [],
+    }),
+  );
   return file;
 }
 
@@ -43,5 +52,12 @@ describe("scripts/test-summary.cjs (CI's closing line)", () => {
     expect(r.last).toBe("10 passed, 1 failed");
     const failing = summary(`unit=${results("u5", { passed: 9, failed: 1 })}:1`);
     expect(failing.last).toBe("9 passed, 1 failed");
+  });
+
+  it("a check that is not jest (lint) counts as one passed or one failed", () => {
+    expect(summary(`unit=${results("u6", { passed: 3, failed: 0 })}:0`, "check:lint=0").last).toBe("4 passed, 0 failed");
+    const r = summary(`unit=${results("u7", { passed: 3, failed: 0 })}:0`, "check:lint=1");
+    expect(r.last).toBe("3 passed, 1 failed");
+    expect(r.status).toBe(1);
   });
 });

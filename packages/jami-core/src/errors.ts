@@ -20,7 +20,9 @@ export class JamiError<Code extends string = string> extends Error {
       name: this.name,
       code: this.code,
       message: this.message,
-      ...(cause === undefined ? {} : { cause: cause instanceof JamiError ? cause.toJSON() : cause instanceof Error ? { name: cause.name, message: cause.message } : cause }),
+      ...(cause === undefined
+        ? {}
+        : { cause: cause instanceof JamiError ? cause.toJSON() : cause instanceof Error ? { name: cause.name, message: cause.message } : cause }),
     };
   }
 }

@@ -8,16 +8,7 @@
 import { CodecError } from "./errors.js";
 
 /** What a decoded msgpack item can be. Maps with only string keys decode to plain objects, others to `Map`. */
-export type MsgValue =
-  | null
-  | boolean
-  | number
-  | bigint
-  | string
-  | Uint8Array
-  | MsgValue[]
-  | MsgMap
-  | Map<MsgValue, MsgValue>;
+export type MsgValue = null | boolean | number | bigint | string | Uint8Array | MsgValue[] | MsgMap | Map<MsgValue, MsgValue>;
 export interface MsgMap {
   [key: string]: MsgValue | undefined;
 }
@@ -82,26 +73,49 @@ class Writer {
 function writeInt(w: Writer, v: bigint): void {
   if (v >= 0n) {
     if (v < 0x80n) w.u8(Number(v));
-    else if (v < 0x100n) (w.u8(0xcc), w.u8(Number(v)));
-    else if (v < 0x10000n) (w.u8(0xcd), w.u16(Number(v)));
-    else if (v < 0x100000000n) (w.u8(0xce), w.u32(Number(v)));
-    else if (v < 1n << 64n) (w.u8(0xcf), w.u64(v));
-    else throw new CodecError("ENCODE", `integer ${v} does not fit in 64 bits`);
+    else if (v < 0x100n) {
+      w.u8(0xcc);
+      w.u8(Number(v));
+    } else if (v < 0x10000n) {
+      w.u8(0xcd);
+      w.u16(Number(v));
+    } else if (v < 0x100000000n) {
+      w.u8(0xce);
+      w.u32(Number(v));
+    } else if (v < 1n << 64n) {
+      w.u8(0xcf);
+      w.u64(v);
+    } else throw new CodecError("ENCODE", `integer ${v} does not fit in 64 bits`);
     return;
   }
   if (v >= -32n) w.u8(Number(v) & 0xff);
-  else if (v >= -128n) (w.u8(0xd0), w.u8(Number(v) & 0xff));
-  else if (v >= -32768n) (w.u8(0xd1), w.u16(Number(v) & 0xffff));
-  else if (v >= -2147483648n) (w.u8(0xd2), w.u32(Number(v) >>> 0));
-  else if (v >= -(1n << 63n)) (w.u8(0xd3), w.i64(v));
-  else throw new CodecError("ENCODE", `integer ${v} does not fit in 64 bits`);
+  else if (v >= -128n) {
+    w.u8(0xd0);
+    w.u8(Number(v) & 0xff);
+  } else if (v >= -32768n) {
+    w.u8(0xd1);
+    w.u16(Number(v) & 0xffff);
+  } else if (v >= -2147483648n) {
+    w.u8(0xd2);
+    w.u32(Number(v) >>> 0);
+  } else if (v >= -(1n << 63n)) {
+    w.u8(0xd3);
+    w.i64(v);
+  } else throw new CodecError("ENCODE", `integer ${v} does not fit in 64 bits`);
 }
 
 function writeLength(w: Writer, n: number, fix: number | null, fixMax: number, c8: number | null, c16: number, c32: number): void {
   if (fix !== null && n <= fixMax) w.u8(fix | n);
-  else if (c8 !== null && n < 0x100) (w.u8(c8), w.u8(n));
-  else if (n < 0x10000) (w.u8(c16), w.u16(n));
-  else (w.u8(c32), w.u32(n));
+  else if (c8 !== null && n < 0x100) {
+    w.u8(c8);
+    w.u8(n);
+  } else if (n < 0x10000) {
+    w.u8(c16);
+    w.u16(n);
+  } else {
+    w.u8(c32);
+    w.u32(n);
+  }
 }
 
 /** Bytes that are already msgpack, written verbatim (e.g. a signed body kept exactly as received). */
@@ -221,30 +235,82 @@ export class Reader {
     if ((b & 0xf0) === 0x90) return this.readArray(b & 0x0f, depth);
     if ((b & 0xe0) === 0xa0) return this.readString(b & 0x1f);
     switch (b) {
-      case 0xc0: return null;
-      case 0xc2: return false;
-      case 0xc3: return true;
-      case 0xc4: return this.take(this.uint(1)).slice();
-      case 0xc5: return this.take(this.uint(2)).slice();
-      case 0xc6: return this.take(this.uint(4)).slice();
-      case 0xca: { this.need(4); const v = this.view.getFloat32(this.pos); this.pos += 4; return v; }
-      case 0xcb: { this.need(8); const v = this.view.getFloat64(this.pos); this.pos += 8; return v; }
-      case 0xcc: return this.uint(1);
-      case 0xcd: return this.uint(2);
-      case 0xce: return this.uint(4);
-      case 0xcf: { this.need(8); const v = this.view.getBigUint64(this.pos); this.pos += 8; return smallest(v); }
-      case 0xd0: { this.need(1); const v = this.view.getInt8(this.pos); this.pos += 1; return v; }
-      case 0xd1: { this.need(2); const v = this.view.getInt16(this.pos); this.pos += 2; return v; }
-      case 0xd2: { this.need(4); const v = this.view.getInt32(this.pos); this.pos += 4; return v; }
-      case 0xd3: { this.need(8); const v = this.view.getBigInt64(this.pos); this.pos += 8; return smallest(v); }
-      case 0xd9: return this.readString(this.uint(1));
-      case 0xda: return this.readString(this.uint(2));
-      case 0xdb: return this.readString(this.uint(4));
-      case 0xdc: return this.readArray(this.uint(2), depth);
-      case 0xdd: return this.readArray(this.uint(4), depth);
-      case 0xde: return this.readMap(this.uint(2), depth);
-      case 0xdf: return this.readMap(this.uint(4), depth);
-      default: throw new CodecError("DECODE", `unsupported msgpack type 0x${b.toString(16)}`);
+      case 0xc0:
+        return null;
+      case 0xc2:
+        return false;
+      case 0xc3:
+        return true;
+      case 0xc4:
+        return this.take(this.uint(1)).slice();
+      case 0xc5:
+        return this.take(this.uint(2)).slice();
+      case 0xc6:
+        return this.take(this.uint(4)).slice();
+      case 0xca: {
+        this.need(4);
+        const v = this.view.getFloat32(this.pos);
+        this.pos += 4;
+        return v;
+      }
+      case 0xcb: {
+        this.need(8);
+        const v = this.view.getFloat64(this.pos);
+        this.pos += 8;
+        return v;
+      }
+      case 0xcc:
+        return this.uint(1);
+      case 0xcd:
+        return this.uint(2);
+      case 0xce:
+        return this.uint(4);
+      case 0xcf: {
+        this.need(8);
+        const v = this.view.getBigUint64(this.pos);
+        this.pos += 8;
+        return smallest(v);
+      }
+      case 0xd0: {
+        this.need(1);
+        const v = this.view.getInt8(this.pos);
+        this.pos += 1;
+        return v;
+      }
+      case 0xd1: {
+        this.need(2);
+        const v = this.view.getInt16(this.pos);
+        this.pos += 2;
+        return v;
+      }
+      case 0xd2: {
+        this.need(4);
+        const v = this.view.getInt32(this.pos);
+        this.pos += 4;
+        return v;
+      }
+      case 0xd3: {
+        this.need(8);
+        const v = this.view.getBigInt64(this.pos);
+        this.pos += 8;
+        return smallest(v);
+      }
+      case 0xd9:
+        return this.readString(this.uint(1));
+      case 0xda:
+        return this.readString(this.uint(2));
+      case 0xdb:
+        return this.readString(this.uint(4));
+      case 0xdc:
+        return this.readArray(this.uint(2), depth);
+      case 0xdd:
+        return this.readArray(this.uint(4), depth);
+      case 0xde:
+        return this.readMap(this.uint(2), depth);
+      case 0xdf:
+        return this.readMap(this.uint(4), depth);
+      default:
+        throw new CodecError("DECODE", `unsupported msgpack type 0x${b.toString(16)}`);
     }
   }
 

@@ -13,7 +13,12 @@ describe("the error base", () => {
     expect(isJamiError(e, "B")).toBe(true);
     expect(isJamiError(e, "A")).toBe(false);
     expect(isJamiError(new Error("plain"))).toBe(false);
-    expect(JSON.parse(JSON.stringify(e))).toEqual({ name: "DemoError", code: "B", message: "outer", cause: { name: "DemoError", code: "A", message: "inner" } });
+    expect(JSON.parse(JSON.stringify(e))).toEqual({
+      name: "DemoError",
+      code: "B",
+      message: "outer",
+      cause: { name: "DemoError", code: "A", message: "inner" },
+    });
     expect(new DemoError("A", "x", { cause: new TypeError("t") }).toJSON().cause).toEqual({ name: "TypeError", message: "t" });
   });
 

@@ -11,16 +11,14 @@ import {
   buildPing,
   buildPut,
   buildRefresh,
-  buildReply,
   buildUpdateIds,
   buildUpdateValues,
   ErrorCode,
-  fragmentDatagrams,
   splitValues,
   type ParsedMessage,
   type ValueQuery,
 } from "./messages.js";
-import { addressKey, parseHostPort, type Family, type NodeEntry, type SocketAddress } from "./node-entry.js";
+import { parseHostPort, type Family, type NodeEntry, type SocketAddress } from "./node-entry.js";
 import { RateLimiter } from "./rate-limiter.js";
 import { RemoteNode, RoutingTable, TARGET_NODES } from "./routing-table.js";
 import { RemoteError, Rpc } from "./rpc.js";
@@ -30,9 +28,9 @@ import { Subscription } from "./subscription.js";
 import { TokenIssuer } from "./tokens.js";
 import { UdpTransport, type DatagramTransport } from "./transport.js";
 import { TypedEmitter } from "jami-core";
-import { Value, ValueField } from "./value.js";
+import { Value } from "./value.js";
 import { valueTypeRule } from "./value-types.js";
-import { handleQuery } from "./query-handlers.js";
+import { handleQuery, type QueryContext } from "./query-handlers.js";
 import type { DhtClient, GetOptions, PutOptions, PutResult } from "./client.js";
 
 const log = createDebug("jami:dht");
@@ -110,13 +108,16 @@ interface PermanentPut {
  */
 export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
   readonly id: InfoHash;
-  /** @internal */ readonly rpc: Rpc;
-  /** @internal */ readonly storage: Storage;
-  /** @internal */ readonly tokens: TokenIssuer;
-  /** @internal */ readonly tables = new Map<Family, RoutingTable>();
-  /** @internal */ readonly remoteListeners = new Map<string, Map<string, RemoteListener>>();
-  /** @internal */ readonly now: () => number;
-  /** @internal */ readonly limiter?: RateLimiter;
+  /** @internal What this node stores for others (tests play a lying storage node through it). */
+  readonly storage: Storage;
+  private readonly rpc: Rpc;
+  private readonly tokens: TokenIssuer;
+  private readonly tables = new Map<Family, RoutingTable>();
+  private readonly remoteListeners = new Map<string, Map<string, RemoteListener>>();
+  private readonly now: () => number;
+  private readonly limiter?: RateLimiter;
+  /** What the query handlers may use of this node, and nothing more. */
+  private readonly queryContext: QueryContext;
   private readonly localSubscriptions = new Map<string, Set<Subscription>>();
   private readonly sids = new Map<number, Subscription>();
   private readonly permanent = new Map<string, PermanentPut>();
@@ -152,12 +153,25 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
       this.heard(msg, from, true);
     };
     this.bootstrapAddresses = (options.bootstrap ?? []).map((b) => (typeof b === "string" ? parseHostPort(b) : b));
+    this.queryContext = {
+      id: this.id,
+      now: this.now,
+      rpc: this.rpc,
+      tokens: this.tokens,
+      storage: this.storage,
+      tables: this.tables,
+      remoteListeners: this.remoteListeners,
+      amongClosest: (key) => this.amongClosest(key),
+      storeLocal: (key, value, created, source) => this.storeLocal(key, value, created, source),
+      pushValues: (key, listener, values) => this.pushValues(key, listener, values),
+      notifyRefreshed: (key, ids) => this.notifyRefreshed(key, ids),
+      deliverUpdate: (msg) => this.deliverUpdate(msg),
+    };
   }
 
   /** Binds the sockets, then bootstraps in the background (await `bootstrap()` to wait for it). */
   static async create(options: DhtNodeOptions = {}): Promise<DhtNode> {
-    const transport =
-      options.transport ?? (await UdpTransport.bind({ host4: options.host, host6: options.host6, port: options.port ?? 4222 }));
+    const transport = options.transport ?? (await UdpTransport.bind({ host4: options.host, host6: options.host6, port: options.port ?? 4222 }));
     const node = new DhtNode(transport, options);
     node.scheduleMaintenance(1000);
     if (node.bootstrapAddresses.length) void node.bootstrap().catch(() => {});
@@ -208,7 +222,9 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     // search goes on in the background, so a stopped node still listed by others does not hold up the caller.
     let connected!: () => void;
     const firstReply = new Promise<void>((resolve) => (connected = resolve));
-    const search = Promise.all(this.families.map((f) => this.search(this.id, f, "find", undefined, undefined, signal, (synced) => synced.length > 0 && connected())));
+    const search = Promise.all(
+      this.families.map((f) => this.search(this.id, f, "find", undefined, undefined, signal, (synced) => synced.length > 0 && connected())),
+    );
     search.then(() => (this.lastBucketRefresh = this.now())).catch((e: Error) => log("bootstrap search: %s", e.message));
     await Promise.race([search.then(() => undefined), firstReply]);
     this.lastBucketRefresh = this.now();
@@ -402,12 +418,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
         table.closest(key, SEARCH_NODES, this.now(), true),
         {
           ask: (node, s) =>
-            this.rpc.request(
-              node.address,
-              (env) => (kind === "find" ? buildFind(env, this.id, key, want) : buildGet(env, this.id, key, filter, want)),
-              [],
-              s,
-            ),
+            this.rpc.request(node.address, (env) => (kind === "find" ? buildFind(env, this.id, key, want) : buildGet(env, this.id, key, filter, want)), [], s),
           now: () => this.now(),
           // A node that timed out a moment ago is not asked again, though others may still list it.
           learn: (entry) => {
@@ -463,16 +474,18 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
           "find",
           TARGET_NODES,
           (s) =>
-            this.rpc.request(s.node.address, (env) => buildPut(env, this.id, key, field, s.token!, c), fragments, signal).then(
-              (reply) => {
-                onAck?.();
-                return reply;
-              },
-              (e: unknown) => {
-                if (e instanceof RemoteError && e.remoteCode === ErrorCode.Unauthorized) s.node.authError();
-                throw e;
-              },
-            ),
+            this.rpc
+              .request(s.node.address, (env) => buildPut(env, this.id, key, field, s.token!, c), fragments, signal)
+              .then(
+                (reply) => {
+                  onAck?.();
+                  return reply;
+                },
+                (e: unknown) => {
+                  if (e instanceof RemoteError && e.remoteCode === ErrorCode.Unauthorized) s.node.authError();
+                  throw e;
+                },
+              ),
           { signal },
         ),
       ),
@@ -520,11 +533,11 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     if (msg.kind !== "query") return;
     if (this.limiter && !this.limiter.allow(from.address, this.now())) return;
     this.heard(msg, from, false);
-    handleQuery(this, msg, from);
+    handleQuery(this.queryContext, msg, from);
   }
 
-  /** @internal A message from a node: liveness in the routing table. */
-  heard(msg: ParsedMessage, from: SocketAddress, isReply: boolean): void {
+  /** A message from a node: liveness in the routing table. */
+  private heard(msg: ParsedMessage, from: SocketAddress, isReply: boolean): void {
     if (!msg.id || msg.id.equals(this.id)) return;
     const table = this.tables.get(from.family);
     if (!table) return;
@@ -561,17 +574,20 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     );
   }
 
-  /** @internal OpenDHT stores only if fewer than 8 good nodes it knows are closer to the key than itself. */
-  amongClosest(key: InfoHash): boolean {
+  /** OpenDHT stores only if fewer than 8 good nodes it knows are closer to the key than itself. */
+  private amongClosest(key: InfoHash): boolean {
     const now = this.now();
     return this.families.every((f) => {
-      const closer = this.tables.get(f)!.closest(key, SEARCH_NODES, now).filter((n) => key.xorCompare(n.id, this.id) < 0);
+      const closer = this.tables
+        .get(f)!
+        .closest(key, SEARCH_NODES, now)
+        .filter((n) => key.xorCompare(n.id, this.id) < 0);
       return closer.length < TARGET_NODES;
     });
   }
 
-  /** @internal Stores a value and tells local and remote listeners. */
-  storeLocal(key: InfoHash, value: Value, created: number, source: string): boolean {
+  /** Stores a value and tells local and remote listeners. */
+  private storeLocal(key: InfoHash, value: Value, created: number, source: string): boolean {
     const outcome = this.storage.store(key, value, this.now(), created, source);
     if (outcome.result === "rejected") {
       log("refused value %s at %s: %s", value.id, key, outcome.reason);
@@ -583,8 +599,8 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     return true;
   }
 
-  /** @internal */
-  notifyValues(key: InfoHash, values: Value[]): void {
+  /** */
+  private notifyValues(key: InfoHash, values: Value[]): void {
     for (const sub of this.localSubscriptions.get(key.toString()) ?? []) for (const v of values) if (matchesQuery(v, sub.filter)) sub.deliver(v);
     for (const l of this.remoteListeners.get(key.toString())?.values() ?? []) {
       const matching = values.filter((v) => matchesQuery(v, l.filter));
@@ -592,8 +608,8 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     }
   }
 
-  /** @internal */
-  notifyRefreshed(key: InfoHash, ids: bigint[]): void {
+  /** */
+  private notifyRefreshed(key: InfoHash, ids: bigint[]): void {
     for (const sub of this.localSubscriptions.get(key.toString()) ?? []) sub.deliverRefreshed(ids);
     for (const l of this.remoteListeners.get(key.toString())?.values() ?? []) this.pushIds(l, ids, "re");
   }
@@ -603,8 +619,8 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     for (const l of this.remoteListeners.get(key.toString())?.values() ?? []) this.pushIds(l, ids, "exp");
   }
 
-  /** @internal Sends an `update` with values to a remote listener (retried 3 times like any request). */
-  pushValues(key: InfoHash, l: RemoteListener, values: Value[]): void {
+  /** Sends an `update` with values to a remote listener (retried 3 times like any request). */
+  private pushValues(key: InfoHash, l: RemoteListener, values: Value[]): void {
     const { field, fragments } = splitValues(values);
     const token = this.tokens.issue(l.address, this.now());
     this.rpc.request(l.address, (env) => buildUpdateValues(env, this.id, key, l.sid, field, token), fragments).catch(() => {});
@@ -615,8 +631,8 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     this.rpc.request(l.address, (env) => buildUpdateIds(env, this.id, l.sid, token, ids, what)).catch(() => {});
   }
 
-  /** @internal An `update` for one of our listens. */
-  deliverUpdate(msg: ParsedMessage): boolean {
+  /** An `update` for one of our listens. */
+  private deliverUpdate(msg: ParsedMessage): boolean {
     const sub = msg.sid === undefined ? undefined : this.sids.get(msg.sid);
     if (!sub) return false;
     if (msg.hash && !msg.hash.equals(sub.key)) return false;
@@ -707,4 +723,3 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     this.bootstrapTimer.unref?.();
   }
 }
-

@@ -1,16 +1,7 @@
 export { DhtError, isDhtError, type DhtErrorCode } from "./errors.js";
 export { InfoHash } from "./infohash.js";
 export { Value, ValueField, MAX_VALUE_SIZE, publicKeyId, randomValueId, type ValueInit, type ValueFieldId } from "./value.js";
-export {
-  parseMessage,
-  USER_AGENT,
-  ErrorCode,
-  type ParsedMessage,
-  type QueryName,
-  type ValueQuery,
-  type FieldValue,
-  type FieldsReply,
-} from "./messages.js";
+export { parseMessage, USER_AGENT, ErrorCode, type ParsedMessage, type QueryName, type ValueQuery, type FieldValue, type FieldsReply } from "./messages.js";
 export { parseHostPort, socketAddress, type SocketAddress, type NodeEntry, type Family } from "./node-entry.js";
 export { DhtNode, LISTEN_NODES, type DhtNodeOptions, type DhtNodeEvents, type NodeStats } from "./dht-node.js";
 export type { DhtClient, GetOptions, PutOptions, PutResult } from "./client.js";

@@ -93,7 +93,7 @@ function uintField(v: MsgValue | undefined, max: bigint): bigint | undefined {
 
 function idList(v: MsgValue | undefined): bigint[] {
   if (!Array.isArray(v)) return [];
-  return v.flatMap((x) => (typeof x === "number" || typeof x === "bigint") && BigInt(x) >= 0n ? [BigInt(x)] : []);
+  return v.flatMap((x) => ((typeof x === "number" || typeof x === "bigint") && BigInt(x) >= 0n ? [BigInt(x)] : []));
 }
 
 function parseFilter(v: MsgValue | undefined): ValueQuery | undefined {
@@ -274,10 +274,14 @@ function withEnvelope(env: Envelope, body: Record<string, unknown>, order: "aqty
   const ua = env.userAgent ?? USER_AGENT;
   const n = env.network ? env.network : undefined;
   switch (order) {
-    case "aqtyv": return encode({ a: body.a, q: body.q, t: env.tid, y: "q", v: ua, n });
-    case "ayvqt": return encode({ a: body.a, y: "q", v: ua, q: body.q, t: env.tid, n });
-    case "rtyv": return encode({ r: body.r, t: env.tid, y: "r", v: ua, n });
-    case "ertyv": return encode({ e: body.e, r: body.r, t: env.tid, y: "e", v: ua, n });
+    case "aqtyv":
+      return encode({ a: body.a, q: body.q, t: env.tid, y: "q", v: ua, n });
+    case "ayvqt":
+      return encode({ a: body.a, y: "q", v: ua, q: body.q, t: env.tid, n });
+    case "rtyv":
+      return encode({ r: body.r, t: env.tid, y: "r", v: ua, n });
+    case "ertyv":
+      return encode({ e: body.e, r: body.r, t: env.tid, y: "e", v: ua, n });
   }
 }
 
@@ -314,7 +318,15 @@ export function buildRefresh(env: Envelope, id: InfoHash, hash: InfoHash, vid: b
   return withEnvelope(env, { a: { id: id.bytes, h: hash.bytes, vid, token }, q: "refresh" }, "aqtyv");
 }
 
-export function buildUpdateValues(env: Envelope, id: InfoHash, hash: InfoHash, sid: number, values: unknown[], token: Uint8Array, created?: number): Uint8Array {
+export function buildUpdateValues(
+  env: Envelope,
+  id: InfoHash,
+  hash: InfoHash,
+  sid: number,
+  values: unknown[],
+  token: Uint8Array,
+  created?: number,
+): Uint8Array {
   return withEnvelope(env, { a: { id: id.bytes, ve: 1, h: hash.bytes, sid, values, c: created, token }, q: "update" }, "aqtyv");
 }
 

@@ -75,8 +75,11 @@ export function ipFromBytes(bytes: Uint8Array): string {
   // Canonical text (RFC 5952): the longest run of zero groups becomes "::".
   let bestStart = -1;
   let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== "0") { i++; continue; }
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== "0") {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && groups[j] === "0") j++;
     if (j - i > bestLen && j - i > 1) [bestStart, bestLen] = [i, j - i];

@@ -84,14 +84,23 @@ export class PushListeners {
     clearTimeout(l.expireTimer);
     clearTimeout(l.warnTimer);
     l.expireTimer = setTimeout(() => this.drop(id, l), this.lifetimeMs);
-    l.warnTimer = setTimeout(() => this.send(l, { timeout: l.key.toString(), to: l.clientId, s: l.sessionId }, false), Math.max(0, this.lifetimeMs - OP_MARGIN_MS));
+    l.warnTimer = setTimeout(
+      () => this.send(l, { timeout: l.key.toString(), to: l.clientId, s: l.sessionId }, false),
+      Math.max(0, this.lifetimeMs - OP_MARGIN_MS),
+    );
     l.expireTimer.unref();
     l.warnTimer.unref();
   }
 
   private notify(l: PushListener, values: Value[], expired: boolean): void {
     const minPriority = Math.min(...values.map((v) => v.priority));
-    this.notifyIds(l, values.map((v) => v.id), expired, values.map((v) => v.pushType), minPriority);
+    this.notifyIds(
+      l,
+      values.map((v) => v.id),
+      expired,
+      values.map((v) => v.pushType),
+      minPriority,
+    );
   }
 
   private notifyIds(l: PushListener, ids: bigint[], expired: boolean, pushTypes: string[] = [], minPriority = 0): void {
@@ -112,7 +121,8 @@ export class PushListeners {
       notification.priority = priority;
       notification.expiration = Math.floor(Date.now() / 1000) + 24 * 3600;
       if (reg.topic) notification.topic = reg.topic;
-      if (highPriority || "timeout" in data) Object.assign(notification, { push_type: "alert", alert: { title: "hello" }, mutable_content: true, priority: "high" });
+      if (highPriority || "timeout" in data)
+        Object.assign(notification, { push_type: "alert", alert: { title: "hello" }, mutable_content: true, priority: "high" });
       else Object.assign(notification, { push_type: "background", content_available: true });
     }
     return { url: `${gateway.replace(/\/$/, "")}/api/push`, body: JSON.stringify({ notifications: [notification] }) };

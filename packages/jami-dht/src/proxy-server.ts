@@ -144,7 +144,15 @@ export class DhtProxyServer {
       log("%s %s", method, req.url);
       if (method === "OPTIONS") {
         const methods = `OPTIONS, GET, POST, LISTEN${this.options.secure?.identity ? ", SIGN, ENCRYPT" : ""}`;
-        res.writeHead(200, this.headers({ "Access-Control-Allow-Methods": methods, "Access-Control-Allow-Headers": "content-type", "Access-Control-Max-Age": "86400", "Content-Length": "0" }));
+        res.writeHead(
+          200,
+          this.headers({
+            "Access-Control-Allow-Methods": methods,
+            "Access-Control-Allow-Headers": "content-type",
+            "Access-Control-Max-Age": "86400",
+            "Content-Length": "0",
+          }),
+        );
         return void res.end();
       }
       if (method === "GET" && (path.length === 0 || (path[0] === "node" && path[1] === "info"))) return this.send(res, 200, sortedJson(this.nodeInfo(true)));

@@ -1,17 +1,59 @@
 import createDebug from "debug";
-import type { DhtNode, RemoteListener } from "./dht-node.js";
-import { AF_INET, AF_INET6, buildError, buildReply, ErrorCode, fragmentDatagrams, splitValues, type Envelope, type FieldsReply, type ParsedMessage } from "./messages.js";
+import type { RemoteListener } from "./dht-node.js";
+import type { InfoHash } from "./infohash.js";
+import type { Family } from "./node-entry.js";
+import type { RoutingTable } from "./routing-table.js";
+import type { Rpc } from "./rpc.js";
+import type { Storage } from "./storage.js";
+import type { TokenIssuer } from "./tokens.js";
+import {
+  AF_INET,
+  AF_INET6,
+  buildError,
+  buildReply,
+  ErrorCode,
+  fragmentDatagrams,
+  splitValues,
+  type Envelope,
+  type FieldsReply,
+  type ParsedMessage,
+} from "./messages.js";
 import { addressKey, type NodeEntry, type SocketAddress } from "./node-entry.js";
 import { TARGET_NODES } from "./routing-table.js";
 import { ValueField, type Value } from "./value.js";
 
 const log = createDebug("jami:dht:server");
 
-function closestNodes(node: DhtNode, msg: ParsedMessage, from: SocketAddress, target = msg.target ?? msg.hash!): { nodes4?: NodeEntry[]; nodes6?: NodeEntry[] } {
+/** What answering a query needs of the node (`DhtNode` builds one; its other members stay private). */
+export interface QueryContext {
+  readonly id: InfoHash;
+  now(): number;
+  readonly rpc: Pick<Rpc, "send" | "envelope">;
+  readonly tokens: Pick<TokenIssuer, "issue" | "check">;
+  readonly storage: Pick<Storage, "get" | "refresh">;
+  readonly tables: ReadonlyMap<Family, RoutingTable>;
+  /** Remote listeners per key, per listening node (kept by the node, filled by `listen` queries). */
+  readonly remoteListeners: Map<string, Map<string, RemoteListener>>;
+  amongClosest(key: InfoHash): boolean;
+  storeLocal(key: InfoHash, value: Value, created: number, source: string): boolean;
+  pushValues(key: InfoHash, listener: RemoteListener, values: Value[]): void;
+  notifyRefreshed(key: InfoHash, ids: bigint[]): void;
+  deliverUpdate(msg: ParsedMessage): boolean;
+}
+
+function closestNodes(
+  node: QueryContext,
+  msg: ParsedMessage,
+  from: SocketAddress,
+  target = msg.target ?? msg.hash!,
+): { nodes4?: NodeEntry[]; nodes6?: NodeEntry[] } {
   const want = msg.want?.length ? msg.want : [from.family === 4 ? AF_INET : AF_INET6];
   const now = node.now();
   const pick = (family: 4 | 6): NodeEntry[] | undefined =>
-    node.tables.get(family)?.closest(target, TARGET_NODES, now).map((n) => n.toEntry());
+    node.tables
+      .get(family)
+      ?.closest(target, TARGET_NODES, now)
+      .map((n) => n.toEntry());
   return {
     nodes4: want.includes(AF_INET) ? pick(4) : undefined,
     // Windows and macOS builds send their own AF_INET6 constants (23, 30).
@@ -25,29 +67,35 @@ function fieldsOf(values: Value[], select: number[]): FieldsReply {
   const rows = values.map((v) =>
     fields.map((f) => {
       switch (f) {
-        case ValueField.Id: return v.id;
-        case ValueField.ValueType: return v.type;
-        case ValueField.OwnerPk: return v.owner ? v.owner.spki : new Uint8Array(20);
-        case ValueField.SeqNum: return v.seq;
-        case ValueField.UserType: return v.userType;
-        default: return null;
+        case ValueField.Id:
+          return v.id;
+        case ValueField.ValueType:
+          return v.type;
+        case ValueField.OwnerPk:
+          return v.owner ? v.owner.spki : new Uint8Array(20);
+        case ValueField.SeqNum:
+          return v.seq;
+        case ValueField.UserType:
+          return v.userType;
+        default:
+          return null;
       }
     }),
   );
   return { fields, rows: rows as FieldsReply["rows"] };
 }
 
-function reply(node: DhtNode, env: Envelope, to: SocketAddress, bytes: Uint8Array, fragments: Uint8Array[] = []): void {
+function reply(node: QueryContext, env: Envelope, to: SocketAddress, bytes: Uint8Array, fragments: Uint8Array[] = []): void {
   node.rpc.send(bytes, to);
   for (const d of fragmentDatagrams(env, fragments)) node.rpc.send(d, to);
 }
 
-function error(node: DhtNode, env: Envelope, to: SocketAddress, code: number, message: string): void {
+function error(node: QueryContext, env: Envelope, to: SocketAddress, code: number, message: string): void {
   node.rpc.send(buildError(env, node.id, code, message), to);
 }
 
 /** Answers one incoming query as an OpenDHT 2.4.12 node does. */
-export function handleQuery(node: DhtNode, msg: ParsedMessage, from: SocketAddress): void {
+export function handleQuery(node: QueryContext, msg: ParsedMessage, from: SocketAddress): void {
   const env = node.rpc.envelope(msg.tid);
   const now = node.now();
   const sa = from.address;

@@ -33,12 +33,7 @@ export interface SearchHooks {
  * and stop when the 8 closest live nodes have answered ("synced") or nobody is left to ask.
  * Returns the answered nodes closest first, each with the write token it gave.
  */
-export async function iterativeSearch(
-  target: InfoHash,
-  seeds: RemoteNode[],
-  hooks: SearchHooks,
-  signal?: AbortSignal,
-): Promise<SearchCandidate[]> {
+export async function iterativeSearch(target: InfoHash, seeds: RemoteNode[], hooks: SearchHooks, signal?: AbortSignal): Promise<SearchCandidate[]> {
   const candidates = new Map<string, SearchCandidate>();
   const add = (node: RemoteNode): void => {
     const key = node.id.toString();
@@ -52,7 +47,10 @@ export async function iterativeSearch(
   const inFlight = new Set<Promise<void>>();
 
   const ranked = (): SearchCandidate[] =>
-    [...candidates.values()].filter((c) => c.state !== "failed").sort((a, b) => target.xorCompare(a.node.id, b.node.id)).slice(0, SEARCH_NODES);
+    [...candidates.values()]
+      .filter((c) => c.state !== "failed")
+      .sort((a, b) => target.xorCompare(a.node.id, b.node.id))
+      .slice(0, SEARCH_NODES);
 
   try {
     for (;;) {
@@ -74,7 +72,11 @@ export async function iterativeSearch(
               const n = hooks.learn(entry);
               if (n && n.address.family === c.node.address.family) add(n);
             }
-            hooks.onReply?.(c.node, reply, ranked().filter((r) => r.state === "replied" && r.token));
+            hooks.onReply?.(
+              c.node,
+              reply,
+              ranked().filter((r) => r.state === "replied" && r.token),
+            );
           })
           .catch((e: Error) => {
             c.state = "failed";

@@ -15,9 +15,7 @@ export interface StoredValue {
   source: string;
 }
 
-export type StoreOutcome =
-  | { result: "stored" | "edited" | "refreshed"; stored: StoredValue }
-  | { result: "rejected"; reason: string };
+export type StoreOutcome = { result: "stored" | "edited" | "refreshed"; stored: StoredValue } | { result: "rejected"; reason: string };
 
 export interface StorageOptions {
   limitBytes?: number;
@@ -28,12 +26,18 @@ export interface StorageOptions {
 export function matchesWhere(value: Value, where: FieldValue[]): boolean {
   return where.every(({ field, value: expected }) => {
     switch (field) {
-      case ValueField.Id: return typeof expected !== "object" && BigInt(expected) === value.id;
-      case ValueField.ValueType: return typeof expected !== "object" && BigInt(expected) === BigInt(value.type);
-      case ValueField.SeqNum: return typeof expected !== "object" && BigInt(expected) === BigInt(value.seq);
-      case ValueField.OwnerPk: return expected instanceof Uint8Array && value.owner !== undefined && Buffer.compare(publicKeyId(value.owner).bytes, expected) === 0;
-      case ValueField.UserType: return expected instanceof Uint8Array && Buffer.from(expected).toString() === value.userType;
-      default: return false;
+      case ValueField.Id:
+        return typeof expected !== "object" && BigInt(expected) === value.id;
+      case ValueField.ValueType:
+        return typeof expected !== "object" && BigInt(expected) === BigInt(value.type);
+      case ValueField.SeqNum:
+        return typeof expected !== "object" && BigInt(expected) === BigInt(value.seq);
+      case ValueField.OwnerPk:
+        return expected instanceof Uint8Array && value.owner !== undefined && Buffer.compare(publicKeyId(value.owner).bytes, expected) === 0;
+      case ValueField.UserType:
+        return expected instanceof Uint8Array && Buffer.from(expected).toString() === value.userType;
+      default:
+        return false;
     }
   });
 }

@@ -3,10 +3,7 @@ import type { ValueQuery } from "./messages.js";
 import { TypedEmitter } from "jami-core";
 import type { Value } from "./value.js";
 
-export type ListenEvent =
-  | { type: "value"; value: Value }
-  | { type: "expired"; ids: bigint[]; values: Value[] }
-  | { type: "refreshed"; ids: bigint[] };
+export type ListenEvent = { type: "value"; value: Value } | { type: "expired"; ids: bigint[]; values: Value[] } | { type: "refreshed"; ids: bigint[] };
 
 export interface SubscriptionEvents {
   /** A new value, or a new version (higher seq) of one already seen. */

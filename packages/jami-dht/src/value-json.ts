@@ -78,6 +78,8 @@ export function valueFromJson(json: unknown): Value {
   if (typeof j.pt === "string") v.pushType = j.pt;
   if (j.owner !== undefined) {
     if (typeof j.owner !== "string") throw new DhtError("VALUE_INVALID", "owner is not a PEM string");
+    // OpenDHT's JSON carries the PEM with its C string terminator(s).
+    // eslint-disable-next-line no-control-regex
     const pem = j.owner.replace(/\u0000+$/, "");
     const body = /-----BEGIN PUBLIC KEY-----([\s\S]*?)-----END PUBLIC KEY-----/.exec(pem)?.[1];
     if (!body) throw new DhtError("VALUE_INVALID", "owner is not a PEM public key");

@@ -45,12 +45,18 @@ function rebuild(m: ParsedMessage): Uint8Array {
     }
     case "query":
       switch (m.query) {
-        case "ping": return buildPing(env, id);
-        case "find": return buildFind(env, id, m.target!, m.want);
-        case "get": return buildGet(env, id, m.hash!, m.filter, m.want);
-        case "put": return buildPut(env, id, m.hash!, valuesField(m)!, m.token!, m.created);
-        case "listen": return buildListen(env, id, m.hash!, m.token!, m.sid!, m.filter);
-        case "refresh": return buildRefresh(env, id, m.hash!, m.vid!, m.token!);
+        case "ping":
+          return buildPing(env, id);
+        case "find":
+          return buildFind(env, id, m.target!, m.want);
+        case "get":
+          return buildGet(env, id, m.hash!, m.filter, m.want);
+        case "put":
+          return buildPut(env, id, m.hash!, valuesField(m)!, m.token!, m.created);
+        case "listen":
+          return buildListen(env, id, m.hash!, m.token!, m.sid!, m.filter);
+        case "refresh":
+          return buildRefresh(env, id, m.hash!, m.vid!, m.token!);
         case "update":
           if (m.refreshed.length) return buildUpdateIds(env, id, m.sid!, m.token!, m.refreshed, "re");
           if (m.expired.length) return buildUpdateIds(env, id, m.sid!, m.token!, m.expired, "exp");
@@ -159,7 +165,14 @@ describe("values", () => {
   });
 
   it("refuses malformed values with VALUE_INVALID", () => {
-    for (const hex of ["", "80", "81a26964cd0001", "82a26964a178a3646174c0", "82a26964ff a3646174c0", "82a26964cf3a4f5fb6975c1bbaa364617481a4626f647981a474797065ce00010000"]) {
+    for (const hex of [
+      "",
+      "80",
+      "81a26964cd0001",
+      "82a26964a178a3646174c0",
+      "82a26964ff a3646174c0",
+      "82a26964cf3a4f5fb6975c1bbaa364617481a4626f647981a474797065ce00010000",
+    ]) {
       expect(() => Value.decode(Buffer.from(hex.replace(/ /g, ""), "hex"))).toThrow(DhtError);
     }
   });

@@ -159,7 +159,12 @@ describe("DhtProxyClient through our proxy server", () => {
       url: "/api/push",
       body: {
         notifications: [
-          { tokens: ["device-token"], platform: 2, android: { priority: "high", ttl: "86400s" }, data: { key: key.toString(), to: "client-1", s: "s-1", ids: "77" } },
+          {
+            tokens: ["device-token"],
+            platform: 2,
+            android: { priority: "high", ttl: "86400s" },
+            data: { key: key.toString(), to: "client-1", s: "s-1", ids: "77" },
+          },
         ],
       },
     });

@@ -80,7 +80,10 @@ describe("SecureDht on a loopback network", () => {
       const hijack = new Value({ id: genuine.id, data: "hijacked" }).sign(bob.identity!.key, 9);
       const replay = new Value({ id: genuine.id, data: "replayed" }).sign(alice.identity!.key, 0);
       const huge = new Value({ data: new Uint8Array(70_000) });
-      for (const [tid, v] of [[9, hijack], [10, replay]] as const) {
+      for (const [tid, v] of [
+        [9, hijack],
+        [10, replay],
+      ] as const) {
         peer.send(buildPut({ tid, network: 0 }, peer.id, key, [v.toMsg()], token!), target);
         await peer.reply(tid);
       }

@@ -123,7 +123,9 @@ describe("Storage policies", () => {
     expect(decodeServiceAddress(s.get(key)[0]!.value.data)).toEqual({ ip: "127.0.0.9", port: 5060 });
     const v6 = s.store(InfoHash.get("v6"), new Value({ type: ValueType.IpServiceAnnouncement, data: encodeServiceAddress("::1", 4000) }), T0, T0, "::1");
     expect(v6.result).toBe("stored");
-    expect(s.store(key, new Value({ type: ValueType.IpServiceAnnouncement, data: encodeServiceAddress("10.1.2.3", 0) }), T0, T0, "127.0.0.9").result).toBe("rejected");
+    expect(s.store(key, new Value({ type: ValueType.IpServiceAnnouncement, data: encodeServiceAddress("10.1.2.3", 0) }), T0, T0, "127.0.0.9").result).toBe(
+      "rejected",
+    );
     expect(s.store(key, new Value({ type: ValueType.IpServiceAnnouncement, data: "garbage" }), T0, T0, "127.0.0.9").result).toBe("rejected");
   });
 });

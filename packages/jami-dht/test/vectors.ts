@@ -1,9 +1,8 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
-/** `../shared` beside the repository, or JAMI_SHARED. */
-export const SHARED = process.env.JAMI_SHARED ?? join(__dirname, "../../../../shared");
-export const OPENDHT_VECTORS = join(SHARED, "vectors/opendht");
+/** Bytes OpenDHT produced (copied from the project's shared vectors; see vectors/opendht/README.md). */
+export const OPENDHT_VECTORS = join(__dirname, "vectors/opendht");
 
 export interface PacketVector {
   file: string;

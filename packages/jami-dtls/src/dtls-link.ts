@@ -111,7 +111,7 @@ export class DtlsLink extends EventEmitter<DtlsLinkEvents> {
   end(error: LinkError | undefined): void {
     if (this.ended) return;
     this.ended = true;
-    this.session.stop(error ?? new Error("closed"));
+    this.session.stop(error ?? new LinkError("LINK_CLOSED", "closed"));
     this.detach();
     this.transport.close?.();
     this.emit("close", error);

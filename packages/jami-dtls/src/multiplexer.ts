@@ -302,7 +302,8 @@ export class Channel extends Duplex {
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     try {
       let flushed = true;
-      for (let offset = 0; offset < chunk.length; offset += MAX_CHANNEL_FRAME) flushed = this.socket.sendFrame(this.id, chunk.subarray(offset, offset + MAX_CHANNEL_FRAME));
+      for (let offset = 0; offset < chunk.length; offset += MAX_CHANNEL_FRAME)
+        flushed = this.socket.sendFrame(this.id, chunk.subarray(offset, offset + MAX_CHANNEL_FRAME));
       // Back-pressure from the link reaches the channel's writer.
       if (flushed) callback();
       else this.socket.stream.once("drain", () => callback());
@@ -327,7 +328,11 @@ export class Channel extends Duplex {
 function frameHeader(channel: number, length: number): Buffer {
   const ch = channel < 0x80 ? [channel] : channel < 0x100 ? [0xcc, channel] : [0xcd, channel >> 8, channel & 0xff];
   const bin =
-    length < 0x100 ? [0xc4, length] : length < 0x10000 ? [0xc5, length >> 8, length & 0xff] : [0xc6, (length >>> 24) & 0xff, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff];
+    length < 0x100
+      ? [0xc4, length]
+      : length < 0x10000
+        ? [0xc5, length >> 8, length & 0xff]
+        : [0xc6, (length >>> 24) & 0xff, (length >> 16) & 0xff, (length >> 8) & 0xff, length & 0xff];
   return Buffer.from([0x92, ...ch, ...bin]);
 }
 
@@ -403,8 +408,10 @@ function readHeader(h: Uint8Array): { channel: number; headerLength: number; pay
   let at = 1;
   let channel: number;
   const c = h[at]!;
-  if (c < 0x80) (channel = c), (at += 1);
-  else if (c === 0xcc) {
+  if (c < 0x80) {
+    channel = c;
+    at += 1;
+  } else if (c === 0xcc) {
     if (h.length < at + 2) return "incomplete";
     channel = h[at + 1]!;
     at += 2;

@@ -3,7 +3,16 @@ import { dtlsLink, type DtlsLink } from "jami-dtls";
 import { deviceChain } from "jami-identity";
 import { SIGNATURE_SCHEMES, signWith, verifyWith, CIPHER_SUITES, GROUPS } from "../src/dtls/crypto.js";
 import { encodeHandshake, HandshakeType, MAX_PARTIAL_BYTES, Reassembler } from "../src/dtls/handshake-codec.js";
-import { decodeHelloVerifyRequest, EMPTY_RENEGOTIATION_INFO, encodeClientHello, encodeServerHello, encodeU16List, ExtensionType, UNCOMPRESSED_POINTS, type Extensions } from "../src/dtls/messages.js";
+import {
+  decodeHelloVerifyRequest,
+  EMPTY_RENEGOTIATION_INFO,
+  encodeClientHello,
+  encodeServerHello,
+  encodeU16List,
+  ExtensionType,
+  UNCOMPRESSED_POINTS,
+  type Extensions,
+} from "../src/dtls/messages.js";
 import { ContentType, decodeRecords, DTLS_1_2, encodeRecord } from "../src/dtls/record.js";
 import { DtlsSession } from "../src/dtls/session.js";
 import { serverHandshake } from "../src/dtls/server.js";
@@ -69,7 +78,11 @@ describe("DTLS against spoofed and hostile datagrams", () => {
   it("before the cookie exchange a server keeps no reassembly state: one 221-byte datagram of 16 huge fragments costs nothing", async () => {
     const sent: Uint8Array[] = [];
     const session = new DtlsSession({ send: (d) => sent.push(d), fail: () => undefined, message: () => undefined, closed: () => undefined }, 1200);
-    const credentials = { privateKey: alice.device.key.keyObject, chain: deviceChain(alice.device).map((x) => x.der), checkPeer: async () => bob.device.key.keyObject };
+    const credentials = {
+      privateKey: alice.device.key.keyObject,
+      chain: deviceChain(alice.device).map((x) => x.der),
+      checkPeer: async () => bob.device.key.keyObject,
+    };
     const running = serverHandshake(session, credentials);
     running.catch(() => undefined);
     // 16 fragments of 1 byte each, announcing 64 KiB messages (ClientHello and Certificate types).
@@ -135,7 +148,20 @@ describe("the extended master secret is required both ways", () => {
     const pending = dtlsLink({ transport: a, role: "server", identity: device.device, verifyPeer: () => undefined, timeoutMs: 10_000 });
     const random = randomBytes(32);
     const hello = (cookie: Uint8Array, seq: number): Uint8Array =>
-      handshakeRecord(HandshakeType.client_hello, seq, encodeClientHello({ version: DTLS_1_2, random, sessionId: new Uint8Array(0), cookie, cipherSuites: CIPHER_SUITES.map((x) => x.id), compressionMethods: Uint8Array.of(0), extensions: extensions(false) }), seq);
+      handshakeRecord(
+        HandshakeType.client_hello,
+        seq,
+        encodeClientHello({
+          version: DTLS_1_2,
+          random,
+          sessionId: new Uint8Array(0),
+          cookie,
+          cipherSuites: CIPHER_SUITES.map((x) => x.id),
+          compressionMethods: Uint8Array.of(0),
+          extensions: extensions(false),
+        }),
+        seq,
+      );
     const replies: Uint8Array[] = [];
     b.on("message", (m) => replies.push(m));
     b.send(hello(new Uint8Array(0), 0));

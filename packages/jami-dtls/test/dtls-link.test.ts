@@ -7,7 +7,12 @@ afterEach(closeTransports);
 
 type Check = (p: VerifiedDevice, chain: Certificate[]) => void;
 
-async function link(server: DeviceIdentity, client: DeviceIdentity, transports?: [DatagramTransport, DatagramTransport], checks: { server?: Check; client?: Check } = {}) {
+async function link(
+  server: DeviceIdentity,
+  client: DeviceIdentity,
+  transports?: [DatagramTransport, DatagramTransport],
+  checks: { server?: Check; client?: Check } = {},
+) {
   const [a, b] = transports ?? (await udpPair());
   return Promise.allSettled([
     dtlsLink({ transport: a, role: "server", identity: server, verifyPeer: (p, chain) => checks.server?.(p, chain), timeoutMs: 20_000 }),
@@ -17,7 +22,8 @@ async function link(server: DeviceIdentity, client: DeviceIdentity, transports?:
 
 function both(results: PromiseSettledResult<DtlsLink>[]): [DtlsLink, DtlsLink] {
   const [s, c] = results;
-  if (s?.status !== "fulfilled" || c?.status !== "fulfilled") throw new Error(`link failed: ${JSON.stringify(results.map((r) => (r.status === "rejected" ? String(r.reason) : "ok")))}`);
+  if (s?.status !== "fulfilled" || c?.status !== "fulfilled")
+    throw new Error(`link failed: ${JSON.stringify(results.map((r) => (r.status === "rejected" ? String(r.reason) : "ok")))}`);
   return [s.value, c.value];
 }
 
@@ -31,7 +37,10 @@ describe("DTLS 1.2 between two devices", () => {
   });
 
   it("over an ICE-UDP pair: ECDHE P-384, AES-256-GCM, each side sees the other's verified chain, data both ways", async () => {
-    const [controlled, controlling] = await Promise.all([IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: false }), IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: true })]);
+    const [controlled, controlling] = await Promise.all([
+      IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: false }),
+      IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: true }),
+    ]);
     const pair = await Promise.all([controlled.connect(controlling.local), controlling.connect(controlled.local)]);
     const [s, c] = both(await link(alice.device, bob.device, pair));
     try {
@@ -131,7 +140,11 @@ describe("DTLS 1.2 between two devices", () => {
 
   it("a device its account revoked is refused for its revocation alone (complete chain, CHAIN_REVOKED)", async () => {
     const [laptop, phone] = await Promise.all([newDevice(bob.account), newDevice(bob.account)]);
-    const crl = RevocationList.sign({ issuerKey: bob.account.accountKey, issuerCertificate: bob.account.accountCertificate, revoke: [laptop.device.certificate] });
+    const crl = RevocationList.sign({
+      issuerKey: bob.account.accountKey,
+      issuerCertificate: bob.account.accountCertificate,
+      revoke: [laptop.device.certificate],
+    });
     // The whole chain the peer presented (device, account, CA): only the CRL can refuse it.
     const check: Check = (_p, chain) => void verifyDeviceChain(chain, { revocationLists: [crl] });
     const [, refused] = await link(laptop.device, alice.device, undefined, { client: check });
@@ -183,7 +196,9 @@ describe("DTLS 1.2 between two devices", () => {
 
   it("a peer that never answers times out; an abort stops the handshake", async () => {
     const [a, b] = await udpPair();
-    await expect(dtlsLink({ transport: a, role: "client", identity: alice.device, verifyPeer: () => undefined, timeoutMs: 1500 })).rejects.toMatchObject({ code: "TIMEOUT" });
+    await expect(dtlsLink({ transport: a, role: "client", identity: alice.device, verifyPeer: () => undefined, timeoutMs: 1500 })).rejects.toMatchObject({
+      code: "TIMEOUT",
+    });
     const controller = new AbortController();
     const pending = dtlsLink({ transport: b, role: "client", identity: alice.device, verifyPeer: () => undefined, signal: controller.signal });
     controller.abort();

@@ -59,15 +59,30 @@ describe("TLS with GnuTLS and Jami's priority string", () => {
   it("gnutls-serv (certificate required) accepts our client; TLS 1.3, P-384, RSA-PSS-SHA384, AES-256-GCM", async () => {
     const port = await freePort();
     const server = spawn("gnutls-serv", [
-      "--echo", "-p", String(port), "--priority", PRIORITY, "--require-client-cert", "--verify-client-cert",
-      "--x509cafile", join(VECTORS, "bob.device-chain.pem"),
-      "--x509certfile", join(VECTORS, "alice.device-chain.pem"), "--x509keyfile", join(VECTORS, "alice.device.key.pem"),
+      "--echo",
+      "-p",
+      String(port),
+      "--priority",
+      PRIORITY,
+      "--require-client-cert",
+      "--verify-client-cert",
+      "--x509cafile",
+      join(VECTORS, "bob.device-chain.pem"),
+      "--x509certfile",
+      join(VECTORS, "alice.device-chain.pem"),
+      "--x509keyfile",
+      join(VECTORS, "alice.device.key.pem"),
     ]);
     try {
       await waitOutput(server, LISTENING);
       const socket = createConnection({ host: "127.0.0.1", port });
       await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
-      const link = await secureLink({ transport: socket, role: "client", identity: bob, verifyPeer: (p) => void expect(p.jamiId.toString()).toBe(alice.issuers[0]!.jamiId.toString()) });
+      const link = await secureLink({
+        transport: socket,
+        role: "client",
+        identity: bob,
+        verifyPeer: (p) => void expect(p.jamiId.toString()).toBe(alice.issuers[0]!.jamiId.toString()),
+      });
       expect(link.protocol).toBe("TLSv1.3");
       expect(link.cipher).toBe("TLS_AES_256_GCM_SHA384");
       const echoed = new Promise<string>((r) => link.socket.once("data", (d: Buffer) => r(d.toString())));
@@ -84,11 +99,21 @@ describe("TLS with GnuTLS and Jami's priority string", () => {
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
     const port = (server.address() as AddressInfo).port;
     const linked = new Promise<Awaited<ReturnType<typeof secureLink>>>((resolveLink, reject) =>
-      server.once("connection", (socket) => secureLink({ transport: socket, role: "server", identity: alice, verifyPeer: () => undefined }).then(resolveLink, reject)),
+      server.once("connection", (socket) =>
+        secureLink({ transport: socket, role: "server", identity: alice, verifyPeer: () => undefined }).then(resolveLink, reject),
+      ),
     );
     const client = spawn("gnutls-cli", [
-      "-p", String(port), "--priority", PRIORITY, "--insecure",
-      "--x509certfile", join(VECTORS, "bob.device-chain.pem"), "--x509keyfile", join(VECTORS, "bob.device.key.pem"), "127.0.0.1",
+      "-p",
+      String(port),
+      "--priority",
+      PRIORITY,
+      "--insecure",
+      "--x509certfile",
+      join(VECTORS, "bob.device-chain.pem"),
+      "--x509keyfile",
+      join(VECTORS, "bob.device.key.pem"),
+      "127.0.0.1",
     ]);
     try {
       const out = await waitOutput(client, /Description: .*\n/);
@@ -115,12 +140,32 @@ describe("DTLS 1.2 with GnuTLS and Jami's DTLS priority string", () => {
 
   it("gnutls-serv --udp (certificate required) accepts our client and echoes through the link", async () => {
     const port = await freePort();
-    const server = spawn("gnutls-serv", ["--udp", "--echo", "-p", String(port), "--priority", DTLS_PRIORITY, "--require-client-cert", "--verify-client-cert", "--x509cafile", chain("bob"), "--x509certfile", chain("alice"), "--x509keyfile", key("alice")]);
+    const server = spawn("gnutls-serv", [
+      "--udp",
+      "--echo",
+      "-p",
+      String(port),
+      "--priority",
+      DTLS_PRIORITY,
+      "--require-client-cert",
+      "--verify-client-cert",
+      "--x509cafile",
+      chain("bob"),
+      "--x509certfile",
+      chain("alice"),
+      "--x509keyfile",
+      key("alice"),
+    ]);
     const log = waitOutput(server, /Processing \d+ bytes command/);
     try {
       await waitOutput(server, LISTENING);
       const transport = await UdpTransport.open(port);
-      const link = await dtlsLink({ transport, role: "client", identity: bob, verifyPeer: (p) => void expect(p.jamiId.toString()).toBe(alice.issuers[0]!.jamiId.toString()) });
+      const link = await dtlsLink({
+        transport,
+        role: "client",
+        identity: bob,
+        verifyPeer: (p) => void expect(p.jamiId.toString()).toBe(alice.issuers[0]!.jamiId.toString()),
+      });
       expect(link.cipher).toBe("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384");
       expect(link.group).toBe("secp384r1");
       expect(link.signatureScheme).toBe("RSA-PSS-RSAE-SHA384");
@@ -139,7 +184,19 @@ describe("DTLS 1.2 with GnuTLS and Jami's DTLS priority string", () => {
   it("gnutls-cli --udp with a client certificate connects to our server; data both ways; our close_notify is seen", async () => {
     const transport = await UdpTransport.listen();
     const linked = dtlsLink({ transport, role: "server", identity: alice, verifyPeer: () => undefined });
-    const client = spawn("gnutls-cli", ["--udp", "-p", String(transport.port), "--priority", DTLS_PRIORITY, "--insecure", "--x509certfile", chain("bob"), "--x509keyfile", key("bob"), "127.0.0.1"]);
+    const client = spawn("gnutls-cli", [
+      "--udp",
+      "-p",
+      String(transport.port),
+      "--priority",
+      DTLS_PRIORITY,
+      "--insecure",
+      "--x509certfile",
+      chain("bob"),
+      "--x509keyfile",
+      key("bob"),
+      "127.0.0.1",
+    ]);
     try {
       const out = await waitOutput(client, /Handshake was completed/);
       expect(out).toContain(`Description: ${DTLS_SESSION}`);

@@ -13,7 +13,10 @@ export async function newDevice(account?: AccountKeys, now?: Date): Promise<{ ac
 
 /** Two ICE-TCP endpoints on 127.0.0.1: [controlled (TLS server in Jami), controlling (TLS client)]. */
 export async function icePair(): Promise<[IceConnection, IceConnection]> {
-  const [a, b] = await Promise.all([IceTcpAgent.create({ addresses: ["127.0.0.1"], controlling: false }), IceTcpAgent.create({ addresses: ["127.0.0.1"], controlling: true })]);
+  const [a, b] = await Promise.all([
+    IceTcpAgent.create({ addresses: ["127.0.0.1"], controlling: false }),
+    IceTcpAgent.create({ addresses: ["127.0.0.1"], controlling: true }),
+  ]);
   return Promise.all([a.connect(b.local), b.connect(a.local)]);
 }
 

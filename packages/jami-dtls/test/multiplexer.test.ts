@@ -1,4 +1,3 @@
-
 import { encodeMsgpack } from "jami-core";
 import { MultiplexedSocket, secureLink, type Channel } from "jami-dtls";
 import { icePair, newDevice } from "./helpers.js";

@@ -51,7 +51,11 @@ describe("TLS between two devices over ICE-TCP", () => {
 
   it("a device its account revoked is refused for its revocation alone (complete chain, CHAIN_REVOKED)", async () => {
     const [laptop, phone] = await Promise.all([newDevice(bob.account), newDevice(bob.account)]);
-    const crl = RevocationList.sign({ issuerKey: bob.account.accountKey, issuerCertificate: bob.account.accountCertificate, revoke: [laptop.device.certificate] });
+    const crl = RevocationList.sign({
+      issuerKey: bob.account.accountKey,
+      issuerCertificate: bob.account.accountCertificate,
+      revoke: [laptop.device.certificate],
+    });
     // The whole chain the peer presented (device, account, CA): only the CRL can refuse it.
     const check: Check = (_p, chain) => void verifyDeviceChain(chain, { revocationLists: [crl] });
     const [refused] = await link(alice.device, laptop.device, { server: check });

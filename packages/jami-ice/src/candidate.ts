@@ -46,7 +46,11 @@ export function formatCandidate(c: Candidate): string {
 
 /** Parses one candidate line (RFC 5245/6544 fields; extra tokens such as raddr/rport are ignored). */
 export function parseCandidate(line: string): Candidate {
-  const t = line.trim().replace(/^a=candidate:/, "").replace(/^candidate:/, "").split(/\s+/);
+  const t = line
+    .trim()
+    .replace(/^a=candidate:/, "")
+    .replace(/^candidate:/, "")
+    .split(/\s+/);
   const fail = (why: string): never => {
     throw new IceError("ICE_MSG_MALFORMED", `bad candidate "${line}": ${why}`);
   };

@@ -49,6 +49,8 @@ export function answerCheck(m: StunMessage, local: IceDescription, role: { contr
     if (role.tieBreaker < theirControlled) return error(487, "Role Conflict");
     controlling = true;
   }
-  const reply = new StunMessage(StunMethod.Binding, StunClass.Success, m.transactionId).addXorAddress(Attr.XorMappedAddress, from).encode({ integrityKey: key, fingerprint: true });
+  const reply = new StunMessage(StunMethod.Binding, StunClass.Success, m.transactionId)
+    .addXorAddress(Attr.XorMappedAddress, from)
+    .encode({ integrityKey: key, fingerprint: true });
   return { reply, accepted: true, controlling, useCandidate: m.has(Attr.UseCandidate) };
 }

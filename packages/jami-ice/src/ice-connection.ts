@@ -78,7 +78,13 @@ export class IceConnection extends Duplex {
       this.destroy(new IceError("ICE_FAILED", "the peer stopped answering consent checks"));
       return;
     }
-    const { request, bytes, key } = buildCheck(this.local, this.remote, { controlling: this.controlling, tieBreaker: 0n }, candidatePriority("prflx", "TCP", "active"), false);
+    const { request, bytes, key } = buildCheck(
+      this.local,
+      this.remote,
+      { controlling: this.controlling, tieBreaker: 0n },
+      candidatePriority("prflx", "TCP", "active"),
+      false,
+    );
     try {
       const answer = await this.link.request(request, bytes, CONSENT_INTERVAL_MS);
       if (answer.cls === StunClass.Success && answer.checkIntegrity(key)) this.lastConsent = Date.now();

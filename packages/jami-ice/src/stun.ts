@@ -222,7 +222,8 @@ export function decodeStun(bytes: Uint8Array): StunMessage {
     if (offset + 4 + len > bytes.length) throw new IceError("STUN_MALFORMED", "STUN attribute overruns the message");
     // RFC 8489 §14.5: what follows MESSAGE-INTEGRITY is not covered by it and is ignored, FINGERPRINT aside (an
     // on-path party could append USE-CANDIDATE or ICE-CONTROLLING and recompute the keyless FINGERPRINT).
-    if (!afterIntegrity || t === Attr.Fingerprint || t === Attr.MessageIntegritySha256) attributes.push({ type: t, value: bytes.slice(offset + 4, offset + 4 + len) });
+    if (!afterIntegrity || t === Attr.Fingerprint || t === Attr.MessageIntegritySha256)
+      attributes.push({ type: t, value: bytes.slice(offset + 4, offset + 4 + len) });
     if (t === Attr.MessageIntegrity) afterIntegrity = true;
     offset += 4 + ((len + 3) & ~3);
   }
@@ -304,7 +305,10 @@ function ipv6Bytes(a: string): Uint8Array {
 function ipv6Text(b: Uint8Array): string {
   const groups: string[] = [];
   for (let i = 0; i < 16; i += 2) groups.push(((b[i]! << 8) | b[i + 1]!).toString(16));
-  return groups.join(":").replace(/(^|:)0(:0)+(:|$)/, "::").replace(/:::+/, "::");
+  return groups
+    .join(":")
+    .replace(/(^|:)0(:0)+(:|$)/, "::")
+    .replace(/:::+/, "::");
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

@@ -90,7 +90,16 @@ export class IceTcpAgent {
     const candidates: Candidate[] = [];
     for (const [i, address] of addresses.entries()) {
       const foundation = `H${i}`;
-      const host = (tcpType: TcpType, port: number): Candidate => ({ foundation, component: 1, transport: "TCP", priority: candidatePriority("host", "TCP", tcpType, 8191 - i), address, port, type: "host", tcpType });
+      const host = (tcpType: TcpType, port: number): Candidate => ({
+        foundation,
+        component: 1,
+        transport: "TCP",
+        priority: candidatePriority("host", "TCP", tcpType, 8191 - i),
+        address,
+        port,
+        type: "host",
+        tcpType,
+      });
       if (tcpTypes.has("passive")) {
         const server = await listen(address);
         servers.push(server);
@@ -114,13 +123,40 @@ export class IceTcpAgent {
         if (relay.mapped) reflexive.add(relay.mapped.address);
         const r = relay.relayed;
         candidates.push(
-          { foundation: "R0", component: 1, transport: "TCP", priority: candidatePriority("relay", "TCP", "passive"), address: r.address, port: r.port, type: "relay", tcpType: "passive" },
-          { foundation: "R0", component: 1, transport: "TCP", priority: candidatePriority("relay", "TCP", "active"), address: r.address, port: 9, type: "relay", tcpType: "active" },
+          {
+            foundation: "R0",
+            component: 1,
+            transport: "TCP",
+            priority: candidatePriority("relay", "TCP", "passive"),
+            address: r.address,
+            port: r.port,
+            type: "relay",
+            tcpType: "passive",
+          },
+          {
+            foundation: "R0",
+            component: 1,
+            transport: "TCP",
+            priority: candidatePriority("relay", "TCP", "active"),
+            address: r.address,
+            port: 9,
+            type: "relay",
+            tcpType: "active",
+          },
         );
       }
       // A reflexive address equal to a host one adds nothing (no NAT in between).
       for (const [i, address] of [...reflexive].filter((a) => !addresses.includes(a)).entries()) {
-        candidates.push({ foundation: `S${i}`, component: 1, transport: "TCP", priority: candidatePriority("srflx", "TCP", "active"), address, port: 9, type: "srflx", tcpType: "active" });
+        candidates.push({
+          foundation: `S${i}`,
+          component: 1,
+          transport: "TCP",
+          priority: candidatePriority("srflx", "TCP", "active"),
+          address,
+          port: 9,
+          type: "srflx",
+          tcpType: "active",
+        });
       }
     } catch (e) {
       for (const server of servers) server.close();
@@ -163,7 +199,9 @@ export class IceTcpAgent {
     }
     // Simultaneous open: from each of our so candidates to each of the peer's of the same family.
     for (const mine of this.local.candidates.filter((c) => c.type === "host" && c.tcpType === "so")) {
-      const theirs = remote.candidates.filter((c) => c.transport === "TCP" && c.tcpType === "so" && c.component === 1 && familyOf(c.address) === familyOf(mine.address));
+      const theirs = remote.candidates.filter(
+        (c) => c.transport === "TCP" && c.tcpType === "so" && c.component === 1 && familyOf(c.address) === familyOf(mine.address),
+      );
       attempts.push(...theirs.map((c) => this.dialSimultaneous(mine, c, Date.now() + (this.options.timeoutMs ?? 30_000))));
     }
     // Nothing to dial and nothing that could dial us: no pair can ever form.
@@ -276,7 +314,13 @@ export class IceTcpAgent {
     const remote = this.remote;
     if (!remote || link.closed) return false;
     const asControlling = this.controlling;
-    const { request, bytes, key } = buildCheck(this.local, remote, { controlling: asControlling, tieBreaker: this.tieBreaker }, candidatePriority("prflx", "TCP", "active"), useCandidate);
+    const { request, bytes, key } = buildCheck(
+      this.local,
+      remote,
+      { controlling: asControlling, tieBreaker: this.tieBreaker },
+      candidatePriority("prflx", "TCP", "active"),
+      useCandidate,
+    );
     let answer: StunMessage;
     try {
       answer = await link.request(request, bytes, CHECK_TIMEOUT_MS);
@@ -294,7 +338,7 @@ export class IceTcpAgent {
       log("check refused: %o", err);
       return false;
     }
-    if (!answer.checkIntegrity(key)) return log("check answer with bad integrity"), false;
+    if (!answer.checkIntegrity(key)) return (log("check answer with bad integrity"), false);
     this.valid.add(link);
     if (useCandidate) this.select(link);
     else if (this.controlling) void this.nominate(link);

@@ -73,7 +73,11 @@ export abstract class TurnAllocation<Events extends Record<keyof Events, unknown
 
   /** Allocate (RFC 8656 §7.1) a relay of `transport` (UDP 17, TCP 6) and keep it alive. */
   protected async allocateRelay(transport: number): Promise<void> {
-    const answer = await this.authenticated(() => StunMessage.request(StunMethod.Allocate).addU32(Attr.RequestedTransport, transport << 24).addU32(Attr.Lifetime, LIFETIME_S));
+    const answer = await this.authenticated(() =>
+      StunMessage.request(StunMethod.Allocate)
+        .addU32(Attr.RequestedTransport, transport << 24)
+        .addU32(Attr.Lifetime, LIFETIME_S),
+    );
     const relayed = answer.xorAddress(Attr.XorRelayedAddress);
     if (!relayed) throw new IceError("TURN_FAILED", "the TURN server gave no relayed address");
     this.relayed = relayed;
@@ -98,12 +102,16 @@ export abstract class TurnAllocation<Events extends Record<keyof Events, unknown
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.refreshTimer);
-    const released = this.relayed ? this.authenticated(() => StunMessage.request(StunMethod.Refresh).addU32(Attr.Lifetime, 0)).catch(() => undefined) : Promise.resolve();
+    const released = this.relayed
+      ? this.authenticated(() => StunMessage.request(StunMethod.Refresh).addU32(Attr.Lifetime, 0)).catch(() => undefined)
+      : Promise.resolve();
     void released.finally(() => this.release());
   }
 
   private createPermission(address: string): Promise<StunMessage> {
-    return this.authenticated(() => StunMessage.request(StunMethod.CreatePermission).addXorAddress(Attr.XorPeerAddress, { family: this.relayed.family, address, port: 0 }));
+    return this.authenticated(() =>
+      StunMessage.request(StunMethod.CreatePermission).addXorAddress(Attr.XorPeerAddress, { family: this.relayed.family, address, port: 0 }),
+    );
   }
 
   private async refresh(lifetime: number): Promise<void> {

@@ -106,7 +106,15 @@ export class IceUdpAgent {
       const base = hostBase(socket, address, family);
       bases.push(base);
       sockets.push([socket, base]);
-      candidates.push({ foundation: `U${i}`, component: 1, transport: "UDP", priority: candidatePriority("host", "UDP", undefined, 8191 - i), address, port: socket.address().port, type: "host" });
+      candidates.push({
+        foundation: `U${i}`,
+        component: 1,
+        transport: "UDP",
+        priority: candidatePriority("host", "UDP", undefined, 8191 - i),
+        address,
+        port: socket.address().port,
+        type: "host",
+      });
     }
     if (options.turn) {
       const relay = await TurnUdpAllocation.allocate(options.turn, options.signal).catch((e: Error) => (log("TURN: %s", e.message), undefined));
@@ -118,20 +126,38 @@ export class IceUdpAgent {
       if (relay) {
         const base = relayBase(relay);
         bases.push(base);
-        candidates.push({ foundation: "R0", component: 1, transport: "UDP", priority: candidatePriority("relay", "UDP"), address: relay.relayed.address, port: relay.relayed.port, type: "relay" });
+        candidates.push({
+          foundation: "R0",
+          component: 1,
+          transport: "UDP",
+          priority: candidatePriority("relay", "UDP"),
+          address: relay.relayed.address,
+          port: relay.relayed.port,
+          type: "relay",
+        });
       }
     }
     if (bases.length === 0) throw new IceError("ICE_FAILED", "no usable network address for ICE candidates");
     const agent = new IceUdpAgent(bases, candidates, options);
     for (const [socket, base] of sockets) {
-      socket.on("message", (msg: Buffer, from: RemoteInfo) => agent.onPacket(base, new Uint8Array(msg), { family: from.family === "IPv6" ? 6 : 4, address: from.address, port: from.port }));
+      socket.on("message", (msg: Buffer, from: RemoteInfo) =>
+        agent.onPacket(base, new Uint8Array(msg), { family: from.family === "IPv6" ? 6 : 4, address: from.address, port: from.port }),
+      );
     }
     for (const base of bases) base.relay?.on("data", (data, from) => agent.onPacket(base, data, from));
     if (options.stun) {
       const base = bases.find((b) => !b.relay && b.family === familyOf(options.stun!.host));
       const mapped = base ? await agent.mappedAddress(base, options.stun).catch((e: Error) => (log("STUN: %s", e.message), undefined)) : undefined;
       if (mapped && !addresses.includes(mapped.address)) {
-        candidates.push({ foundation: "S0", component: 1, transport: "UDP", priority: candidatePriority("srflx", "UDP"), address: mapped.address, port: mapped.port, type: "srflx" });
+        candidates.push({
+          foundation: "S0",
+          component: 1,
+          transport: "UDP",
+          priority: candidatePriority("srflx", "UDP"),
+          address: mapped.address,
+          port: mapped.port,
+          type: "srflx",
+        });
       }
     }
     return agent;
@@ -228,7 +254,14 @@ export class IceUdpAgent {
   }
 
   /** Sends a request with RFC 8445's retransmissions and waits for its answer. */
-  private transact(base: Base, to: TransportAddress, message: StunMessage, bytes: Uint8Array, transmissions = MAX_TRANSMISSIONS, integrityKey?: Uint8Array): Promise<StunMessage> {
+  private transact(
+    base: Base,
+    to: TransportAddress,
+    message: StunMessage,
+    bytes: Uint8Array,
+    transmissions = MAX_TRANSMISSIONS,
+    integrityKey?: Uint8Array,
+  ): Promise<StunMessage> {
     const id = Buffer.from(message.transactionId).toString("hex");
     return new Promise((resolve, reject) => {
       const waiter: Waiter = { resolve, reject };
@@ -265,7 +298,11 @@ export class IceUdpAgent {
     const remote = this.remote;
     if (!remote) return false;
     const asControlling = this.controlling;
-    const { request, bytes, key: pwd } = buildCheck(this.local, remote, { controlling: asControlling, tieBreaker: this.tieBreaker }, candidatePriority("prflx", "UDP"), useCandidate);
+    const {
+      request,
+      bytes,
+      key: pwd,
+    } = buildCheck(this.local, remote, { controlling: asControlling, tieBreaker: this.tieBreaker }, candidatePriority("prflx", "UDP"), useCandidate);
     let answer: StunMessage;
     try {
       // Only answers that carry our peer's MESSAGE-INTEGRITY count; others are dropped as if never received

@@ -2,7 +2,18 @@ import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { once } from "node:events";
 import { connect as tcpConnect, createServer, type Socket } from "node:net";
 import { crc32 } from "node:zlib";
-import { decodeIceMessage, decodeStun, IceTcpAgent, IceUdpAgent, StunAttr, StunClass, StunMessage, StunMethod, type Candidate, type IceDescription } from "jami-ice";
+import {
+  decodeIceMessage,
+  decodeStun,
+  IceTcpAgent,
+  IceUdpAgent,
+  StunAttr,
+  StunClass,
+  StunMessage,
+  StunMethod,
+  type Candidate,
+  type IceDescription,
+} from "jami-ice";
 import { candidatesToContact, MAX_CANDIDATES, MAX_CHECKED_CANDIDATES } from "../src/candidate.js";
 import { answerCheck, buildCheck } from "../src/checks.js";
 
@@ -61,7 +72,9 @@ describe("STUN: what follows MESSAGE-INTEGRITY", () => {
 });
 
 /** A raw UDP peer that our agent checks; `answer` decides each reply. */
-async function rawUdpPeer(answer: (request: StunMessage, reply: (bytes: Uint8Array) => void) => void): Promise<{ socket: UdpSocket; description: IceDescription }> {
+async function rawUdpPeer(
+  answer: (request: StunMessage, reply: (bytes: Uint8Array) => void) => void,
+): Promise<{ socket: UdpSocket; description: IceDescription }> {
   const socket = createSocket("udp4");
   await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
   const description: IceDescription = {
@@ -77,7 +90,11 @@ async function rawUdpPeer(answer: (request: StunMessage, reply: (bytes: Uint8Arr
 }
 
 const success = (request: StunMessage): StunMessage =>
-  new StunMessage(StunMethod.Binding, StunClass.Success, request.transactionId).addXorAddress(StunAttr.XorMappedAddress, { family: 4, address: "127.0.0.1", port: 1 });
+  new StunMessage(StunMethod.Binding, StunClass.Success, request.transactionId).addXorAddress(StunAttr.XorMappedAddress, {
+    family: 4,
+    address: "127.0.0.1",
+    port: 1,
+  });
 
 describe("ICE-UDP checks against forged answers", () => {
   it("an answer without the peer's integrity validates nothing: the nomination waits for a genuine answer", async () => {
@@ -113,7 +130,9 @@ describe("ICE-UDP checks against forged answers", () => {
     const peer = await rawUdpPeer((request, reply) => {
       if (conflicts === 0) {
         conflicts++;
-        return reply(new StunMessage(StunMethod.Binding, StunClass.Error, request.transactionId).addErrorCode(487, "Role Conflict").encode({ fingerprint: true }));
+        return reply(
+          new StunMessage(StunMethod.Binding, StunClass.Error, request.transactionId).addErrorCode(487, "Role Conflict").encode({ fingerprint: true }),
+        );
       }
       reply(success(request).encode({ integrityKey: utf8.encode("p".repeat(22)), fingerprint: true }));
     });
@@ -130,7 +149,16 @@ describe("ICE-UDP checks against forged answers", () => {
 });
 
 describe("candidates a connection request may make us contact", () => {
-  const candidate = (address: string, port: number, priority = 1): Candidate => ({ foundation: `${port}`, component: 1, transport: "TCP", priority, address, port, type: "host", tcpType: "passive" });
+  const candidate = (address: string, port: number, priority = 1): Candidate => ({
+    foundation: `${port}`,
+    component: 1,
+    transport: "TCP",
+    priority,
+    address,
+    port,
+    type: "host",
+    tcpType: "passive",
+  });
 
   it(`an ice_msg is read up to ${MAX_CANDIDATES} candidates`, () => {
     const lines = Array.from({ length: 1000 }, (_, i) => `H${i} 1 TCP 1 127.0.0.1 ${1000 + i} typ host tcptype passive`);
@@ -138,7 +166,9 @@ describe("candidates a connection request may make us contact", () => {
   });
 
   it("loopback and link-local addresses only when we offer such addresses too; never unspecified or multicast", () => {
-    const remote = ["127.0.0.1", "::1", "169.254.1.1", "fe80::1", "0.0.0.0", "::", "224.0.0.1", "ff02::1", "255.255.255.255", "192.0.2.7", "2001:db8::7"].map((a, i) => candidate(a, 1000 + i));
+    const remote = ["127.0.0.1", "::1", "169.254.1.1", "fe80::1", "0.0.0.0", "::", "224.0.0.1", "ff02::1", "255.255.255.255", "192.0.2.7", "2001:db8::7"].map(
+      (a, i) => candidate(a, 1000 + i),
+    );
     const contacted = (own: string[]): string[] => candidatesToContact(remote, own).map((c) => c.address);
     expect(contacted(["192.0.2.1"]).sort()).toEqual(["192.0.2.7", "2001:db8::7"].sort());
     expect(contacted(["127.0.0.1"]).sort()).toEqual(["127.0.0.1", "192.0.2.7", "2001:db8::7", "::1"].sort());
@@ -154,7 +184,11 @@ describe("candidates a connection request may make us contact", () => {
     const { port } = server.address() as { port: number };
     const agent = await IceTcpAgent.create({ addresses: ["127.0.0.1"], controlling: false });
     try {
-      const remote: IceDescription = { ufrag: "peer", pwd: "p".repeat(22), candidates: Array.from({ length: 1000 }, (_, i) => candidate("127.0.0.1", port, i + 1)) };
+      const remote: IceDescription = {
+        ufrag: "peer",
+        pwd: "p".repeat(22),
+        candidates: Array.from({ length: 1000 }, (_, i) => candidate("127.0.0.1", port, i + 1)),
+      };
       const connecting = agent.connect(remote);
       connecting.catch(() => undefined);
       while (accepted.length < MAX_CHECKED_CANDIDATES) await new Promise((r) => setTimeout(r, 10));

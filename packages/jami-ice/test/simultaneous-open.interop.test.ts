@@ -24,8 +24,19 @@ describe("ICE-TCP simultaneous open", () => {
   it("two agents offering only so candidates link through a crossed SYN", () => {
     execFileSync("ip", ["netns", "add", NETNS]);
     execFileSync("ip", ["-n", NETNS, "link", "set", "lo", "up"]);
-    const out = execFileSync("ip", ["netns", "exec", NETNS, process.execPath, "--import", "tsx", "test-support/ice-simultaneous-open.ts"], { cwd: REPO, encoding: "utf8", timeout: 50_000 });
-    const result = JSON.parse(out.trim().split("\n").pop()!) as { candidates: string[]; ports: number[]; remotes: number[]; droppedSyns: number; data: string; error?: string };
+    const out = execFileSync("ip", ["netns", "exec", NETNS, process.execPath, "--import", "tsx", "test-support/ice-simultaneous-open.ts"], {
+      cwd: REPO,
+      encoding: "utf8",
+      timeout: 50_000,
+    });
+    const result = JSON.parse(out.trim().split("\n").pop()!) as {
+      candidates: string[];
+      ports: number[];
+      remotes: number[];
+      droppedSyns: number;
+      data: string;
+      error?: string;
+    };
     expect(result.error).toBeUndefined();
     expect(result.candidates).toHaveLength(2);
     for (const c of result.candidates) expect(c).toMatch(/ TCP \d+ 127\.0\.0\.1 \d+ typ host tcptype so$/);

@@ -4,7 +4,10 @@ import { IceTcpAgent, frame, StunMessage, StunMethod, StunAttr, StunClass, decod
 const LOOPBACK = { addresses: ["127.0.0.1"] };
 
 async function pair(): Promise<[IceConnection, IceConnection, IceTcpAgent, IceTcpAgent]> {
-  const [controlled, controlling] = await Promise.all([IceTcpAgent.create({ ...LOOPBACK, controlling: false }), IceTcpAgent.create({ ...LOOPBACK, controlling: true })]);
+  const [controlled, controlling] = await Promise.all([
+    IceTcpAgent.create({ ...LOOPBACK, controlling: false }),
+    IceTcpAgent.create({ ...LOOPBACK, controlling: true }),
+  ]);
   const [a, b] = await Promise.all([controlled.connect(controlling.local), controlling.connect(controlled.local)]);
   return [a, b, controlled, controlling];
 }
@@ -26,7 +29,10 @@ describe("ICE-TCP between two of our agents on 127.0.0.1", () => {
     expect(so.port).not.toBe(agent.local.candidates.find((c) => c.tcpType === "passive")!.port);
     agent.close();
     // so pairs only with so (RFC 6544 §6.2): with none on the other side, the passive/active pairs carry the link.
-    const [soOnly, plain] = await Promise.all([IceTcpAgent.create({ ...LOOPBACK, controlling: false, tcpTypes: ["so", "passive"] }), IceTcpAgent.create({ ...LOOPBACK, controlling: true })]);
+    const [soOnly, plain] = await Promise.all([
+      IceTcpAgent.create({ ...LOOPBACK, controlling: false, tcpTypes: ["so", "passive"] }),
+      IceTcpAgent.create({ ...LOOPBACK, controlling: true }),
+    ]);
     const [x, y] = await Promise.all([soOnly.connect(plain.local), plain.connect(soOnly.local)]);
     expect(y.remoteAddress.port).toBe(soOnly.local.candidates.find((c) => c.tcpType === "passive")!.port);
     x.destroy();
@@ -59,7 +65,10 @@ describe("ICE-TCP between two of our agents on 127.0.0.1", () => {
   });
 
   it("works over IPv6 (::1)", async () => {
-    const [x, y] = await Promise.all([IceTcpAgent.create({ addresses: ["::1"], controlling: false }), IceTcpAgent.create({ addresses: ["::1"], controlling: true })]);
+    const [x, y] = await Promise.all([
+      IceTcpAgent.create({ addresses: ["::1"], controlling: false }),
+      IceTcpAgent.create({ addresses: ["::1"], controlling: true }),
+    ]);
     expect(x.local.candidates[0]).toMatchObject({ address: "::1", tcpType: "passive" });
     const [a, b] = await Promise.all([x.connect(y.local), y.connect(x.local)]);
     expect(a.remoteAddress.family).toBe(6);
@@ -88,7 +97,9 @@ describe("ICE-TCP between two of our agents on 127.0.0.1", () => {
     const forged = StunMessage.request(StunMethod.Binding).addString(StunAttr.Username, `${agent.local.ufrag}:x`);
     socket.write(frame(forged.encode({ integrityKey: new TextEncoder().encode("not-the-password"), fingerprint: true })));
     expect((await answer).errorCode()?.code).toBe(401);
-    await expect(agent.connect({ ufrag: "abcd", pwd: "a".repeat(22), candidates: [] })).rejects.toMatchObject({ code: expect.stringMatching(/ICE_FAILED|ICE_TIMEOUT/) });
+    await expect(agent.connect({ ufrag: "abcd", pwd: "a".repeat(22), candidates: [] })).rejects.toMatchObject({
+      code: expect.stringMatching(/ICE_FAILED|ICE_TIMEOUT/),
+    });
     socket.destroy();
     agent.close();
   });
@@ -97,7 +108,10 @@ describe("ICE-TCP between two of our agents on 127.0.0.1", () => {
     const agent = await IceTcpAgent.create({ ...LOOPBACK, controlling: false });
     const passive = agent.local.candidates.find((c) => c.tcpType === "passive")!;
     const peer = { ufrag: "peer", pwd: "p".repeat(22) };
-    const connecting = agent.connect({ ...peer, candidates: [{ foundation: "1", component: 1, transport: "TCP", priority: 1, address: "127.0.0.1", port: 9, type: "host", tcpType: "active" }] });
+    const connecting = agent.connect({
+      ...peer,
+      candidates: [{ foundation: "1", component: 1, transport: "TCP", priority: 1, address: "127.0.0.1", port: 9, type: "host", tcpType: "active" }],
+    });
     const socket = createConnection({ host: passive.address, port: passive.port });
     await new Promise((r) => socket.once("connect", r));
     const text = new TextEncoder();
@@ -108,7 +122,11 @@ describe("ICE-TCP between two of our agents on 127.0.0.1", () => {
       for (const packet of reader.push(d)) {
         const m = decodeStun(packet);
         if (m.cls !== StunClass.Request) continue;
-        const ok = new StunMessage(StunMethod.Binding, StunClass.Success, m.transactionId).addXorAddress(StunAttr.XorMappedAddress, { family: 4, address: "127.0.0.1", port: passive.port });
+        const ok = new StunMessage(StunMethod.Binding, StunClass.Success, m.transactionId).addXorAddress(StunAttr.XorMappedAddress, {
+          family: 4,
+          address: "127.0.0.1",
+          port: passive.port,
+        });
         setTimeout(() => socket.write(frame(ok.encode({ integrityKey: text.encode(peer.pwd), fingerprint: true }))), 50);
       }
     });
@@ -117,7 +135,9 @@ describe("ICE-TCP between two of our agents on 127.0.0.1", () => {
       .addU32(StunAttr.Priority, 1)
       .addU64(StunAttr.IceControlling, 1n)
       .add(StunAttr.UseCandidate, new Uint8Array());
-    socket.write(Buffer.concat([frame(nomination.encode({ integrityKey: text.encode(agent.local.pwd), fingerprint: true })), frame(text.encode("first TLS record"))]));
+    socket.write(
+      Buffer.concat([frame(nomination.encode({ integrityKey: text.encode(agent.local.pwd), fingerprint: true })), frame(text.encode("first TLS record"))]),
+    );
     const connection = await connecting;
     const first = await Promise.race([
       new Promise<string>((r) => connection.once("data", (d: Buffer) => r(d.toString()))),

@@ -5,7 +5,10 @@ const next = (c: IceUdpConnection): Promise<Buffer> => new Promise((r) => c.once
 
 describe("ICE over UDP between two of our agents", () => {
   it.each([["127.0.0.1"], ["::1"]])("checks, nominates and carries datagrams both ways (%s)", async (address) => {
-    const [x, y] = await Promise.all([IceUdpAgent.create({ addresses: [address], controlling: false }), IceUdpAgent.create({ addresses: [address], controlling: true })]);
+    const [x, y] = await Promise.all([
+      IceUdpAgent.create({ addresses: [address], controlling: false }),
+      IceUdpAgent.create({ addresses: [address], controlling: true }),
+    ]);
     expect(x.local.candidates).toEqual([expect.objectContaining({ transport: "UDP", type: "host", address, priority: expect.any(Number) })]);
     const [a, b] = await Promise.all([x.connect(y.local), y.connect(x.local)]);
     try {
@@ -29,12 +32,19 @@ describe("ICE over UDP between two of our agents", () => {
     await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
     const peer = { ufrag: "peer", pwd: "p".repeat(22) };
     const text = new TextEncoder();
-    const connecting = agent.connect({ ...peer, candidates: [{ foundation: "1", component: 1, transport: "UDP", priority: 1, address: "127.0.0.1", port: socket.address().port, type: "host" }] });
+    const connecting = agent.connect({
+      ...peer,
+      candidates: [{ foundation: "1", component: 1, transport: "UDP", priority: 1, address: "127.0.0.1", port: socket.address().port, type: "host" }],
+    });
     // Our checks are answered late: the nomination and a first DTLS datagram arrive before the pair is valid.
     socket.on("message", (m) => {
       const request = decodeStun(new Uint8Array(m));
       if (request.cls !== StunClass.Request) return;
-      const ok = new StunMessage(StunMethod.Binding, StunClass.Success, request.transactionId).addXorAddress(StunAttr.XorMappedAddress, { family: 4, address: "127.0.0.1", port: host.port });
+      const ok = new StunMessage(StunMethod.Binding, StunClass.Success, request.transactionId).addXorAddress(StunAttr.XorMappedAddress, {
+        family: 4,
+        address: "127.0.0.1",
+        port: host.port,
+      });
       setTimeout(() => socket.send(ok.encode({ integrityKey: text.encode(peer.pwd), fingerprint: true }), host.port, host.address), 50);
     });
     const nomination = StunMessage.request(StunMethod.Binding)
@@ -64,7 +74,10 @@ describe("ICE over UDP between two of our agents", () => {
   });
 
   it("both controlling: the role conflict is resolved", async () => {
-    const [x, y] = await Promise.all([IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: true }), IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: true })]);
+    const [x, y] = await Promise.all([
+      IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: true }),
+      IceUdpAgent.create({ addresses: ["127.0.0.1"], controlling: true }),
+    ]);
     const [a, b] = await Promise.all([x.connect(y.local), y.connect(x.local)]);
     try {
       expect([x.isControlling, y.isControlling].sort()).toEqual([false, true]);

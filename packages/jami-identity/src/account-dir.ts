@@ -5,13 +5,7 @@ import { AccountArchive, readArchive, writeArchive } from "./archive.js";
 import { Certificate } from "./certificate.js";
 import { RevocationList } from "./crl.js";
 import { IdentityError } from "./errors.js";
-import {
-  certifyDevice,
-  createAccountKeys,
-  createDevice,
-  deviceChainPem,
-  type DeviceIdentity,
-} from "./identity.js";
+import { certifyDevice, createAccountKeys, createDevice, deviceChainPem, type DeviceIdentity } from "./identity.js";
 import { verifyDeviceChain } from "./chain.js";
 import type { DeviceId, DeviceShortId, JamiId } from "./ids.js";
 import { PrivateKey } from "./keys.js";
@@ -133,11 +127,7 @@ export async function loadAccount(options: { dir: string }): Promise<LocalAccoun
       throw new IdentityError(code, `cannot read ${name} in ${dir}`, { cause });
     }
   };
-  const [metaText, keyPem, chainPem] = await Promise.all([
-    read(ACCOUNT_FILES.meta),
-    read(ACCOUNT_FILES.deviceKey),
-    read(ACCOUNT_FILES.deviceChain),
-  ]);
+  const [metaText, keyPem, chainPem] = await Promise.all([read(ACCOUNT_FILES.meta), read(ACCOUNT_FILES.deviceKey), read(ACCOUNT_FILES.deviceChain)]);
   try {
     const meta = JSON.parse(metaText) as AccountMeta;
     const key = PrivateKey.fromPem(keyPem);
@@ -189,11 +179,7 @@ export async function exportAccount(options: { dir: string; password?: string })
 }
 
 /** Re-encrypts the stored archive under a new password ("" or undefined: none). */
-export async function changeAccountPassword(options: {
-  dir: string;
-  oldPassword?: string;
-  newPassword?: string;
-}): Promise<void> {
+export async function changeAccountPassword(options: { dir: string; oldPassword?: string; newPassword?: string }): Promise<void> {
   const archive = await openAccountArchive({ dir: options.dir, password: options.oldPassword });
   await updateStoredArchive(options.dir, archive, options.newPassword);
 }
@@ -202,11 +188,7 @@ export async function changeAccountPassword(options: {
  * Revokes one of the account's devices: the account key signs a new CRL
  * listing it (keeping earlier entries), stored in the archive as jamid does.
  */
-export async function revokeDevice(options: {
-  dir: string;
-  password?: string;
-  device: Certificate;
-}): Promise<RevocationList> {
+export async function revokeDevice(options: { dir: string; password?: string; device: Certificate }): Promise<RevocationList> {
   const archive = await openAccountArchive(options);
   const { accountKey, accountCertificate } = archive.accountKeys;
   if (!options.device.isIssuedBy(accountCertificate) || !options.device.isSignedBy(accountCertificate)) {

@@ -45,11 +45,7 @@ export function aesGcmDecrypt(key: Uint8Array, sealed: Uint8Array): Uint8Array {
   try {
     return asBytes(Buffer.concat([decipher.update(sealed.subarray(NONCE_LENGTH, sealed.byteLength - TAG_LENGTH)), decipher.final()]));
   } catch (cause) {
-    throw new IdentityError(
-      "ARCHIVE_BAD_PASSWORD",
-      "cannot decrypt: wrong password, or the encrypted data was altered",
-      { cause },
-    );
+    throw new IdentityError("ARCHIVE_BAD_PASSWORD", "cannot decrypt: wrong password, or the encrypted data was altered", { cause });
   }
 }
 

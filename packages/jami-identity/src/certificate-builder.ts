@@ -49,12 +49,9 @@ export interface IssueOptions {
 export function issueCertificate(options: IssueOptions): Certificate {
   // GnuTLS writes whole seconds
   const notBefore = new Date(Math.floor((options.notBefore ?? new Date()).getTime() / 1000) * 1000);
-  const notAfter =
-    options.notAfter ?? new Date(notBefore.getTime() + (options.validityDays ?? DEFAULT_VALIDITY_DAYS) * DAY_MS);
+  const notAfter = options.notAfter ?? new Date(notBefore.getTime() + (options.validityDays ?? DEFAULT_VALIDITY_DAYS) * DAY_MS);
   const subject = encodeName(options.subject);
-  const issuer = options.issuerCertificate
-    ? AsnConvert.parse(options.issuerCertificate.subjectDer, Name)
-    : subject;
+  const issuer = options.issuerCertificate ? AsnConvert.parse(options.issuerCertificate.subjectDer, Name) : subject;
   const signature = new AlgorithmIdentifier({ algorithm: OID_SHA384_WITH_RSA, parameters: null });
   const tbs = new TBSCertificate({
     version: Version.v3,
@@ -91,9 +88,7 @@ function caExtensions(publicKey: PublicKey): Extensions {
 export function encodeName(dn: DistinguishedName): Name {
   const rdns: RelativeDistinguishedName[] = [];
   const add = (type: string, text: string) => {
-    const value = /^[A-Za-z0-9 '()+,\-./:=?]*$/.test(text)
-      ? new AttributeValue({ printableString: text })
-      : new AttributeValue({ utf8String: text });
+    const value = /^[A-Za-z0-9 '()+,\-./:=?]*$/.test(text) ? new AttributeValue({ printableString: text }) : new AttributeValue({ utf8String: text });
     rdns.push(new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value })]));
   };
   if (dn.cn !== undefined) add("2.5.4.3", dn.cn);

@@ -1,12 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import { AsnConvert } from "@peculiar/asn1-schema";
-import {
-  BasicConstraints,
-  Certificate as AsnCertificate,
-  id_ce_basicConstraints,
-  id_ce_subjectKeyIdentifier,
-  Name,
-} from "@peculiar/asn1-x509";
+import { BasicConstraints, Certificate as AsnCertificate, id_ce_basicConstraints, id_ce_subjectKeyIdentifier, Name } from "@peculiar/asn1-x509";
 import { asBytes, bytesEqual, sha256, toHex } from "jami-core";
 import { readChildren, readTlv, slice } from "./der.js";
 import { IdentityError } from "./errors.js";

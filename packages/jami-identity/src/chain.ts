@@ -32,7 +32,8 @@ function checkStrength(cert: Certificate, role: string): void {
   const key = cert.publicKey.keyObject;
   if (key.asymmetricKeyType === "dsa") throw new IdentityError("CHAIN_WEAK", `${role} certificate has a DSA key`);
   const bits = key.asymmetricKeyDetails?.modulusLength;
-  if (bits !== undefined && bits < MIN_RSA_BITS) throw new IdentityError("CHAIN_WEAK", `${role} certificate has a ${bits}-bit RSA key (at least ${MIN_RSA_BITS})`);
+  if (bits !== undefined && bits < MIN_RSA_BITS)
+    throw new IdentityError("CHAIN_WEAK", `${role} certificate has a ${bits}-bit RSA key (at least ${MIN_RSA_BITS})`);
 }
 
 export interface VerifiedDevice {

@@ -1,16 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { AsnConvert, OctetString } from "@peculiar/asn1-schema";
-import {
-  AlgorithmIdentifier,
-  CertificateList,
-  Extension,
-  id_ce_cRLNumber,
-  Name,
-  RevokedCertificate,
-  TBSCertList,
-  Time,
-  Version,
-} from "@peculiar/asn1-x509";
+import { AlgorithmIdentifier, CertificateList, Extension, id_ce_cRLNumber, Name, RevokedCertificate, TBSCertList, Time, Version } from "@peculiar/asn1-x509";
 import { asBytes, bytesEqual, fromHex, toHex } from "jami-core";
 import type { Certificate } from "./certificate.js";
 import { readChildren, readTlv, slice } from "./der.js";
@@ -87,16 +77,11 @@ export class RevocationList {
 
   /** Signed by this issuer's key, and names it as issuer. */
   isSignedBy(issuer: Certificate): boolean {
-    return (
-      this.hash !== undefined &&
-      bytesEqual(this.issuerDer, issuer.subjectDer) &&
-      issuer.publicKey.verify(this.tbs, this.signature, this.hash)
-    );
+    return this.hash !== undefined && bytesEqual(this.issuerDer, issuer.subjectDer) && issuer.publicKey.verify(this.tbs, this.signature, this.hash);
   }
 
   isRevoked(certificate: Certificate): boolean {
-    return bytesEqual(certificate.issuerDer, this.issuerDer) &&
-      this.entries.some((e) => bytesEqual(e.serial, certificate.serialBytes));
+    return bytesEqual(certificate.issuerDer, this.issuerDer) && this.entries.some((e) => bytesEqual(e.serial, certificate.serialBytes));
   }
 
   /**

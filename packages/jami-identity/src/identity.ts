@@ -37,7 +37,9 @@ export function deviceChain(device: DeviceIdentity): Certificate[] {
 }
 
 export function deviceChainPem(device: DeviceIdentity): string {
-  return deviceChain(device).map((c) => c.toPem()).join("");
+  return deviceChain(device)
+    .map((c) => c.toPem())
+    .join("");
 }
 
 export interface CreateAccountKeysOptions {

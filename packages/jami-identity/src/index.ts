@@ -21,14 +21,7 @@ export {
 } from "./identity.js";
 export { verifyDeviceChain, MIN_RSA_BITS, type VerifyChainOptions, type VerifiedDevice } from "./chain.js";
 export { RevocationList, type RevokedEntry } from "./crl.js";
-export {
-  AccountArchive,
-  readArchive,
-  writeArchive,
-  type ArchiveContact,
-  type ArchiveConversation,
-  type ArchiveFields,
-} from "./archive.js";
+export { AccountArchive, readArchive, writeArchive, type ArchiveContact, type ArchiveConversation, type ArchiveFields } from "./archive.js";
 export { stretchKey, aesGcmEncrypt, aesGcmDecrypt, passwordEncrypt, passwordDecrypt } from "./archive-crypto.js";
 export {
   createAccount,

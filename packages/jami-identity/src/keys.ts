@@ -1,11 +1,4 @@
-import {
-  createPrivateKey,
-  createPublicKey,
-  generateKeyPair,
-  sign as nodeSign,
-  verify as nodeVerify,
-  type KeyObject,
-} from "node:crypto";
+import { createPrivateKey, createPublicKey, generateKeyPair, sign as nodeSign, verify as nodeVerify, type KeyObject } from "node:crypto";
 import { promisify } from "node:util";
 import { asBytes, bytesEqual } from "jami-core";
 import { IdentityError } from "./errors.js";

@@ -1,7 +1,19 @@
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ACCOUNT_FILES, Certificate, changeAccountPassword, createAccount, exportAccount, importAccount, loadAccount, openAccountArchive, readArchive, revokeDevice, verifyDeviceChain } from "jami-identity";
+import {
+  ACCOUNT_FILES,
+  Certificate,
+  changeAccountPassword,
+  createAccount,
+  exportAccount,
+  importAccount,
+  loadAccount,
+  openAccountArchive,
+  readArchive,
+  revokeDevice,
+  verifyDeviceChain,
+} from "jami-identity";
 import { createDirectoryAtomic, writeFileAtomic } from "../src/fs-atomic.js";
 import { IDS, vectorBytes } from "./vectors.js";
 

@@ -1,7 +1,17 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Certificate, createAccount, exportAccount, importAccount, openAccountArchive, readArchive, RevocationList, verifyDeviceChain, type LocalAccount } from "jami-identity";
+import {
+  Certificate,
+  createAccount,
+  exportAccount,
+  importAccount,
+  openAccountArchive,
+  readArchive,
+  RevocationList,
+  verifyDeviceChain,
+  type LocalAccount,
+} from "jami-identity";
 import { JamidHarness } from "../../../test-support/jamid-harness.js";
 
 /** jamid (13.7, Debian) and jami-identity read each other's account archives. */
@@ -82,7 +92,17 @@ describe("archives across jamid and jami-identity", () => {
     }, 30_000);
     const since = String(Date.now() / 1000);
     await jamid.run("call", "rev-a", "revokeDevice", first.accountId, "", second.deviceId!);
-    const ended = await jamid.run<{ args: unknown[] }>("wait-event", "rev-a", "deviceRevocationEnded", "--arg", `1=${second.deviceId}`, "--since", since, "--timeout", "30");
+    const ended = await jamid.run<{ args: unknown[] }>(
+      "wait-event",
+      "rev-a",
+      "deviceRevocationEnded",
+      "--arg",
+      `1=${second.deviceId}`,
+      "--since",
+      since,
+      "--timeout",
+      "30",
+    );
     expect(ended.args[2]).toBe(0); // SUCCESS
 
     const file = join(work, "revoker.gz");

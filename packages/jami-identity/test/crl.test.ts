@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PrivateKey, RevocationList, certifyDevice, readArchive, type AccountKeys } from "jami-identity";
+import { itWith } from "../../../test-support/tools.js";
 import { vectorBytes } from "./vectors.js";
 
 describe("device revocation lists", () => {
@@ -13,7 +14,7 @@ describe("device revocation lists", () => {
     bob = (await readArchive(vectorBytes("bob.nopassword.gz"))).accountKeys;
   });
 
-  it("are signed by the account key with SHA-512 and expire with the account certificate", async () => {
+  itWith("openssl")("are signed by the account key with SHA-512 and expire with the account certificate", async () => {
     const device = certifyDevice(alice, await PrivateKey.generate(2048));
     const crl = RevocationList.sign({ issuerKey: alice.accountKey, issuerCertificate: alice.accountCertificate, revoke: [device.certificate] });
     expect(crl.isSignedBy(alice.accountCertificate)).toBe(true);
@@ -32,7 +33,12 @@ describe("device revocation lists", () => {
     const one = certifyDevice(alice, await PrivateKey.generate(2048));
     const two = certifyDevice(alice, await PrivateKey.generate(2048));
     const first = RevocationList.sign({ issuerKey: alice.accountKey, issuerCertificate: alice.accountCertificate, revoke: [one.certificate] });
-    const second = RevocationList.sign({ issuerKey: alice.accountKey, issuerCertificate: alice.accountCertificate, previous: first, revoke: [two.certificate, one.certificate] });
+    const second = RevocationList.sign({
+      issuerKey: alice.accountKey,
+      issuerCertificate: alice.accountCertificate,
+      previous: first,
+      revoke: [two.certificate, one.certificate],
+    });
     expect(second.entries).toHaveLength(2);
     expect(second.isRevoked(one.certificate) && second.isRevoked(two.certificate)).toBe(true);
     expect(BigInt("0x" + second.number!)).toBe(BigInt("0x" + first.number!) + 1n);
@@ -41,9 +47,13 @@ describe("device revocation lists", () => {
   });
 
   it("refuse a signing key that is not the issuer's, and a previous list from another issuer", () => {
-    expect(() => RevocationList.sign({ issuerKey: bob.accountKey, issuerCertificate: alice.accountCertificate })).toThrow(expect.objectContaining({ code: "KEY_MISMATCH" }));
+    expect(() => RevocationList.sign({ issuerKey: bob.accountKey, issuerCertificate: alice.accountCertificate })).toThrow(
+      expect.objectContaining({ code: "KEY_MISMATCH" }),
+    );
     const bobs = RevocationList.sign({ issuerKey: bob.accountKey, issuerCertificate: bob.accountCertificate });
-    expect(() => RevocationList.sign({ issuerKey: alice.accountKey, issuerCertificate: alice.accountCertificate, previous: bobs })).toThrow(expect.objectContaining({ code: "CRL_BAD_SIGNATURE" }));
+    expect(() => RevocationList.sign({ issuerKey: alice.accountKey, issuerCertificate: alice.accountCertificate, previous: bobs })).toThrow(
+      expect.objectContaining({ code: "CRL_BAD_SIGNATURE" }),
+    );
   });
 
   it("detect tampering and refuse garbage", () => {
@@ -60,8 +70,10 @@ function opensslCrl(crl: RevocationList, account: AccountKeys): string {
   const dir = mkdtempSync(join(tmpdir(), "jami-crl-"));
   writeFileSync(join(dir, "crl.pem"), crl.toPem());
   writeFileSync(join(dir, "issuer.pem"), account.accountCertificate.toPem());
-  return execFileSync("openssl", ["crl", "-in", join(dir, "crl.pem"), "-CAfile", join(dir, "issuer.pem"), "-noout", "-text"], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "pipe"],
-  }) + execFileSync("sh", ["-c", `openssl crl -in ${dir}/crl.pem -CAfile ${dir}/issuer.pem -noout 2>&1`], { encoding: "utf8" });
+  return (
+    execFileSync("openssl", ["crl", "-in", join(dir, "crl.pem"), "-CAfile", join(dir, "issuer.pem"), "-noout", "-text"], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    }) + execFileSync("sh", ["-c", `openssl crl -in ${dir}/crl.pem -CAfile ${dir}/issuer.pem -noout 2>&1`], { encoding: "utf8" })
+  );
 }

@@ -15,7 +15,9 @@ function shape(cert: Certificate) {
     modulus: cert.publicKey.keyObject.asymmetricKeyDetails?.modulusLength,
     exponent: cert.publicKey.keyObject.asymmetricKeyDetails?.publicExponent,
     // the DER up to the serial, and the extension block, are fixed by the layout
-    extensions: Buffer.from(cert.tbs.subarray(cert.tbs.length - (cert.isCA ? 68 : 0))).toString("hex").replace(/0414[0-9a-f]{40}/, "0414<ski>"),
+    extensions: Buffer.from(cert.tbs.subarray(cert.tbs.length - (cert.isCA ? 68 : 0)))
+      .toString("hex")
+      .replace(/0414[0-9a-f]{40}/, "0414<ski>"),
   };
 }
 

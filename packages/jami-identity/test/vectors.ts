@@ -1,9 +1,8 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
-/** `../shared` beside the repository, or JAMI_SHARED. */
-export const SHARED = process.env.JAMI_SHARED ?? resolve(__dirname, "../../../../shared");
-export const JAMI_VECTORS = resolve(SHARED, "vectors/jami");
+/** Files jamid 13.7 produced (copied from the project's shared vectors; see vectors/jami/README.md). */
+export const JAMI_VECTORS = resolve(__dirname, "vectors/jami");
 
 export function vectorBytes(name: string): Uint8Array {
   return new Uint8Array(readFileSync(resolve(JAMI_VECTORS, name)));

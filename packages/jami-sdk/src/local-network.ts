@@ -40,7 +40,14 @@ export async function createLocalNetwork(options: LocalNetworkOptions = {}): Pro
     Array.from({ length: count }, (_, i) => {
       const name = options.names?.[i] ?? `user${i + 1}`;
       // Everything is on loopback, device links included.
-      return Account.create({ dir: join(dir, `${i + 1}-${name}`), displayName: name, bits: options.bits, bootstrap, host: "127.0.0.1", iceAddresses: ["127.0.0.1"] });
+      return Account.create({
+        dir: join(dir, `${i + 1}-${name}`),
+        displayName: name,
+        bits: options.bits,
+        bootstrap,
+        host: "127.0.0.1",
+        iceAddresses: ["127.0.0.1"],
+      });
     }),
   );
   await Promise.all(accounts.map((a) => a.start()));

@@ -54,10 +54,14 @@ describe("device announcements and trust requests with jamid 13.7", () => {
 
   function accountProbe(archive?: string): JsonLinesProcess {
     return new JsonLinesProcess(
-      spawn(JAMIH, ["exec", "--", process.execPath, "--import", "tsx", "test-support/jami-account-probe.ts", `127.0.0.1:${DHT_PORT}`, ...(archive ? [archive] : [])], {
-        cwd: REPO,
-        env: { ...process.env, JAMIH_ROOT: harness.root, JAMIH_NETNS: NETNS },
-      }),
+      spawn(
+        JAMIH,
+        ["exec", "--", process.execPath, "--import", "tsx", "test-support/jami-account-probe.ts", `127.0.0.1:${DHT_PORT}`, ...(archive ? [archive] : [])],
+        {
+          cwd: REPO,
+          env: { ...process.env, JAMIH_ROOT: harness.root, JAMIH_NETNS: NETNS },
+        },
+      ),
     );
   }
 
@@ -69,7 +73,17 @@ describe("device announcements and trust requests with jamid 13.7", () => {
       const since = String(Date.now() / 1000);
       us.child.stdin.write(JSON.stringify({ id: "1", cmd: "addContact", jamiId: jamid.jamiId }) + "\n");
       expect(await us.waitFor((e) => e.id === "1", 60_000)).toMatchObject({ event: "reply" });
-      const incoming = await harness.run<{ args: unknown[] }>("wait-event", "j", "incomingTrustRequest", "--arg", `2=${ready.jamiId}`, "--since", since, "--timeout", "60");
+      const incoming = await harness.run<{ args: unknown[] }>(
+        "wait-event",
+        "j",
+        "incomingTrustRequest",
+        "--arg",
+        `2=${ready.jamiId}`,
+        "--since",
+        since,
+        "--timeout",
+        "60",
+      );
       expect(incoming.args[2]).toBe(ready.jamiId);
       await harness.run("accept", "j", jamid.accountId, ready.jamiId as string);
       const confirmation = await us.waitFor((e) => e.event === "trustRequest" && e.confirm === true, 90_000);
@@ -96,7 +110,17 @@ describe("device announcements and trust requests with jamid 13.7", () => {
       expect(request).toMatchObject({ from: jamid.jamiId, confirm: false });
       us.child.stdin.write(JSON.stringify({ id: "2", cmd: "accept", from: jamid.jamiId }) + "\n");
       expect(await us.waitFor((e) => e.id === "2", 60_000)).toMatchObject({ event: "reply" });
-      const added = await harness.run<{ args: unknown[] }>("wait-event", "j", "contactAdded", "--arg", `1=${ready.jamiId}`, "--since", since, "--timeout", "60");
+      const added = await harness.run<{ args: unknown[] }>(
+        "wait-event",
+        "j",
+        "contactAdded",
+        "--arg",
+        `1=${ready.jamiId}`,
+        "--since",
+        since,
+        "--timeout",
+        "60",
+      );
       expect(added.args[1]).toBe(ready.jamiId);
       // jamid marks the contact confirmed once our confirmation arrived.
       const deadline = Date.now() + 60_000;

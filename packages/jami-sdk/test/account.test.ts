@@ -76,9 +76,19 @@ describe("Account v1 on a local DHT", () => {
       expect((await laptop.devices.own()).map((d) => d.deviceId.toString()).sort()).toEqual(ids);
       expect((await synced)[0]).toMatchObject({ fromDevice: bob.deviceId, contacts: 1 });
       expect(laptop.contacts.list()).toEqual([expect.objectContaining({ jamiId: alice.jamiId, confirmed: true })]);
-      expect(laptop.devices.list().map((d) => d.deviceId).sort()).toEqual(ids);
+      expect(
+        laptop.devices
+          .list()
+          .map((d) => d.deviceId)
+          .sort(),
+      ).toEqual(ids);
       await waitFor(() => bob.devices.list().length === 2);
-      expect(bob.devices.list().map((d) => d.deviceId).sort()).toEqual(ids);
+      expect(
+        bob.devices
+          .list()
+          .map((d) => d.deviceId)
+          .sort(),
+      ).toEqual(ids);
 
       // A change on the laptop reaches the phone.
       const blocked = "1f".repeat(20);
@@ -87,12 +97,24 @@ describe("Account v1 on a local DHT", () => {
       expect(bob.contacts.list().find((c) => c.jamiId === blocked)).toMatchObject({ banned: true });
 
       // A sync older than the last one accepted from the laptop (a replay) changes nothing.
-      const stale = encodeDeviceSync({ date: 1n, deviceName: "", devices: [], peers: { ["2e".repeat(20)]: { added: 1, removed: 0, confirmed: true, banned: false, conversationId: "" } }, trustRequests: {} });
+      const stale = encodeDeviceSync({
+        date: 1n,
+        deviceName: "",
+        devices: [],
+        peers: { ["2e".repeat(20)]: { added: 1, removed: 0, confirmed: true, banned: false, conversationId: "" } },
+        trustRequests: {},
+      });
       const asLaptop = new SecureDht(seed, { key: (await deviceOf(laptop))!.key });
       await asLaptop.putEncrypted(JamiDhtKeys.inbox(bob.identity.deviceShortId), new Value({ type: 0, data: stale }), bob.identity.devicePublicKey);
       // A sync from a device of another account (alice) is refused too.
       const asAlice = new SecureDht(seed, { key: (await deviceOf(alice))!.key });
-      const forged = encodeDeviceSync({ date: BigInt(Date.now()) * 1_000_000n, deviceName: "", devices: [], peers: { ["3d".repeat(20)]: { added: 1, removed: 0, confirmed: true, banned: false, conversationId: "" } }, trustRequests: {} });
+      const forged = encodeDeviceSync({
+        date: BigInt(Date.now()) * 1_000_000n,
+        deviceName: "",
+        devices: [],
+        peers: { ["3d".repeat(20)]: { added: 1, removed: 0, confirmed: true, banned: false, conversationId: "" } },
+        trustRequests: {},
+      });
       await asAlice.putEncrypted(JamiDhtKeys.inbox(bob.identity.deviceShortId), new Value({ type: 0, data: forged }), bob.identity.devicePublicKey);
       // Positive control, sent after them the same way: a genuine change from the laptop arrives.
       await laptop.contacts.block("4c".repeat(20));
@@ -103,8 +125,18 @@ describe("Account v1 on a local DHT", () => {
       await laptop.stop();
     }
     // The contacts travel in the archive too: a device imported from a fresh export has them before going online.
-    const tablet = await Account.import({ archive: await bob.devices.exportArchive({ password: "pw" }), dir: join(tmp(), "bob-tablet"), password: "pw", bits: BITS });
-    expect(tablet.contacts.list().map((c) => c.jamiId).sort()).toEqual([alice.jamiId, "1f".repeat(20), "4c".repeat(20)].sort());
+    const tablet = await Account.import({
+      archive: await bob.devices.exportArchive({ password: "pw" }),
+      dir: join(tmp(), "bob-tablet"),
+      password: "pw",
+      bits: BITS,
+    });
+    expect(
+      tablet.contacts
+        .list()
+        .map((c) => c.jamiId)
+        .sort(),
+    ).toEqual([alice.jamiId, "1f".repeat(20), "4c".repeat(20)].sort());
   });
 
   it("a declined request sent again is recognised; a new conversation from the same sender is not", async () => {
@@ -154,7 +186,11 @@ describe("Account v1 on a local DHT", () => {
       await seed.put(inbox, new Value({ data: "garbage" }));
       // A trust request signed by a key that has no certificate chain on the DHT.
       const stranger = new SecureDht(seed, { key: await PrivateKey.generate(BITS) });
-      await stranger.putEncrypted(inbox, new Value({ type: 4, data: encodeTrustRequest({ conversationId: "ab".repeat(20), payload: new Uint8Array(), confirm: false }) }), bob.identity.devicePublicKey);
+      await stranger.putEncrypted(
+        inbox,
+        new Value({ type: 4, data: encodeTrustRequest({ conversationId: "ab".repeat(20), payload: new Uint8Array(), confirm: false }) }),
+        bob.identity.devicePublicKey,
+      );
       // A blocked account's request.
       await bob.contacts.block(carol.jamiId);
       await carol.contacts.add(bob.jamiId);

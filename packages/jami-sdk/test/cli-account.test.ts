@@ -8,7 +8,12 @@ async function jami(argv: string[], signal?: AbortSignal): Promise<{ status: num
   let text = "";
   const status = await runCli(argv, { stdout: (t) => (text += t), stderr: () => {}, signal });
   const trimmed = text.trim();
-  const lines = trimmed.startsWith("{\n") ? [JSON.parse(trimmed)] : trimmed.split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  const lines = trimmed.startsWith("{\n")
+    ? [JSON.parse(trimmed)]
+    : trimmed
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l));
   return { status, lines };
 }
 

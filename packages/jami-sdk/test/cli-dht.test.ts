@@ -9,7 +9,13 @@ const REPO = resolve(__dirname, "../../..");
 async function jamiLines(argv: string[], signal?: AbortSignal): Promise<{ status: number; lines: any[] }> {
   let text = "";
   const status = await runCli(argv, { stdout: (t) => (text += t), stderr: () => {}, signal });
-  return { status, lines: text.split("\n").filter(Boolean).map((l) => JSON.parse(l)) };
+  return {
+    status,
+    lines: text
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => JSON.parse(l)),
+  };
 }
 
 describe("jami dht", () => {
@@ -55,7 +61,25 @@ describe("jami dht", () => {
   });
 
   it("`jami dht node` runs, joins the network, logs its table, and stops cleanly on SIGINT", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", "packages/jami-sdk/src/cli.ts", "dht", "node", "--port", "0", "--bind", "127.0.0.1", "--bootstrap", bootstrap, "--status-interval", "1"], { cwd: REPO });
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "packages/jami-sdk/src/cli.ts",
+        "dht",
+        "node",
+        "--port",
+        "0",
+        "--bind",
+        "127.0.0.1",
+        "--bootstrap",
+        bootstrap,
+        "--status-interval",
+        "1",
+      ],
+      { cwd: REPO },
+    );
     const lines: any[] = [];
     createInterface({ input: child.stdout }).on("line", (l) => lines.push(JSON.parse(l)));
     const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));

@@ -5,7 +5,8 @@ import { join, resolve } from "node:path";
 import { runCli } from "../src/cli/run.js";
 
 const REPO = resolve(__dirname, "../../..");
-const VECTORS = resolve(process.env.JAMI_SHARED ?? resolve(REPO, "../shared"), "vectors/jami");
+/** alice.test-password.gz: an archive jamid 13.7 exported (from the jami vectors, see jami-identity/test/vectors). */
+const VECTORS = resolve(__dirname, "fixtures");
 const ALICE = "33096fc5f7bd08bea12ad2b19d77c18d3c650cac";
 const tmp = () => mkdtempSync(join(tmpdir(), "jami-cli-"));
 
@@ -82,7 +83,11 @@ describe("jami account", () => {
 
 describe("the jami process", () => {
   const run = (...args: string[]) =>
-    spawnSync(process.execPath, ["--import", "tsx", "packages/jami-sdk/src/cli.ts", ...args], { cwd: REPO, encoding: "utf8", env: { ...process.env, JAMI_PASSWORD: "test-password" } });
+    spawnSync(process.execPath, ["--import", "tsx", "packages/jami-sdk/src/cli.ts", ...args], {
+      cwd: REPO,
+      encoding: "utf8",
+      env: { ...process.env, JAMI_PASSWORD: "test-password" },
+    });
 
   it("prints one JSON document and exits 0, taking the password from JAMI_PASSWORD", () => {
     const result = run("account", "inspect", "--archive", join(VECTORS, "alice.test-password.gz"));

@@ -1,4 +1,3 @@
-
 import { decodeMsgpack, type MsgValue } from "jami-core";
 import { decodeDeviceSync, encodeDeviceSync, type DeviceSyncData } from "../src/dht/device-sync.js";
 import { mergeContact, toArchiveContact, type Contact } from "../src/features/contact.js";

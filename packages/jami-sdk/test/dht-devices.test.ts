@@ -71,10 +71,19 @@ describe("Jami values on the DHT", () => {
   it("trust requests encode in jamid's key order and decode leniently", () => {
     const data = encodeTrustRequest({ conversationId: "c0ffee", payload: new Uint8Array([1, 2]), confirm: false });
     expect(Buffer.from(data).toString("hex")).toBe(
-      "84a7736572766963" + "65a7" + Buffer.from("cx.ring").toString("hex") + "ae" + Buffer.from("conversationId").toString("hex") + "a6" + Buffer.from("c0ffee").toString("hex") + "a77061796c6f6164c4020102a7636f6e6669726dc2",
+      "84a7736572766963" +
+        "65a7" +
+        Buffer.from("cx.ring").toString("hex") +
+        "ae" +
+        Buffer.from("conversationId").toString("hex") +
+        "a6" +
+        Buffer.from("c0ffee").toString("hex") +
+        "a77061796c6f6164c4020102a7636f6e6669726dc2",
     );
     expect(decodeTrustRequest(data)).toEqual({ conversationId: "c0ffee", payload: new Uint8Array([1, 2]), confirm: false, invitedMs: undefined });
-    expect(decodeTrustRequest(encodeTrustRequest({ conversationId: "x", payload: new Uint8Array(), confirm: true, invitedMs: 1700000000000 }))?.invitedMs).toBe(1700000000000);
+    expect(decodeTrustRequest(encodeTrustRequest({ conversationId: "x", payload: new Uint8Array(), confirm: true, invitedMs: 1700000000000 }))?.invitedMs).toBe(
+      1700000000000,
+    );
     expect(decodeTrustRequest(new Uint8Array([0xc1]))).toBeUndefined();
     expect(decodeTrustRequest(Buffer.from("81a7736572766963" + "65a3" + Buffer.from("foo").toString("hex"), "hex"))).toBeUndefined();
   });

@@ -91,7 +91,12 @@ describe("features alone on in-memory components", () => {
       expect((await learnt)[0]).toMatchObject({ fromDevice: a.local.deviceId.toString() });
       expect(received).toEqual([a.local.deviceName]);
       await waitFor(() => first.list().length === 2);
-      expect(other.list().map((d) => d.deviceId).sort()).toEqual([a.local.deviceId.toString(), second.local.deviceId.toString()].sort());
+      expect(
+        other
+          .list()
+          .map((d) => d.deviceId)
+          .sort(),
+      ).toEqual([a.local.deviceId.toString(), second.local.deviceId.toString()].sort());
       expect((await first.own()).length).toBe(2);
       await Promise.all([first.stop(), other.stop()]);
     } finally {

@@ -34,7 +34,10 @@ describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)
   beforeAll(async () => {
     seed = await DhtNode.create({ host: "127.0.0.1", port: 0 });
     network = { bootstrap: [`127.0.0.1:${seed.addresses[0]!.port}`], host: "127.0.0.1", ...ICE };
-    [alice, bob] = await Promise.all([Account.create({ dir: join(tmp(), "a"), bits: BITS, ...network }), Account.create({ dir: join(tmp(), "b"), bits: BITS, ...network })]);
+    [alice, bob] = await Promise.all([
+      Account.create({ dir: join(tmp(), "a"), bits: BITS, ...network }),
+      Account.create({ dir: join(tmp(), "b"), bits: BITS, ...network }),
+    ]);
     await Promise.all([alice.start(), bob.start()]);
     alice.links.handle("sip");
     alice.links.handle(/^git:\/\//, ({ peer }) => peer.jamiId === bob.jamiId);
@@ -69,7 +72,10 @@ describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)
   });
 
   it("both sides connecting at once end with one link", async () => {
-    const [carol, dave] = await Promise.all([Account.create({ dir: join(tmp(), "c"), bits: BITS, ...network }), Account.create({ dir: join(tmp(), "d"), bits: BITS, ...network })]);
+    const [carol, dave] = await Promise.all([
+      Account.create({ dir: join(tmp(), "c"), bits: BITS, ...network }),
+      Account.create({ dir: join(tmp(), "d"), bits: BITS, ...network }),
+    ]);
     await Promise.all([carol.start(), dave.start()]);
     carol.links.handle("sip");
     dave.links.handle("sip");
@@ -88,7 +94,9 @@ describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)
     await eve.start();
     try {
       await alice.contacts.block(eve.jamiId);
-      await expect(eve.links.connect(alice.jamiId, "sip", { signal: AbortSignal.timeout(5000) })).rejects.toMatchObject({ code: expect.stringMatching(/ABORTED|TIMEOUT/) });
+      await expect(eve.links.connect(alice.jamiId, "sip", { signal: AbortSignal.timeout(5000) })).rejects.toMatchObject({
+        code: expect.stringMatching(/ABORTED|TIMEOUT/),
+      });
       expect(alice.links.connected()).not.toContain(eve.deviceId);
       // A request signed by a key with no certificate chain on the DHT.
       const stranger = new SecureDht(seed, { key: await PrivateKey.generate(BITS) });

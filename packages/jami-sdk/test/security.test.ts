@@ -41,14 +41,18 @@ describe("an account against impersonation and revoked devices", () => {
   });
 
   it("a chain re-published under another key does not make that key's values its owner's", async () => {
-    const [alice, carol] = await Promise.all([started(Account.create({ dir: tmp(), bits: BITS, ...network })), started(Account.create({ dir: tmp(), bits: BITS, ...network }))]);
+    const [alice, carol] = await Promise.all([
+      started(Account.create({ dir: tmp(), bits: BITS, ...network })),
+      started(Account.create({ dir: tmp(), bits: BITS, ...network })),
+    ]);
     // Certificates are unsigned values: honest nodes store one only at its own key id, but a storage node that
     // lies (here the seed, which every lookup reaches) answers a get for Mallory's key id with Alice's chain...
     const mallory = await PrivateKey.generate(BITS);
     const malloryKeyId = InfoHash.get(mallory.publicKey.spki);
-    const chain = new Value({ id: 1n, type: ValueType.Certificate, data: encodeMsgpack(Buffer.from(deviceChainPem((await deviceOf(alice))))) });
+    const chain = new Value({ id: 1n, type: ValueType.Certificate, data: encodeMsgpack(Buffer.from(deviceChainPem(await deviceOf(alice)))) });
     const honestGet = seed.storage.get.bind(seed.storage);
-    seed.storage.get = (key, query) => (key.equals(malloryKeyId) ? [{ value: chain, created: Date.now(), expiresAt: Date.now() + 60_000, source: "" }] : honestGet(key, query));
+    seed.storage.get = (key, query) =>
+      key.equals(malloryKeyId) ? [{ value: chain, created: Date.now(), expiresAt: Date.now() + 60_000, source: "" }] : honestGet(key, query);
     try {
       // ...and Mallory sends Carol a trust request signed with its own key: the chain found at the signer's key is Alice's.
       const first = nextTrustRequest(carol);
@@ -74,7 +78,11 @@ describe("an account against impersonation and revoked devices", () => {
       phone = await started(Account.import({ archive: await laptop.devices.exportArchive(), dir: tmp(), bits: BITS, ...network }));
       // The account revokes the laptop: its CRL is published at the Jami ID, as jamid does.
       const { accountKeys } = await openAccountArchive({ dir: laptop.identity.dir });
-      const crl = RevocationList.sign({ issuerKey: accountKeys.accountKey, issuerCertificate: accountKeys.accountCertificate, revoke: [(await deviceOf(laptop)).certificate] });
+      const crl = RevocationList.sign({
+        issuerKey: accountKeys.accountKey,
+        issuerCertificate: accountKeys.accountCertificate,
+        revoke: [(await deviceOf(laptop)).certificate],
+      });
       await seed.put(JamiDhtKeys.account(laptop.identity.jamiId), new Value({ type: 0, data: crl.der }), { permanent: true });
     });
 
@@ -88,13 +96,19 @@ describe("an account against impersonation and revoked devices", () => {
     it("cannot link; the account's other device can", async () => {
       const fromPhone = await phone.links.connect(carol.deviceId, "sip", { signal: AbortSignal.timeout(20_000) });
       expect(fromPhone.name).toBe("sip");
-      await expect(laptop.links.connect(carol.deviceId, "sip", { signal: AbortSignal.timeout(5_000) })).rejects.toMatchObject({ code: expect.stringMatching(/ABORTED|TIMEOUT|PEER_REFUSED/) });
+      await expect(laptop.links.connect(carol.deviceId, "sip", { signal: AbortSignal.timeout(5_000) })).rejects.toMatchObject({
+        code: expect.stringMatching(/ABORTED|TIMEOUT|PEER_REFUSED/),
+      });
       expect(carol.links.connected()).toEqual([phone.deviceId]);
     });
   });
 
   it(`connection requests from one device are answered at most ${MAX_INCOMING_PER_DEVICE} at a time`, async () => {
-    const [carol, eve, frank] = (await Promise.all([0, 1, 2].map(() => started(Account.create({ dir: tmp(), bits: BITS, ...network }))))) as [Account, Account, Account];
+    const [carol, eve, frank] = (await Promise.all([0, 1, 2].map(() => started(Account.create({ dir: tmp(), bits: BITS, ...network }))))) as [
+      Account,
+      Account,
+      Account,
+    ];
     const agent = await IceTcpAgent.create({ addresses: ["127.0.0.1"], controlling: false });
     const answered = new Map<bigint, string>();
     const keys = await Promise.all([eve, frank].map(deviceOf));
@@ -110,11 +124,19 @@ describe("an account against impersonation and revoked devices", () => {
       // Eve asks five times at once (its ICE never answers, so each request holds an agent until it times out).
       const asEve = new SecureDht(seed, { key: keys[0]!.key });
       for (let id = 1n; id <= 5n; id++) {
-        await asEve.putEncrypted(JamiDhtKeys.peer(carol.identity.deviceShortId), peerRequestValue({ id, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" }), carol.identity.devicePublicKey);
+        await asEve.putEncrypted(
+          JamiDhtKeys.peer(carol.identity.deviceShortId),
+          peerRequestValue({ id, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" }),
+          carol.identity.devicePublicKey,
+        );
       }
       // Positive control, asked after: Frank is answered; Eve got only her first two answers.
       const asFrank = new SecureDht(seed, { key: keys[1]!.key });
-      await asFrank.putEncrypted(JamiDhtKeys.peer(carol.identity.deviceShortId), peerRequestValue({ id: 100n, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" }), carol.identity.devicePublicKey);
+      await asFrank.putEncrypted(
+        JamiDhtKeys.peer(carol.identity.deviceShortId),
+        peerRequestValue({ id: 100n, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" }),
+        carol.identity.devicePublicKey,
+      );
       while (!answered.has(100n)) await new Promise((r) => setTimeout(r, 20));
       expect([...answered.entries()].filter(([, who]) => who === "eve").length).toBe(MAX_INCOMING_PER_DEVICE);
     } finally {

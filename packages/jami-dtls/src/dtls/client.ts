@@ -36,7 +36,15 @@ export async function clientHandshake(io: HandshakeIO, credentials: Credentials)
     [ExtensionType.renegotiation_info, EMPTY_RENEGOTIATION_INFO],
   ]);
   const hello = (cookie: Uint8Array): Uint8Array =>
-    encodeClientHello({ version: DTLS_1_2, random: clientRandom, sessionId: new Uint8Array(0), cookie, cipherSuites: CIPHER_SUITES.map((s) => s.id), compressionMethods: Uint8Array.of(0), extensions });
+    encodeClientHello({
+      version: DTLS_1_2,
+      random: clientRandom,
+      sessionId: new Uint8Array(0),
+      cookie,
+      cipherSuites: CIPHER_SUITES.map((s) => s.id),
+      compressionMethods: Uint8Array.of(0),
+      extensions,
+    });
 
   io.sendFlight([{ message: hs.message(HandshakeType.client_hello, hello(new Uint8Array(0))), epoch: 0 }], true);
   let reply = await io.next();
@@ -62,7 +70,8 @@ export async function clientHandshake(io: HandshakeIO, credentials: Credentials)
     throw new DtlsAlert(AlertDescription.handshake_failure, "the server does not support secure renegotiation (RFC 5746)");
   }
   // Required (RFC 7627), as by our server: a session without it could be synchronised with another one.
-  if (!serverHello.extensions.has(ExtensionType.extended_master_secret)) throw new DtlsAlert(AlertDescription.handshake_failure, "the server does not use the extended master secret (RFC 7627)");
+  if (!serverHello.extensions.has(ExtensionType.extended_master_secret))
+    throw new DtlsAlert(AlertDescription.handshake_failure, "the server does not use the extended master secret (RFC 7627)");
 
   const peerChain = decodeCertificates((await hs.expect(HandshakeType.certificate)).body);
   const serverKey = await credentials.checkPeer(peerChain);
@@ -70,9 +79,11 @@ export async function clientHandshake(io: HandshakeIO, credentials: Credentials)
   const keyExchange = decodeServerKeyExchange((await hs.expect(HandshakeType.server_key_exchange)).body);
   const group = GROUPS.find((g) => g.id === keyExchange.group);
   const signatureScheme = SIGNATURE_SCHEMES.find((s) => s.id === keyExchange.scheme);
-  if (!group || !signatureScheme) throw new DtlsAlert(AlertDescription.illegal_parameter, "the server's key exchange uses a group or signature we did not offer");
+  if (!group || !signatureScheme)
+    throw new DtlsAlert(AlertDescription.illegal_parameter, "the server's key exchange uses a group or signature we did not offer");
   const signed = Buffer.concat([clientRandom, serverHello.random, keyExchange.params]);
-  if (!verifyWith(signatureScheme, serverKey, signed, keyExchange.signature)) throw new DtlsAlert(AlertDescription.decrypt_error, "the server's key exchange signature does not verify");
+  if (!verifyWith(signatureScheme, serverKey, signed, keyExchange.signature))
+    throw new DtlsAlert(AlertDescription.decrypt_error, "the server's key exchange signature does not verify");
 
   let next = await io.next();
   hs.record(next);

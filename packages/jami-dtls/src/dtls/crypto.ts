@@ -139,7 +139,7 @@ export function prf(name: HashName, secret: Uint8Array, label: string, seed: Uin
   const labelled = concat(new TextEncoder().encode(label), seed);
   const out = new Uint8Array(length);
   let a = labelled;
-  for (let at = 0; at < length; ) {
+  for (let at = 0; at < length;) {
     a = new Uint8Array(createHmac(name, secret).update(a).digest());
     const block = createHmac(name, secret).update(a).update(labelled).digest();
     out.set(block.subarray(0, Math.min(block.length, length - at)), at);

@@ -53,7 +53,10 @@ export async function serverHandshake(io: HandshakeIO, credentials: Credentials)
       break;
     }
     // Stateless: a HelloVerifyRequest is never retransmitted by timer, only when the ClientHello comes again.
-    io.sendFlight([{ message: { type: HandshakeType.hello_verify_request, seq: message.seq, body: encodeHelloVerifyRequest(DTLS_1_0, cookie) }, epoch: 0 }], false);
+    io.sendFlight(
+      [{ message: { type: HandshakeType.hello_verify_request, seq: message.seq, body: encodeHelloVerifyRequest(DTLS_1_0, cookie) }, epoch: 0 }],
+      false,
+    );
   }
 
   // DTLS versions count down: 0xfefd (1.2) is newer than 0xfeff (1.0).
@@ -68,12 +71,14 @@ export async function serverHandshake(io: HandshakeIO, credentials: Credentials)
   const group = groupList ? pick(GROUPS, decodeU16List(groupList)) : GROUPS[0];
   if (!group) throw new DtlsAlert(AlertDescription.handshake_failure, "no ECDHE group in common");
   const pointFormats = hello.extensions.get(ExtensionType.ec_point_formats);
-  if (pointFormats && !pointFormats.subarray(1).includes(0)) throw new DtlsAlert(AlertDescription.illegal_parameter, "the client does not accept uncompressed points");
+  if (pointFormats && !pointFormats.subarray(1).includes(0))
+    throw new DtlsAlert(AlertDescription.illegal_parameter, "the client does not accept uncompressed points");
   const schemeList = hello.extensions.get(ExtensionType.signature_algorithms);
   const signatureScheme = schemeList ? pick(SIGNATURE_SCHEMES, decodeU16List(schemeList)) : undefined;
   if (!signatureScheme) throw new DtlsAlert(AlertDescription.handshake_failure, "no RSA signature scheme in common (SHA-1 is not accepted)");
   // Required (RFC 7627): GnuTLS always negotiates it, and without it a man in the middle can synchronise two sessions.
-  if (!hello.extensions.has(ExtensionType.extended_master_secret)) throw new DtlsAlert(AlertDescription.handshake_failure, "the client does not offer the extended master secret (RFC 7627)");
+  if (!hello.extensions.has(ExtensionType.extended_master_secret))
+    throw new DtlsAlert(AlertDescription.handshake_failure, "the client does not offer the extended master secret (RFC 7627)");
 
   const serverRandom = new Uint8Array(randomBytes(32));
   const extensions: Extensions = new Map([[ExtensionType.renegotiation_info, EMPTY_RENEGOTIATION_INFO]]);
@@ -84,7 +89,10 @@ export async function serverHandshake(io: HandshakeIO, credentials: Credentials)
   const signature = signWith(signatureScheme, credentials.privateKey, Buffer.concat([hello.random, serverRandom, params]));
   io.sendFlight(
     [
-      hs.message(HandshakeType.server_hello, encodeServerHello({ version: DTLS_1_2, random: serverRandom, sessionId: new Uint8Array(0), cipherSuite: suite.id, compressionMethod: 0, extensions })),
+      hs.message(
+        HandshakeType.server_hello,
+        encodeServerHello({ version: DTLS_1_2, random: serverRandom, sessionId: new Uint8Array(0), cipherSuite: suite.id, compressionMethod: 0, extensions }),
+      ),
       hs.message(HandshakeType.certificate, encodeCertificates(credentials.chain)),
       hs.message(HandshakeType.server_key_exchange, encodeServerKeyExchange(params, signatureScheme.id, signature)),
       hs.message(HandshakeType.certificate_request, encodeCertificateRequest(SIGNATURE_SCHEMES.map((s) => s.id))),
@@ -101,13 +109,20 @@ export async function serverHandshake(io: HandshakeIO, credentials: Credentials)
   const verify = decodeSigned((await hs.expect(HandshakeType.certificate_verify)).body);
   const clientScheme = SIGNATURE_SCHEMES.find((s) => s.id === verify.scheme);
   if (!clientScheme) throw new DtlsAlert(AlertDescription.illegal_parameter, "the client signed with a scheme we did not ask for");
-  if (!verifyWith(clientScheme, clientKey, signed, verify.signature)) throw new DtlsAlert(AlertDescription.decrypt_error, "the client's CertificateVerify does not verify");
+  if (!verifyWith(clientScheme, clientKey, signed, verify.signature))
+    throw new DtlsAlert(AlertDescription.decrypt_error, "the client's CertificateVerify does not verify");
 
   const { client, server } = hs.ciphers(suite, hello.random, serverRandom);
   io.expectChangeCipherSpec(client);
   await hs.expectFinished(suite, "client finished");
   io.installWriter(server);
   const finished = hs.message(HandshakeType.finished, hs.finished(suite, "server finished"));
-  io.sendFlight([{ changeCipherSpec: true, epoch: 0 }, { message: finished, epoch: 1 }], false);
+  io.sendFlight(
+    [
+      { changeCipherSpec: true, epoch: 0 },
+      { message: finished, epoch: 1 },
+    ],
+    false,
+  );
   return { suite, group, signatureScheme, extendedMasterSecret: true, peerChain };
 }

@@ -1,5 +1,6 @@
 import createDebug from "debug";
 import type { KeyObject } from "node:crypto";
+import { LinkError } from "../errors.js";
 import { AlertDescription, AlertLevel, alertName, DtlsAlert } from "./alert.js";
 import { RecordCipher } from "./crypto.js";
 import { fragmentHandshake, HANDSHAKE_HEADER, HandshakeType, Reassembler, type HandshakeMessage, type IncomingLimit } from "./handshake-codec.js";
@@ -175,7 +176,7 @@ export class DtlsSession implements HandshakeIO {
   close(): void {
     if (this.ended) return;
     this.sendAlert(AlertLevel.warning, AlertDescription.close_notify);
-    this.stop(new Error("closed"));
+    this.stop(new LinkError("LINK_CLOSED", "closed"));
   }
 
   private onRecord(record: DtlsRecord): void {
@@ -231,7 +232,8 @@ export class DtlsSession implements HandshakeIO {
   /** We never renegotiate (RFC 5746 peers are told so with a warning). */
   private refuseRenegotiation(): void {
     for (let m = this.reassembler.next(); m; m = this.reassembler.next()) {
-      if (m.type === HandshakeType.hello_request || m.type === HandshakeType.client_hello) this.sendAlert(AlertLevel.warning, AlertDescription.no_renegotiation);
+      if (m.type === HandshakeType.hello_request || m.type === HandshakeType.client_hello)
+        this.sendAlert(AlertLevel.warning, AlertDescription.no_renegotiation);
     }
   }
 
@@ -240,10 +242,10 @@ export class DtlsSession implements HandshakeIO {
     const [level, description] = plaintext as unknown as [number, number];
     if (description === AlertDescription.close_notify) {
       log("peer sent close_notify");
-      this.stop(new Error("the peer closed the session"));
+      this.stop(new LinkError("LINK_CLOSED", "the peer closed the session"));
       this.callbacks.closed();
     } else if (level === AlertLevel.fatal) {
-      const error = new Error(`the peer sent a fatal alert: ${alertName(description)}`);
+      const error = new LinkError("TLS_FAILED", `the peer sent a fatal alert: ${alertName(description)}`);
       this.stop(error);
       this.callbacks.fail(error);
     } else log("peer sent warning %s", alertName(description));

@@ -40,7 +40,6 @@ export interface AccountEvents {
 }
 
 type Phase = "stopped" | "starting" | "started" | "stopping";
-const BUILT_IN = ["contacts", "devices", "presence", "links"] as const;
 
 /**
  * A Jami account on one device, the composition root of its features: it opens the identity and the store,
@@ -106,7 +105,13 @@ export class Account extends TypedEmitter<AccountEvents> {
   static async create<F extends FeatureFactories = Record<never, never>>(
     options: AccountOptions<F> & { displayName?: string; deviceName?: string; bits?: number },
   ): Promise<Account & FeaturesOf<F>> {
-    const local = await createAccount({ dir: options.dir, password: options.password, displayName: options.displayName, deviceName: options.deviceName, bits: options.bits });
+    const local = await createAccount({
+      dir: options.dir,
+      password: options.password,
+      displayName: options.displayName,
+      deviceName: options.deviceName,
+      bits: options.bits,
+    });
     return Account.open(local, options);
   }
 

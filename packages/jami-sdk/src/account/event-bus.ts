@@ -1,6 +1,5 @@
 import { TypedEmitter } from "jami-core";
 
-
 /** What features tell each other without importing each other. */
 export interface AccountInternalEvents {
   /** A contact was added, confirmed, removed or banned (here or from another device), or loaded at open. */

@@ -1,4 +1,16 @@
-import { openAccountArchive, writeArchive, type AccountArchive, type ArchiveContact, type ArchiveFields, type DeviceId, type DeviceShortId, type JamiId, type LocalAccount, type PublicKey, type RevocationList } from "jami-identity";
+import {
+  openAccountArchive,
+  writeArchive,
+  type AccountArchive,
+  type ArchiveContact,
+  type ArchiveFields,
+  type DeviceId,
+  type DeviceShortId,
+  type JamiId,
+  type LocalAccount,
+  type PublicKey,
+  type RevocationList,
+} from "jami-identity";
 import type { DhtClient, PutOptions } from "jami-dht";
 import { publishDevice } from "../dht/devices.js";
 

@@ -22,7 +22,9 @@ export async function onlineCommand(options: AccountCliOptions, io: CliIo, signa
   const account = await open(options);
   account.presence.on("change", (p) => line(io, { event: "presence", ...p }));
   account.contacts.on("change", (c) => line(io, { event: "contact", ...c }));
-  account.devices.on("change", (devices) => line(io, { event: "devices", devices: devices.map(({ deviceId, shortId, name }) => ({ deviceId, shortId, name })) }));
+  account.devices.on("change", (devices) =>
+    line(io, { event: "devices", devices: devices.map(({ deviceId, shortId, name }) => ({ deviceId, shortId, name })) }),
+  );
   account.devices.on("sync", (s) => line(io, { event: "sync", ...s }));
   account.contacts.on("request", (r) => {
     line(io, { event: "trustRequest", ...r });

@@ -21,10 +21,8 @@ export async function demoCommand(io: CliIo): Promise<void> {
   say("jami-ts demo: a Jami account, byte-compatible with the reference daemon");
   say(`working directory: ${root}`);
   say();
-  say("1. Creating account \"Alice\" (three RSA-4096 keys: CA, account, device)...");
-  const [alice, took] = await timed(() =>
-    createAccount({ dir: join(root, "alice"), password: DEMO_PASSWORD, displayName: "Alice" }),
-  );
+  say('1. Creating account "Alice" (three RSA-4096 keys: CA, account, device)...');
+  const [alice, took] = await timed(() => createAccount({ dir: join(root, "alice"), password: DEMO_PASSWORD, displayName: "Alice" }));
   say(`   done in ${took}`);
   say(`   Jami ID         ${alice.jamiId}`);
   say(`   device ID       ${alice.deviceId}`);
@@ -81,7 +79,12 @@ export async function demoCommand(io: CliIo): Promise<void> {
     const confirmed = new Promise<void>((resolve) => a.contacts.on("change", (c) => c.confirmed && resolve()));
     await b.contacts.accept(a.jamiId);
     await confirmed;
-    say(`   bob accepts; alice's contact list: ${a.contacts.list().map((c) => `${c.jamiId.slice(0, 8)}… confirmed=${c.confirmed}`).join(", ")}`);
+    say(
+      `   bob accepts; alice's contact list: ${a.contacts
+        .list()
+        .map((c) => `${c.jamiId.slice(0, 8)}… confirmed=${c.confirmed}`)
+        .join(", ")}`,
+    );
     say();
     say("6. A direct link between their devices (ICE-TCP, TLS with both device chains checked) and a channel on it...");
     b.links.handle("echo", ({ peer }) => peer.jamiId === a.jamiId);
@@ -101,6 +104,8 @@ export async function demoCommand(io: CliIo): Promise<void> {
 
 function describe(cert: Certificate): string {
   const role = cert.isCA ? (cert.isSelfIssued ? "CA     " : "account") : "device ";
-  return `${role} CN=${cert.subject.cn}, UID=${cert.subject.uid}  issuer CN=${cert.issuer.cn}  ` +
-    `serial ${cert.serialNumber}  valid ${cert.notBefore.toISOString().slice(0, 10)} → ${cert.notAfter.toISOString().slice(0, 10)}`;
+  return (
+    `${role} CN=${cert.subject.cn}, UID=${cert.subject.uid}  issuer CN=${cert.issuer.cn}  ` +
+    `serial ${cert.serialNumber}  valid ${cert.notBefore.toISOString().slice(0, 10)} → ${cert.notAfter.toISOString().slice(0, 10)}`
+  );
 }

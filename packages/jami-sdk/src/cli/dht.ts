@@ -118,7 +118,14 @@ async function runNode(options: DhtCliOptions, io: CliIo, signal?: AbortSignal):
   const proxy = proxyPort === undefined ? undefined : await DhtProxyServer.start({ node, port: proxyPort, host: options.bind ?? "127.0.0.1" });
   const status = (event: string): void => {
     const s = node.stats();
-    line(io, { event, id: s.id, port: addresses[0]?.port, proxyPort: proxy?.port, routingTable: { good: s.ipv4.good + s.ipv6.good, dubious: s.ipv4.dubious + s.ipv6.dubious }, storage: s.storage });
+    line(io, {
+      event,
+      id: s.id,
+      port: addresses[0]?.port,
+      proxyPort: proxy?.port,
+      routingTable: { good: s.ipv4.good + s.ipv6.good, dubious: s.ipv4.dubious + s.ipv6.dubious },
+      storage: s.storage,
+    });
   };
   status("started");
   if (options.bootstrap?.length) {

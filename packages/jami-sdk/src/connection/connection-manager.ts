@@ -184,7 +184,10 @@ export class ConnectionManager {
         this.answers.delete(id);
         signal.removeEventListener("abort", onAbort);
       };
-      const timer = setTimeout(() => (done(), reject(new LinkError("TIMEOUT", `no answer from device ${peer.deviceId} in time`))), this.options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS);
+      const timer = setTimeout(
+        () => (done(), reject(new LinkError("TIMEOUT", `no answer from device ${peer.deviceId} in time`))),
+        this.options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS,
+      );
       const onAbort = (): void => (done(), reject(new LinkError("ABORTED", "connection aborted")));
       signal.addEventListener("abort", onAbort, { once: true });
       this.answers.set(id, { from: peer.deviceShortId.toString(), resolve: (r) => (done(), resolve(r)) });
@@ -216,7 +219,11 @@ export class ConnectionManager {
     const peer = tls.peer;
     const socket = new MultiplexedSocket(tls.socket, (name) => this.options.onChannelRequest(peer, name));
     const { address, port } = ice.remoteAddress;
-    const link: Link = { socket, peer, path: { remoteAddress: { address, port }, localCandidates: ice.local.candidates, remoteCandidates: ice.remote.candidates } };
+    const link: Link = {
+      socket,
+      peer,
+      path: { remoteAddress: { address, port }, localCandidates: ice.local.candidates, remoteCandidates: ice.remote.candidates },
+    };
     const id = peer.deviceId.toString();
     this.links.get(id)?.socket.close();
     this.links.set(id, link);

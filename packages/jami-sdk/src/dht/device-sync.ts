@@ -1,6 +1,5 @@
 import { decodeMsgpack, encodeMsgpack, isMsgMap, type MsgValue, toHex, fromHex } from "jami-core";
 
-
 /** DeviceSync travels as an encrypted user-data value (type 0) at the other device's `inbox:` key. */
 export const DEVICE_SYNC_TYPE = 0;
 

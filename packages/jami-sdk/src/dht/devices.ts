@@ -1,8 +1,18 @@
 import { encodeMsgpack } from "jami-core";
 import createDebug from "debug";
 import { certificatePemOf, DhtError, InfoHash, Value, ValueType, type DhtClient, type PutOptions } from "jami-dht";
-import { Certificate, deviceChainPem, verifyDeviceChain, type DeviceId, type DeviceIdentity, type JamiId, type PrivateKey, type VerifiedDevice } from "jami-identity";
+import {
+  Certificate,
+  deviceChainPem,
+  verifyDeviceChain,
+  type DeviceId,
+  type DeviceIdentity,
+  type JamiId,
+  type PrivateKey,
+  type VerifiedDevice,
+} from "jami-identity";
 import { createDeviceAnnouncement, readDeviceAnnouncement } from "./device-announcement.js";
+import { AccountError } from "../errors.js";
 import { JamiDhtKeys } from "./keys.js";
 
 const log = createDebug("jami:sdk:devices");
@@ -18,7 +28,7 @@ export function certificateValue(device: DeviceIdentity): Value {
  */
 export async function publishDevice(dht: DhtClient, accountKey: PrivateKey, device: DeviceIdentity, options: PutOptions = {}): Promise<void> {
   const jamiId = device.issuers[0]?.jamiId;
-  if (!jamiId) throw new Error("device identity has no account certificate");
+  if (!jamiId) throw new AccountError("INVALID_ARGUMENT", "device identity has no account certificate");
   const keys = JamiDhtKeys.certificates(device.key.publicKey);
   await Promise.all([
     dht.put(keys.legacy, certificateValue(device), { ...options, permanent: true }),

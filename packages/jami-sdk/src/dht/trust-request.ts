@@ -1,6 +1,5 @@
 import { decodeMsgpack, encodeMsgpack } from "jami-core";
 
-
 /** The only service jamid accepts trust requests for. */
 export const TRUST_REQUEST_SERVICE = "cx.ring";
 /** OpenDHT's TrustRequest value type (7 days). */

@@ -98,7 +98,8 @@ export class ContactBook {
   /** Adds a request learnt from another device unless the sender is already a contact or known to ask. */
   mergeRequest(request: PendingTrustRequest): boolean {
     const contact = this.state.contacts[request.from];
-    if ((contact && (isActive(contact) || contact.banned)) || this.state.requests[request.from] || this.wasDeclined(request.from, request.conversationId)) return false;
+    if ((contact && (isActive(contact) || contact.banned)) || this.state.requests[request.from] || this.wasDeclined(request.from, request.conversationId))
+      return false;
     this.state.requests[request.from] = request;
     return true;
   }

@@ -14,7 +14,10 @@ export function buildContactsSync(book: ContactBook): Pick<DeviceSyncData, "peer
   for (const c of book.allContacts()) peers[c.jamiId] = toSyncedContact(c);
   const trustRequests: Record<string, SyncedTrustRequest> = {};
   // A request whose device key we never learnt is left out: jamid cannot read a sync with an empty key.
-  for (const r of book.requests().filter((r) => r.deviceKey).slice(0, MAX_SYNCED_REQUESTS)) {
+  for (const r of book
+    .requests()
+    .filter((r) => r.deviceKey)
+    .slice(0, MAX_SYNCED_REQUESTS)) {
     trustRequests[r.from] = {
       device: fromBase64(r.deviceKey!),
       conversationId: r.conversationId,
@@ -26,7 +29,10 @@ export function buildContactsSync(book: ContactBook): Pick<DeviceSyncData, "peer
 }
 
 /** Merges another device's sync into the book (not yet saved): the contacts whose state changed, the new requests. */
-export function applyContactsSync(book: ContactBook, sync: Pick<DeviceSyncData, "peers" | "trustRequests">): { contacts: Contact[]; requests: PendingTrustRequest[] } {
+export function applyContactsSync(
+  book: ContactBook,
+  sync: Pick<DeviceSyncData, "peers" | "trustRequests">,
+): { contacts: Contact[]; requests: PendingTrustRequest[] } {
   const contacts: Contact[] = [];
   for (const [id, c] of Object.entries(sync.peers)) {
     const changed = book.mergeContact(fromSyncedContact(id, c));

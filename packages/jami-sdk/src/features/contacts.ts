@@ -42,7 +42,13 @@ export class Contacts extends TypedEmitter<ContactEvents> {
     c.sync.part("contacts", {
       build: () => buildContactsSync(this.requireBook()),
       apply: (sync) => this.applySync(sync),
-      archive: () => ({ ringAccountContacts: Object.fromEntries(this.requireBook().allContacts().map((x) => [x.jamiId, toArchiveContact(x)])) }),
+      archive: () => ({
+        ringAccountContacts: Object.fromEntries(
+          this.requireBook()
+            .allContacts()
+            .map((x) => [x.jamiId, toArchiveContact(x)]),
+        ),
+      }),
     });
   }
 
@@ -164,7 +170,10 @@ export class Contacts extends TypedEmitter<ContactEvents> {
       JamiId.fromHex(jamiId),
       (d) =>
         void puts.push(
-          secure.putEncrypted(JamiDhtKeys.inbox(d.deviceShortId), new Value({ type: TRUST_REQUEST_TYPE, data }), d.device.publicKey, { signal, acknowledgedBy: 1 }),
+          secure.putEncrypted(JamiDhtKeys.inbox(d.deviceShortId), new Value({ type: TRUST_REQUEST_TYPE, data }), d.device.publicKey, {
+            signal,
+            acknowledgedBy: 1,
+          }),
         ),
       signal,
     );

@@ -41,7 +41,11 @@ export class Devices extends TypedEmitter<DeviceEvents> {
     c.inbox.handle(DEVICE_SYNC_TYPE, (v, sender) => this.onDeviceSyncValue(v, sender));
     c.events.on("syncRequested", ({ onlyShortIds }) => this.schedule(onlyShortIds));
     c.sync.part("devices", {
-      build: () => ({ devices: this.requireKnown().list().map((d) => ({ deviceId: d.deviceId, shortId: d.shortId, name: d.name })) }),
+      build: () => ({
+        devices: this.requireKnown()
+          .list()
+          .map((d) => ({ deviceId: d.deviceId, shortId: d.shortId, name: d.name })),
+      }),
       apply: async (sync) => {
         for (const d of sync.devices) void this.learnDevice(d.shortId, d.deviceId, d.name);
       },
@@ -152,7 +156,10 @@ export class Devices extends TypedEmitter<DeviceEvents> {
     if ((deviceId && known.get(deviceId)) || known.byShortId(shortId)) return;
     const keys = [InfoHash.fromHex(shortId), ...(deviceId ? [JamiDhtKeys.deviceCertificate(DeviceId.fromHex(deviceId))] : [])];
     try {
-      await this.remember(await this.c.trust.verifiedSender(InfoHash.fromHex(shortId), { jamiId: this.c.identity.jamiId, keys, signal: this.c.lifetime }), name);
+      await this.remember(
+        await this.c.trust.verifiedSender(InfoHash.fromHex(shortId), { jamiId: this.c.identity.jamiId, keys, signal: this.c.lifetime }),
+        name,
+      );
     } catch (e) {
       log("device %s named in a sync not verified: %s", shortId, (e as Error).message);
     }
@@ -178,7 +185,11 @@ export class Devices extends TypedEmitter<DeviceEvents> {
     this.greeted.add(shortId);
     const keys = announced.publicKey ? JamiDhtKeys.certificates(announced.publicKey) : undefined;
     try {
-      const device = await this.c.trust.verifiedSender(announced.shortId, { jamiId: identity.jamiId, keys: keys ? [keys.legacy, keys.current] : undefined, signal: this.c.lifetime });
+      const device = await this.c.trust.verifiedSender(announced.shortId, {
+        jamiId: identity.jamiId,
+        keys: keys ? [keys.legacy, keys.current] : undefined,
+        signal: this.c.lifetime,
+      });
       await this.remember(device, this.requireKnown().byShortId(shortId)?.name ?? "");
     } catch (e) {
       this.greeted.delete(shortId);

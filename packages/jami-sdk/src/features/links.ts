@@ -77,7 +77,8 @@ export class LinkManager extends TypedEmitter<LinkEvents> {
     const manager = this.requireManager();
     const dht = this.network.dht;
     if (typeof target !== "string") return manager.openChannel(target, name, options.signal);
-    if (/^[0-9a-f]{64}$/.test(target)) return manager.openChannel(await findDeviceChainById(dht, DeviceId.fromHex(target), options.signal), name, options.signal);
+    if (/^[0-9a-f]{64}$/.test(target))
+      return manager.openChannel(await findDeviceChainById(dht, DeviceId.fromHex(target), options.signal), name, options.signal);
     assertJamiId(target);
     const self = this.device.certificate.deviceId.toString();
     const attempts: Promise<Channel>[] = [];
@@ -97,7 +98,11 @@ export class LinkManager extends TypedEmitter<LinkEvents> {
       throw e.errors[0] as Error;
     });
     // Extra channels from devices that answered too are closed.
-    for (const a of attempts) void a.then((c) => c !== first && c.end(), () => undefined);
+    for (const a of attempts)
+      void a.then(
+        (c) => c !== first && c.end(),
+        () => undefined,
+      );
     return first;
   }
 
@@ -143,7 +148,7 @@ export class LinkManager extends TypedEmitter<LinkEvents> {
 
   private decide(peer: VerifiedDevice, name: string): boolean | Promise<boolean> {
     const handler = this.handlers.find((h) => (typeof h.pattern === "string" ? h.pattern === name : h.pattern.test(name)));
-    if (!handler) return log("declined channel %s from %s: no handler", name, peer.deviceId), false;
+    if (!handler) return (log("declined channel %s from %s: no handler", name, peer.deviceId), false);
     return handler.accept({ name, peer: toPeer(peer) });
   }
 }
