@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import { Account } from "jami-sdk";
  * forced: what an operator sees). Prints one JSON line per sample and each process's growth over the second
  * half in MB/h; fails when one grows faster than SOAK_MAX_RSS_MB_PER_HOUR (default 2).
  *   SOAK_MINUTES (60)  SOAK_SAMPLE_SECONDS (30)
+ *   SOAK_NODE_OPTIONS   node flags for the processes (e.g. --trace-gc), their stdout kept in SOAK_SNAPSHOTS or a temp dir
  *   SOAK_SNAPSHOTS=dir  each process writes a heap snapshot (after a full GC) at half time and at the end, into
  *                       dir/<name>/, to diff what its JS heap holds (RSS also counts memory V8 has not returned)
  */
@@ -48,7 +49,9 @@ function run(name: string, args: string[], ready: RegExp): Promise<ChildProcess>
   const cwd = snapshots ? join(snapshots, name) : undefined;
   if (cwd) mkdirSync(cwd, { recursive: true });
   // SIGUSR2 makes the process write a heap snapshot into its cwd (Node does a full GC first).
-  const child = spawn(process.execPath, ["--heapsnapshot-signal=SIGUSR2", cli, ...args], { stdio: ["ignore", "pipe", "inherit"], cwd });
+  const flags = (process.env.SOAK_NODE_OPTIONS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, ["--heapsnapshot-signal=SIGUSR2", ...flags, cli, ...args], { stdio: ["ignore", "pipe", "inherit"], cwd });
+  if (cwd) child.stdout!.pipe(createWriteStream(join(cwd, "stdout.log")));
   return new Promise((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (d: Buffer) => {

@@ -57,7 +57,16 @@ async function main(): Promise<void> {
         say({ event: "reply", id: c.id, name: channel.name, ms: Date.now() - started, devices: account.links.connected() });
       } else if (c.cmd === "ping") say({ event: "reply", id: c.id, ms: await account.links.ping(c.deviceId!) });
       else if (c.cmd === "contacts") say({ event: "reply", id: c.id, contacts: account.contacts.list() });
-      else say({ event: "error", id: c.id, message: `unknown command ${c.cmd}` });
+      else if (c.cmd === "waitDevices") {
+        // Until the account's devices are on the DHT (set-up waits on this, not on a fixed delay).
+        const deadline = Date.now() + 60_000;
+        let devices = await account.devices.of(c.jamiId!);
+        while (devices.length === 0 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 250));
+          devices = await account.devices.of(c.jamiId!);
+        }
+        say({ event: "reply", id: c.id, deviceIds: devices.map((d) => d.deviceId.toString()) });
+      } else say({ event: "error", id: c.id, message: `unknown command ${c.cmd}` });
     } catch (e) {
       say({ event: "error", id: c.id, message: (e as Error).message });
     }

@@ -13,7 +13,14 @@ const say = (o: Record<string, unknown>): void => void process.stdout.write(JSON
 async function main(): Promise<void> {
   const node = await DhtNode.create({ host: "127.0.0.1", port: 0, bootstrap: [bootstrap] });
   await node.bootstrap();
-  const devices = await findDevices(node, JamiId.fromHex(theirJamiId));
+  // jamid may not have published yet: look again (bounded) until its device and chain are on the DHT.
+  const theirs = JamiId.fromHex(theirJamiId);
+  const deadline = Date.now() + 60_000;
+  let devices = await findDevices(node, theirs);
+  while (devices.length === 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 250));
+    devices = await findDevices(node, theirs);
+  }
   say({ event: "devices", jamiId: theirJamiId, deviceIds: devices.map((d) => d.deviceId.toString()) });
 
   const keys = await createAccountKeys();

@@ -23,8 +23,7 @@ describe("device announcements and trust requests with jamid 13.7", () => {
     harness = await JamidHarness.start({ netns: NETNS, dhtPort: DHT_PORT });
     await harness.startInstance("j");
     jamid = await harness.createAccount("j", { alias: "jamid" });
-    // Give jamid time to publish its certificate and announcement.
-    await new Promise((r) => setTimeout(r, 5000));
+    // The probe waits for jamid's announcement on the DHT before it lists jamid's devices.
     probe = new JsonLinesProcess(
       spawn(JAMIH, ["exec", "--", process.execPath, "--import", "tsx", "test-support/jami-device-probe.ts", `127.0.0.1:${DHT_PORT}`, jamid.jamiId!], {
         cwd: REPO,

@@ -32,7 +32,10 @@ describe("device links with jamid 13.7", () => {
     );
     ready = await us.waitFor((e) => e.event === "ready" || e.event === "error", 60_000);
     if (ready.event !== "ready") throw new Error(`probe: ${JSON.stringify(ready)}`);
-    await new Promise((r) => setTimeout(r, 3000));
+    // Set-up ends when jamid's device is on the DHT as we see it.
+    us.child.stdin.write(JSON.stringify({ id: "w1", cmd: "waitDevices", jamiId: jamid.jamiId }) + "\n");
+    const seen = await us.waitFor((e) => e.id === "w1", 70_000);
+    if (!(seen.deviceIds as string[]).includes(jamid.deviceId!)) throw new Error(`jamid's device not found: ${JSON.stringify(seen)}`);
   });
 
   afterAll(async () => {
