@@ -54,6 +54,10 @@ describe("features alone on in-memory components", () => {
     const ca = new Contacts(a.components);
     await ca.load();
     await expect(a.components.trust.check(verified(b))).resolves.toBeUndefined();
+    // An aborted call is a typed error that changes nothing.
+    await expect(ca.block(b.local.jamiId.toString(), { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: "ABORTED" });
+    expect(ca.list()).toEqual([]);
+    await expect(a.components.trust.check(verified(b))).resolves.toBeUndefined();
     await ca.block(b.local.jamiId.toString());
     await expect(a.components.trust.check(verified(b))).rejects.toMatchObject({ code: "PEER_REFUSED" });
     const stored = await a.components.store.read<{ contacts: Record<string, { banned: boolean }> }>("contacts");

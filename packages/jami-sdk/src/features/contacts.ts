@@ -1,4 +1,4 @@
-import { TypedEmitter, toBase64 } from "jami-core";
+import { TypedEmitter, toBase64, type AbortOptions } from "jami-core";
 import createDebug from "debug";
 import { randomBytes } from "node:crypto";
 import { Value, type InfoHash } from "jami-dht";
@@ -11,7 +11,7 @@ import type { AccountComponents } from "../account/components.js";
 import { ContactBook } from "./contact-book.js";
 import { isActive, toArchiveContact, type Contact, type PendingTrustRequest } from "./contact.js";
 import { applyContactsSync, buildContactsSync } from "./contacts-sync.js";
-import { assertJamiId } from "./ids.js";
+import { assertJamiId, throwIfAborted } from "./ids.js";
 
 const log = createDebug("jami:sdk:contacts");
 
@@ -115,15 +115,17 @@ export class Contacts extends TypedEmitter<ContactEvents> {
     return contact;
   }
 
-  async decline(from: string): Promise<void> {
+  async decline(from: string, options: AbortOptions = {}): Promise<void> {
+    throwIfAborted(options.signal);
     const book = this.requireBook();
     if (!book.request(from)) throw new AccountError("NO_TRUST_REQUEST", `no trust request from ${from}`);
     await book.declineRequest(from);
   }
 
   /** Removes a contact (jamid's `removeContact`); with `ban`, its requests and links are refused from now on. */
-  async remove(jamiId: string, options: { ban?: boolean } = {}): Promise<Contact> {
+  async remove(jamiId: string, options: { ban?: boolean } & AbortOptions = {}): Promise<Contact> {
     assertJamiId(jamiId);
+    throwIfAborted(options.signal);
     const book = this.requireBook();
     const existing = book.contact(jamiId);
     const now = Math.max(Date.now(), (existing?.added ?? 0) + 1);
@@ -135,8 +137,8 @@ export class Contacts extends TypedEmitter<ContactEvents> {
   }
 
   /** Bans an account: removed from the contacts, its requests and links refused from now on. */
-  block(jamiId: string): Promise<Contact> {
-    return this.remove(jamiId, { ban: true });
+  block(jamiId: string, options: AbortOptions = {}): Promise<Contact> {
+    return this.remove(jamiId, { ...options, ban: true });
   }
 
   /** Stores `contact`, runs `send`, and puts the book back as it was if sending fails. */

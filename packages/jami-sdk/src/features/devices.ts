@@ -9,7 +9,7 @@ import { JamiDhtKeys } from "../dht/keys.js";
 import type { AccountComponents } from "../account/components.js";
 import { AccountError } from "../errors.js";
 import { KnownDevices, type KnownDevice } from "./known-devices.js";
-import { assertJamiId } from "./ids.js";
+import { assertJamiId, throwIfAborted } from "./ids.js";
 
 const log = createDebug("jami:sdk:devices");
 
@@ -105,7 +105,8 @@ export class Devices extends TypedEmitter<DeviceEvents> {
   }
 
   /** An archive of the account with its current state, for another device or for jamid (`password`: the account's). */
-  exportArchive(options: { password?: string } = {}): Promise<Uint8Array> {
+  async exportArchive(options: { password?: string; signal?: AbortSignal } = {}): Promise<Uint8Array> {
+    throwIfAborted(options.signal);
     return this.c.identity.exportArchive(options.password, this.c.sync.archive());
   }
 

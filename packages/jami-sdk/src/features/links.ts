@@ -1,4 +1,4 @@
-import { TypedEmitter } from "jami-core";
+import { abortable, TypedEmitter } from "jami-core";
 import createDebug from "debug";
 
 import { DeviceId, JamiId, type DeviceIdentity, type VerifiedDevice } from "jami-identity";
@@ -121,13 +121,14 @@ export class LinkManager extends TypedEmitter<LinkEvents> {
 
   /**
    * jamid's beacon on the link with a device: resolves with the round trip in ms; a link that does not answer
-   * within `timeoutMs` (default 3000) is closed (its channels end) and the promise rejects.
+   * within `timeoutMs` (default 3000) is closed (its channels end) and the promise rejects; `signal` stops
+   * waiting (the link stays).
    */
-  async ping(deviceId: string, options: { timeoutMs?: number } = {}): Promise<number> {
+  async ping(deviceId: string, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<number> {
     const link = this.manager?.linkTo(deviceId);
     if (!link || link.isClosed) throw new AccountError("NOT_CONNECTED", `no link with device ${deviceId}`);
     const t0 = performance.now();
-    await link.sendBeacon(options.timeoutMs ?? 3000);
+    await abortable(link.sendBeacon(options.timeoutMs ?? 3000), options.signal, () => new AccountError("ABORTED", "ping aborted"));
     return performance.now() - t0;
   }
 
