@@ -2,7 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DhtNode, SecureDht } from "jami-dht";
-import { certifyDevice, openAccountArchive, PrivateKey } from "jami-identity";
+import { certifyDevice, DeviceShortId, openAccountArchive, PrivateKey } from "jami-identity";
 import { Account, type LinkEvents, type Channel } from "jami-sdk";
 import { ConnectionManager, peerRequestValue, readPeerRequest, JamiDhtKeys } from "jami-sdk/internal";
 import { deviceOf } from "../../../test-support/accounts.js";
@@ -99,13 +99,29 @@ describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)
       });
       expect(alice.links.connected()).not.toContain(eve.deviceId);
       // A request signed by a key with no certificate chain on the DHT.
-      const stranger = new SecureDht(seed, { key: await PrivateKey.generate(BITS) });
+      const strangerKey = await PrivateKey.generate(BITS);
+      const stranger = new SecureDht(seed, { key: strangerKey });
       const agent = await IceTcpAgent.create({ addresses: ["127.0.0.1"], controlling: false });
-      const forged = peerRequestValue({ id: 77n, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" });
-      await stranger.putEncrypted(JamiDhtKeys.peer(alice.identity.deviceShortId), forged, alice.identity.devicePublicKey);
-      await new Promise((r) => setTimeout(r, 1500));
-      agent.close();
-      expect(alice.links.connected()).toEqual([bob.deviceId]);
+      const answered: bigint[] = [];
+      const toStranger = stranger.listen(JamiDhtKeys.peer(DeviceShortId.fromHex(stranger.keyId!.toString())), { requireEncrypted: true });
+      toStranger.on("value", (v) => void (readPeerRequest(v)?.isAnswer && answered.push(readPeerRequest(v)!.id)));
+      // Positive control: bob's genuine request, sent the same way after the forged one, is answered.
+      const asBob = new SecureDht(seed, { key: (await deviceOf(bob))!.key });
+      const toBob = asBob.listen(JamiDhtKeys.peer(bob.identity.deviceShortId));
+      const control = new Promise<void>((resolve) => toBob.on("value", (v) => readPeerRequest(v)?.id === 78n && readPeerRequest(v)?.isAnswer && resolve()));
+      try {
+        const forged = peerRequestValue({ id: 77n, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" });
+        await stranger.putEncrypted(JamiDhtKeys.peer(alice.identity.deviceShortId), forged, alice.identity.devicePublicKey);
+        const genuine = peerRequestValue({ id: 78n, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" });
+        await asBob.putEncrypted(JamiDhtKeys.peer(alice.identity.deviceShortId), genuine, alice.identity.devicePublicKey);
+        await control;
+        expect(answered).toEqual([]);
+        expect(alice.links.connected()).not.toContain(eve.deviceId);
+      } finally {
+        toStranger.cancel();
+        toBob.cancel();
+        agent.close();
+      }
     } finally {
       await eve.stop();
     }
@@ -125,7 +141,20 @@ describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)
     try {
       for (let i = 0; i < 2; i++) {
         await asBob.putEncrypted(JamiDhtKeys.peer(alice.identity.deviceShortId), peerRequestValue(request), alice.identity.devicePublicKey);
-        await new Promise((r) => setTimeout(r, 1500));
+      }
+      // Positive control, sent the same way after the replay by another device (bob's own requests in flight are
+      // capped): a fresh request is answered.
+      const henry = await Account.create({ dir: join(tmp(), "h"), bits: BITS, ...network });
+      await henry.start();
+      const asHenry = new SecureDht(seed, { key: (await deviceOf(henry))!.key });
+      const toHenry = asHenry.listen(JamiDhtKeys.peer(henry.identity.deviceShortId));
+      const control = new Promise<void>((resolve) => toHenry.on("value", (v) => readPeerRequest(v)?.id === 4243n && readPeerRequest(v)?.isAnswer && resolve()));
+      try {
+        await asHenry.putEncrypted(JamiDhtKeys.peer(alice.identity.deviceShortId), peerRequestValue({ ...request, id: 4243n }), alice.identity.devicePublicKey);
+        await control;
+      } finally {
+        toHenry.cancel();
+        await henry.stop();
       }
       expect(answers).toEqual([request.id]);
     } finally {
