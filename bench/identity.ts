@@ -1,7 +1,8 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { certifyDevice, createAccount, createAccountKeys, PrivateKey, stretchKey } from "jami-identity";
+import { certifyDevice, createAccount, createAccountKeys, PrivateKey } from "jami-identity";
+import { stretchKey } from "jami-identity/internal";
 import { JamidHarness } from "../test-support/jamid-harness.js";
 import { summarize, timeRuns, type Summary } from "./stats.js";
 

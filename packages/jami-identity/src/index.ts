@@ -1,9 +1,13 @@
+/**
+ * Jami identities: account and device certificates byte-compatible with jamid, Jami ID and device ids, chain
+ * verification, revocation lists, the account archive and account directories. The building blocks (PEM,
+ * the certificate builder, the archive's key stretching and ciphers) are in `jami-identity/internal`.
+ * @packageDocumentation
+ */
 export { IdentityError, isIdentityError, type IdentityErrorCode } from "./errors.js";
 export { JamiId, DeviceId, DeviceShortId } from "./ids.js";
 export { PrivateKey, PublicKey, type HashName } from "./keys.js";
 export { Certificate, type DistinguishedName } from "./certificate.js";
-export { issueCertificate, DEFAULT_VALIDITY_DAYS, type IssueOptions } from "./certificate-builder.js";
-export { decodePem, encodePem, type PemBlock } from "./pem.js";
 export {
   createAccountKeys,
   accountKeysFrom,
@@ -22,7 +26,6 @@ export {
 export { verifyDeviceChain, MIN_RSA_BITS, type VerifyChainOptions, type VerifiedDevice } from "./chain.js";
 export { RevocationList, type RevokedEntry } from "./crl.js";
 export { AccountArchive, readArchive, writeArchive, type ArchiveContact, type ArchiveConversation, type ArchiveFields } from "./archive.js";
-export { stretchKey, aesGcmEncrypt, aesGcmDecrypt, passwordEncrypt, passwordDecrypt } from "./archive-crypto.js";
 export {
   createAccount,
   importAccount,

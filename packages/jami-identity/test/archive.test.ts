@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync, zlibSync } from "fflate";
-import { AccountArchive, createAccountKeys, passwordEncrypt, readArchive, writeArchive } from "jami-identity";
+import { AccountArchive, createAccountKeys, readArchive, writeArchive } from "jami-identity";
+import { passwordEncrypt } from "jami-identity/internal";
 import { itWith } from "../../../test-support/tools.js";
 import { IDS, vectorBytes } from "./vectors.js";
 

@@ -3,7 +3,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Certificate, PrivateKey, issueCertificate, readArchive } from "jami-identity";
+import { Certificate, PrivateKey, readArchive } from "jami-identity";
+import { issueCertificate } from "jami-identity/internal";
 import { itWith } from "../../../test-support/tools.js";
 import { vectorBytes, vectorText, WHO } from "./vectors.js";
 

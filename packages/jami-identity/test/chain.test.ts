@@ -2,17 +2,8 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  Certificate,
-  PrivateKey,
-  RevocationList,
-  certifyDevice,
-  createAccountKeys,
-  issueCertificate,
-  readArchive,
-  verifyDeviceChain,
-  type AccountKeys,
-} from "jami-identity";
+import { Certificate, PrivateKey, RevocationList, certifyDevice, createAccountKeys, readArchive, verifyDeviceChain, type AccountKeys } from "jami-identity";
+import { issueCertificate } from "jami-identity/internal";
 import { itWith } from "../../../test-support/tools.js";
 import { IDS, vectorBytes, vectorText, WHO } from "./vectors.js";
 
