@@ -121,4 +121,22 @@ describe("Account lifecycle: all or nothing", () => {
     expect(error).toBeInstanceOf(AccountError);
     expect(error).toMatchObject({ code: "INVALID_ARGUMENT" });
   });
+
+  it("background failures reach the account's error event (when someone listens) and nothing crashes", async () => {
+    // A known device of ours whose key is garbage: the DeviceSync to it cannot be encrypted.
+    const store = new MemoryStore();
+    await store.write("devices", { ["ab".repeat(32)]: { deviceId: "ab".repeat(32), shortId: "cd".repeat(20), name: "broken", publicKey: "AAAA" } });
+    const account = await Account.create({ dir: join(tmp(), "e"), bits: BITS, store, ...network });
+    await account.start();
+    try {
+      const failed = next(account, "error");
+      await account.contacts.block("1f".repeat(20)); // a change: a DeviceSync goes to our other devices
+      expect((await failed)[0]).toMatchObject({ feature: "devices", error: expect.any(Error) });
+      // Nobody listening now (`next` listened once): logged, not thrown — stop() below waits for that sync.
+      expect(account.listenerCount("error")).toBe(0);
+      await account.contacts.block("2f".repeat(20));
+    } finally {
+      await account.stop();
+    }
+  });
 });

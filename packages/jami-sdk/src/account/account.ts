@@ -37,6 +37,8 @@ export interface AccountEvents {
   online: [];
   /** Stopped: nothing is listening and the node is closed. */
   offline: [];
+  /** Background work failed (e.g. a DeviceSync that could not be sent); emitted only when someone listens. */
+  error: [{ feature: string; error: Error }];
 }
 
 type Phase = "stopped" | "starting" | "started" | "stopping";
@@ -71,6 +73,9 @@ export class Account extends TypedEmitter<AccountEvents> {
     const components = buildComponents({ identity, store, network: this.network, device: local.device, lifetime: () => this.lifetime.signal });
     this.inbox = components.inbox;
     this.links = components.links;
+    components.events.on("failure", (failure) => {
+      if (this.listenerCount("error") > 0) this.emit("error", failure);
+    });
     this.devices = new Devices(components);
     this.presence = new Presence(components);
     this.contacts = new Contacts(components);

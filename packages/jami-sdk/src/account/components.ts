@@ -1,5 +1,6 @@
 import type { DeviceIdentity } from "jami-identity";
 import type { AccountStore } from "./store.js";
+import { componentLogger, type ComponentLogger } from "./logger.js";
 import type { AccountIdentity } from "./identity.js";
 import type { AccountNetwork } from "./network.js";
 import { InboxRouter } from "./inbox.js";
@@ -27,6 +28,8 @@ export interface AccountComponents {
   sync: SyncRegistry;
   /** Between features (they never import each other). */
   events: EventBus;
+  /** `logger("contacts")`: debug lines under `jami:sdk:contacts`, prefixed with this device's short id. */
+  logger: ComponentLogger;
   /** Aborted when the account stops: work in flight ends with it. */
   readonly lifetime: AbortSignal;
 }
@@ -67,6 +70,7 @@ export function buildComponents(options: {
     trust,
     sync: new SyncRegistry(events),
     events,
+    logger: componentLogger(identity.deviceShortId.toString()),
     get lifetime() {
       return options.lifetime();
     },

@@ -6,6 +6,8 @@ export interface AccountInternalEvents {
   contactChanged: [{ jamiId: string; active: boolean }];
   /** Something other devices of the account should learn: send them a DeviceSync (only to `onlyShortIds` if set). */
   syncRequested: [{ onlyShortIds?: string[] }];
+  /** Work a feature did in the background failed (the account reports it as its `error` event). */
+  failure: [{ feature: string; error: Error }];
 }
 
 /** The account's internal bus: any feature may emit and listen. */

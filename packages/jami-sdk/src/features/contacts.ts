@@ -1,5 +1,4 @@
 import { TypedEmitter, toBase64, type AbortOptions } from "jami-core";
-import createDebug from "debug";
 import { randomBytes } from "node:crypto";
 import { Value, type InfoHash } from "jami-dht";
 import { JamiId, type VerifiedDevice } from "jami-identity";
@@ -8,12 +7,11 @@ import { JamiDhtKeys } from "../dht/keys.js";
 import { decodeTrustRequest, encodeTrustRequest, TRUST_REQUEST_TYPE } from "../dht/trust-request.js";
 import { AccountError } from "../errors.js";
 import type { AccountComponents } from "../account/components.js";
+import type { Logger } from "../account/logger.js";
 import { ContactBook } from "./contact-book.js";
 import { isActive, toArchiveContact, type Contact, type PendingTrustRequest } from "./contact.js";
 import { applyContactsSync, buildContactsSync } from "./contacts-sync.js";
 import { assertJamiId, throwIfAborted } from "./ids.js";
-
-const log = createDebug("jami:sdk:contacts");
 
 export interface ContactEvents {
   /** A trust request arrived (new, or a confirmation of ours when `confirm` is true), or came from another device. */
@@ -22,7 +20,7 @@ export interface ContactEvents {
   change: [Contact];
 }
 
-type Components = Pick<AccountComponents, "identity" | "store" | "network" | "inbox" | "trust" | "sync" | "events" | "lifetime">;
+type Components = Pick<AccountComponents, "identity" | "store" | "network" | "inbox" | "trust" | "sync" | "events" | "lifetime" | "logger">;
 
 /**
  * `account.contacts`: jamid's contacts and trust requests (sent encrypted to each device of the other account,
@@ -32,8 +30,11 @@ type Components = Pick<AccountComponents, "identity" | "store" | "network" | "in
 export class Contacts extends TypedEmitter<ContactEvents> {
   private book?: ContactBook;
 
+  private readonly log: Logger;
+
   constructor(private readonly c: Components) {
     super();
+    this.log = c.logger("contacts");
     c.inbox.handle(TRUST_REQUEST_TYPE, (v, sender) => this.onTrustRequestValue(v, sender));
     c.trust.refuseWhen((peer) => {
       const contact = this.book?.contact(peer.jamiId.toString());
@@ -185,17 +186,17 @@ export class Contacts extends TypedEmitter<ContactEvents> {
 
   private async onTrustRequestValue(v: Value, ownerId: InfoHash): Promise<void> {
     const body = decodeTrustRequest(v.data);
-    if (!body) return log("ignored an inbox value that is not a trust request");
+    if (!body) return this.log("ignored an inbox value that is not a trust request");
     let sender: VerifiedDevice;
     try {
       // Banned accounts are refused here (the rule above), revoked devices too.
       sender = await this.c.trust.verifiedSender(ownerId, { signal: this.c.lifetime });
     } catch (e) {
-      return log("ignored a trust request from device %s: %s", ownerId, (e as Error).message);
+      return this.log("ignored a trust request from device %s: %s", ownerId, (e as Error).message);
     }
     const book = this.requireBook();
     const from = sender.jamiId.toString();
-    log("trust request (confirm %s) from %s verified", body.confirm, from);
+    this.log("trust request (confirm %s) from %s verified", body.confirm, from);
     const contact = book.contact(from);
     const request: PendingTrustRequest = {
       from,
@@ -206,7 +207,7 @@ export class Contacts extends TypedEmitter<ContactEvents> {
       deviceKey: toBase64(sender.device.publicKey.spki),
     };
     if (body.confirm) {
-      if (!contact || !isActive(contact)) return log("ignored a confirmation from %s, who is not a contact", from);
+      if (!contact || !isActive(contact)) return this.log("ignored a confirmation from %s, who is not a contact", from);
       if (!contact.confirmed) {
         const confirmed = { ...contact, confirmed: true };
         await book.putContact(confirmed);
@@ -216,7 +217,7 @@ export class Contacts extends TypedEmitter<ContactEvents> {
       if (contact && isActive(contact) && contact.confirmed) return; // a replay, or a request we already accepted
       const known = book.request(from);
       if (known?.conversationId === body.conversationId) return; // duplicate (e.g. one per device)
-      if (book.wasDeclined(from, body.conversationId)) return log("ignored a declined request from %s sent again", from);
+      if (book.wasDeclined(from, body.conversationId)) return this.log("ignored a declined request from %s sent again", from);
       await book.putRequest(request);
       this.c.sync.request();
     }

@@ -1,5 +1,4 @@
 import { TypedEmitter, fromBase64, toBase64 } from "jami-core";
-import createDebug from "debug";
 import { InfoHash, Value, type Subscription } from "jami-dht";
 import { DeviceId, DeviceShortId, JamiId, PublicKey, type VerifiedDevice } from "jami-identity";
 import { readDeviceAnnouncement } from "../dht/device-announcement.js";
@@ -7,11 +6,10 @@ import { decodeDeviceSync, DEVICE_SYNC_TYPE, encodeDeviceSync, type DeviceSyncDa
 import { findDevices } from "../dht/devices.js";
 import { JamiDhtKeys } from "../dht/keys.js";
 import type { AccountComponents } from "../account/components.js";
+import type { Logger } from "../account/logger.js";
 import { AccountError } from "../errors.js";
 import { KnownDevices, type KnownDevice } from "./known-devices.js";
 import { assertJamiId, throwIfAborted } from "./ids.js";
-
-const log = createDebug("jami:sdk:devices");
 
 export interface DeviceEvents {
   /** The account's known devices changed (a device of ours appeared or was renamed). */
@@ -20,7 +18,7 @@ export interface DeviceEvents {
   sync: [{ fromDevice: string } & Record<string, number | string>];
 }
 
-type Components = Pick<AccountComponents, "identity" | "store" | "network" | "inbox" | "trust" | "sync" | "events" | "lifetime">;
+type Components = Pick<AccountComponents, "identity" | "store" | "network" | "inbox" | "trust" | "sync" | "events" | "lifetime" | "logger">;
 
 /**
  * `account.devices`: this device's publication on the DHT (certificate and announcement, as jamid publishes
@@ -36,8 +34,11 @@ export class Devices extends TypedEmitter<DeviceEvents> {
   private queue: Promise<void> = Promise.resolve();
   private started = false;
 
+  private readonly log: Logger;
+
   constructor(private readonly c: Components) {
     super();
+    this.log = c.logger("devices");
     c.inbox.handle(DEVICE_SYNC_TYPE, (v, sender) => this.onDeviceSyncValue(v, sender));
     c.events.on("syncRequested", ({ onlyShortIds }) => this.schedule(onlyShortIds));
     c.sync.part("devices", {
@@ -75,7 +76,7 @@ export class Devices extends TypedEmitter<DeviceEvents> {
 
   /** Stops once the DeviceSyncs already asked for are sent. */
   async stop(): Promise<void> {
-    log("stopping: waiting for pending device syncs");
+    this.log("stopping: waiting for pending device syncs");
     await this.queue;
     this.started = false;
     this.ownAnnouncements?.cancel();
@@ -112,7 +113,12 @@ export class Devices extends TypedEmitter<DeviceEvents> {
 
   private schedule(onlyShortIds?: string[]): void {
     if (!this.started) return;
-    this.queue = this.queue.then(() => this.send(onlyShortIds)).catch((e) => log("device sync failed: %s", (e as Error).message));
+    this.queue = this.queue
+      .then(() => this.send(onlyShortIds))
+      .catch((error: Error) => {
+        this.log("device sync failed: %s", error.message);
+        this.c.events.emit("failure", { feature: "devices", error });
+      });
   }
 
   /** Sends jamid's DeviceSync (every feature's part) to each other known device of this account. */
@@ -132,21 +138,21 @@ export class Devices extends TypedEmitter<DeviceEvents> {
         secure.putEncrypted(JamiDhtKeys.inbox(DeviceShortId.fromHex(d.shortId)), value(), PublicKey.fromSpki(fromBase64(d.publicKey)), { acknowledgedBy: 1 }),
       ),
     );
-    log("sent DeviceSync to %d device(s)", targets.length);
+    this.log("sent DeviceSync to %d device(s)", targets.length);
   }
 
   /** jamid 13.7's DeviceSync from another device of this account: each feature merges its part. */
   private async onDeviceSyncValue(v: Value, ownerId: InfoHash): Promise<void> {
     const sync: DeviceSyncData | undefined = decodeDeviceSync(v.data);
-    if (!sync) return log("ignored a type-0 inbox value that is not a DeviceSync");
+    if (!sync) return this.log("ignored a type-0 inbox value that is not a DeviceSync");
     let sender: VerifiedDevice;
     try {
       sender = await this.c.trust.verifiedSender(ownerId, { jamiId: this.c.identity.jamiId, signal: this.c.lifetime });
     } catch (e) {
-      return log("ignored a DeviceSync from device %s: %s", ownerId, (e as Error).message);
+      return this.log("ignored a DeviceSync from device %s: %s", ownerId, (e as Error).message);
     }
     await this.remember(sender, sync.deviceName);
-    if (!(await this.requireKnown().acceptSync(sender.deviceId.toString(), sync.date))) return log("ignored an outdated DeviceSync from %s", ownerId);
+    if (!(await this.requireKnown().acceptSync(sender.deviceId.toString(), sync.date))) return this.log("ignored an outdated DeviceSync from %s", ownerId);
     const counts = await this.c.sync.apply(sync, sender);
     this.emit("sync", { fromDevice: sender.deviceId.toString(), ...counts });
   }
@@ -162,7 +168,7 @@ export class Devices extends TypedEmitter<DeviceEvents> {
         name,
       );
     } catch (e) {
-      log("device %s named in a sync not verified: %s", shortId, (e as Error).message);
+      this.log("device %s named in a sync not verified: %s", shortId, (e as Error).message);
     }
   }
 
@@ -194,7 +200,7 @@ export class Devices extends TypedEmitter<DeviceEvents> {
       await this.remember(device, this.requireKnown().byShortId(shortId)?.name ?? "");
     } catch (e) {
       this.greeted.delete(shortId);
-      return log("own announcement of %s refused: %s", shortId, (e as Error).message);
+      return this.log("own announcement of %s refused: %s", shortId, (e as Error).message);
     }
     this.schedule([shortId]);
   }
