@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createSocket } from "node:dgram";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DhtNode } from "jami-dht";
 import { Account } from "jami-sdk";
+import { freeUdpPort } from "../test-support/ports.js";
+import { slope } from "./slope.js";
 
 /**
  * `npm run soak:processes`: the idle network of the security issue's measurement, as separate processes — a
@@ -25,23 +26,6 @@ const snapshots = process.env.SOAK_SNAPSHOTS;
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
-}
-
-function slope(points: Array<[number, number]>): number {
-  const n = points.length;
-  const mt = points.reduce((s, [t]) => s + t, 0) / n;
-  const my = points.reduce((s, [, y]) => s + y, 0) / n;
-  const num = points.reduce((s, [t, y]) => s + (t - mt) * (y - my), 0);
-  const den = points.reduce((s, [t]) => s + (t - mt) ** 2, 0);
-  return den ? num / den : 0;
-}
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket("udp4");
-  await new Promise<void>((r) => s.bind(0, "127.0.0.1", () => r()));
-  const { port } = s.address();
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 /** Spawns the CLI and resolves once it printed `ready` (a line matching it). */

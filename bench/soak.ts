@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { writeHeapSnapshot } from "node:v8";
 import { DhtNode } from "jami-dht";
 import { Account } from "jami-sdk";
+import { slope } from "./slope.js";
 
 /**
  * `npm run soak`: an idle network left running (a DHT node and two accounts that are contacts, nothing else
@@ -24,16 +25,6 @@ function heapMb(): { heapUsed: number; rss: number } {
   gc!();
   const m = process.memoryUsage();
   return { heapUsed: m.heapUsed / 2 ** 20, rss: m.rss / 2 ** 20 };
-}
-
-/** Least-squares slope of y over t (hours). */
-function slope(points: Array<[number, number]>): number {
-  const n = points.length;
-  const mt = points.reduce((s, [t]) => s + t, 0) / n;
-  const my = points.reduce((s, [, y]) => s + y, 0) / n;
-  const num = points.reduce((s, [t, y]) => s + (t - mt) * (y - my), 0);
-  const den = points.reduce((s, [t]) => s + (t - mt) ** 2, 0);
-  return den ? num / den : 0;
 }
 
 async function main(): Promise<void> {

@@ -34,6 +34,20 @@ describe("Account v1 on a local DHT", () => {
     await seed.close();
   });
 
+  /** A positive control: a new account's trust request reaches bob (resolves with its Jami ID once it did). */
+  async function requestFromNewAccount(name: string): Promise<string> {
+    const sender = await Account.create({ dir: join(tmp(), name), bits: BITS, bootstrap, host: "127.0.0.1" });
+    await sender.start();
+    try {
+      const arrived = next(bob.contacts, "request", { filter: (r) => r.from === sender.jamiId });
+      await sender.contacts.add(bob.jamiId);
+      await arrived;
+      return sender.jamiId;
+    } finally {
+      await sender.stop();
+    }
+  }
+
   it("each account finds the other's device, verified", async () => {
     const devices = await alice.devices.of(bob.jamiId);
     expect(devices.map((d) => d.deviceId.toString())).toEqual([bob.deviceId]);
@@ -151,17 +165,9 @@ describe("Account v1 on a local DHT", () => {
       bob.contacts.on("request", (r) => seen.push(r));
       await dave.contacts.add(bob.jamiId); // same conversation: a replay of the declined request
       // Positive control, sent after it the same way: another account's request arrives.
-      const erin = await Account.create({ dir: join(tmp(), "erin"), bits: BITS, bootstrap, host: "127.0.0.1" });
-      await erin.start();
-      try {
-        const control = next(bob.contacts, "request");
-        await erin.contacts.add(bob.jamiId);
-        expect((await control)[0]).toMatchObject({ from: erin.jamiId });
-        await bob.contacts.decline(erin.jamiId);
-      } finally {
-        await erin.stop();
-      }
-      expect(seen.map((r) => (r as { from: string }).from)).toEqual([erin.jamiId]);
+      const erin = await requestFromNewAccount("erin");
+      await bob.contacts.decline(erin);
+      expect(seen.map((r) => (r as { from: string }).from)).toEqual([erin]);
       expect(bob.contacts.requests().map((r) => r.from)).not.toContain(dave.jamiId);
       await dave.contacts.remove(bob.jamiId);
       const again = next(bob.contacts, "request");
@@ -195,17 +201,9 @@ describe("Account v1 on a local DHT", () => {
       await bob.contacts.block(carol.jamiId);
       await carol.contacts.add(bob.jamiId);
       // Positive control, sent after them the same way: a genuine request arrives.
-      const frank = await Account.create({ dir: join(tmp(), "frank"), bits: BITS, bootstrap, host: "127.0.0.1" });
-      await frank.start();
-      try {
-        const control = next(bob.contacts, "request");
-        await frank.contacts.add(bob.jamiId);
-        await control;
-      } finally {
-        await frank.stop();
-      }
-      expect(seen.map((r) => (r as { from: string }).from)).toEqual([frank.jamiId]);
-      expect(bob.contacts.requests().map((r) => r.from)).toEqual([frank.jamiId]);
+      const frank = await requestFromNewAccount("frank");
+      expect(seen.map((r) => (r as { from: string }).from)).toEqual([frank]);
+      expect(bob.contacts.requests().map((r) => r.from)).toEqual([frank]);
       expect(bob.contacts.list().find((c) => c.jamiId === carol.jamiId)).toMatchObject({ banned: true });
     } finally {
       await carol.stop();

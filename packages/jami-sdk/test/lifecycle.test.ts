@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { DhtNode } from "jami-dht";
 import { Account, AccountError, MemoryStore, type AccountComponents } from "jami-sdk";
 import { next } from "../../../test-support/events.js";
+import { freeUdpPort } from "../../../test-support/ports.js";
 
 const BITS = 2048;
 const tmp = () => mkdtempSync(join(tmpdir(), "jami-lifecycle-"));
@@ -16,14 +17,6 @@ function udpPortFree(port: number): Promise<boolean> {
     socket.once("error", () => socket.close(() => resolve(false)));
     socket.bind(port, "127.0.0.1", () => socket.close(() => resolve(true)));
   });
-}
-
-async function freeUdpPort(): Promise<number> {
-  const socket = createSocket("udp4");
-  await new Promise<void>((r) => socket.bind(0, "127.0.0.1", () => r()));
-  const { port } = socket.address();
-  await new Promise<void>((r) => socket.close(() => r()));
-  return port;
 }
 
 describe("Account lifecycle: all or nothing", () => {
