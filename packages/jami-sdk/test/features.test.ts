@@ -3,13 +3,14 @@
  * other feature beside it. What a feature needs from another comes through the bus or a registry, so a test
  * plays that part itself.
  */
-import { MemoryDht } from "jami-dht";
+import { MemoryDht, Value } from "jami-dht";
 import { verifyDeviceChain, type VerifiedDevice } from "jami-identity";
 import { newTestDevice, secondTestDevice, type TestDevice } from "../../../test-support/components.js";
 import { next, waitFor } from "../../../test-support/events.js";
 import { Contacts } from "../src/features/contacts.js";
 import { Devices } from "../src/features/devices.js";
 import { Presence } from "../src/features/presence.js";
+import { JamiDhtKeys } from "../src/dht/keys.js";
 
 const verified = (d: TestDevice): VerifiedDevice => verifyDeviceChain([d.local.device.certificate, ...d.local.device.issuers]);
 
@@ -127,5 +128,24 @@ describe("features alone on in-memory components", () => {
     } finally {
       await Promise.all([la.stop(), lb.stop()]);
     }
+  });
+
+  it("inbox: each value is handed over once, also when a restart listens again and the DHT sends it again", async () => {
+    const handled: string[] = [];
+    a.components.inbox.handle(77, (v) => void handled.push(Buffer.from(v.data).toString()));
+    const send = async (text: string): Promise<void> => {
+      await b.components.network.secure.putEncrypted(
+        JamiDhtKeys.inbox(a.local.deviceShortId),
+        new Value({ type: 77, data: text }),
+        a.local.device.key.publicKey,
+      );
+    };
+    await send("first");
+    await waitFor(() => handled.includes("first"));
+    await a.stop();
+    await a.start(); // listens again: the stored value comes again
+    await send("second"); // positive control, after the re-delivery
+    await waitFor(() => handled.includes("second"));
+    expect(handled).toEqual(["first", "second"]);
   });
 });

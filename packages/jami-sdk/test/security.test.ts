@@ -40,6 +40,28 @@ describe("an account against impersonation and revoked devices", () => {
     await seed.close();
   });
 
+  it("a value its owner signed in the clear, replayed into an inbox, is not a message to that inbox", async () => {
+    const [alice, carol, dave] = await Promise.all([0, 1, 2].map(() => started(Account.create({ dir: tmp(), bits: BITS, ...network }))));
+    const requested = nextTrustRequest(alice!);
+    await carol!.contacts.add(alice!.jamiId);
+    await requested;
+    // Alice signed a confirmation in the clear (no recipient) somewhere on the DHT; Mallory copies it, bytes as
+    // they are, into Carol's inbox. Only values encrypted to Carol's device count there.
+    const confirmation = new Value({
+      type: TRUST_REQUEST_TYPE,
+      data: encodeTrustRequest({ conversationId: carol!.contacts.get(alice!.jamiId)!.conversationId, payload: new Uint8Array(), confirm: true }),
+    });
+    const elsewhere = InfoHash.get("alice-signed-this-elsewhere");
+    await new SecureDht(seed, { key: (await deviceOf(alice!)).key }).putSigned(elsewhere, confirmation);
+    const [signed] = await seed.getAll(elsewhere);
+    await seed.put(JamiDhtKeys.inbox(carol!.identity.deviceShortId), signed!);
+    // Positive control, sent after it: a genuine request (encrypted to Carol) arrives.
+    const control = nextTrustRequest(carol!);
+    await dave!.contacts.add(carol!.jamiId);
+    expect(await control).toMatchObject({ from: dave!.jamiId });
+    expect(carol!.contacts.get(alice!.jamiId)).toMatchObject({ confirmed: false });
+  });
+
   it("a chain re-published under another key does not make that key's values its owner's", async () => {
     const [alice, carol] = await Promise.all([
       started(Account.create({ dir: tmp(), bits: BITS, ...network })),
