@@ -2,6 +2,7 @@
  * The bottom of the jami-* packages: the error base every package's errors extend, msgpack, the typed event
  * emitter, abort helpers and byte helpers. No dependency on any other jami-* package.
  * @packageDocumentation
+ * @module jami-core
  */
 export { JamiError, isJamiError, CodecError } from "./errors.js";
 export { withTimeout, abortable, type AbortOptions } from "./abort.js";

@@ -1,3 +1,9 @@
+/**
+ * An OpenDHT-compatible DHT node (UDP/msgpack as OpenDHT 2.4.12 speaks it), signed and encrypted values, the
+ * DHT-proxy REST API (server and client), and `MemoryDht` for tests.
+ * @packageDocumentation
+ * @module jami-dht
+ */
 export { DhtError, isDhtError, type DhtErrorCode } from "./errors.js";
 export { InfoHash } from "./infohash.js";
 export { Value, ValueField, MAX_VALUE_SIZE, publicKeyId, randomValueId, type ValueInit, type ValueFieldId } from "./value.js";

@@ -1,3 +1,9 @@
+/**
+ * TLS and DTLS 1.2 links between Jami devices with device certificates checked both ways, and jamid's
+ * multiplexed channels.
+ * @packageDocumentation
+ * @module jami-dtls
+ */
 export { LinkError, type LinkErrorCode } from "./errors.js";
 export { secureLink, JAMI_TLS, type SecureLink, type SecureLinkOptions } from "./tls-link.js";
 export {

@@ -1,3 +1,9 @@
+/**
+ * ICE for links between Jami devices: TCP (RFC 6544, framed RFC 4571) and UDP agents, STUN, TURN relays, and
+ * Jami's `ice_msg`.
+ * @packageDocumentation
+ * @module jami-ice
+ */
 export { IceError, type IceErrorCode } from "./errors.js";
 export {
   StunMessage,

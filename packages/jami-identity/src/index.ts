@@ -3,6 +3,7 @@
  * verification, revocation lists, the account archive and account directories. The building blocks (PEM,
  * the certificate builder, the archive's key stretching and ciphers) are in `jami-identity/internal`.
  * @packageDocumentation
+ * @module jami-identity
  */
 export { IdentityError, isIdentityError, type IdentityErrorCode } from "./errors.js";
 export { JamiId, DeviceId, DeviceShortId } from "./ids.js";

@@ -9,6 +9,7 @@
  *
  * Wire codecs and the connection manager are in `jami-sdk/internal` (no stability promise).
  * @packageDocumentation
+ * @module jami-sdk
  */
 export { Account, type AccountEvents, type AccountOptions, type FeatureFactories, type FeaturesOf } from "./account/account.js";
 export type { NetworkOptions } from "./account/network.js";
