@@ -4,9 +4,14 @@ import { join } from "node:path";
 import { createLocalNetwork, type LocalNetwork } from "jami-sdk";
 import { runCli } from "../src/cli/run.js";
 
-async function jami(argv: string[], signal?: AbortSignal): Promise<{ status: number; lines: any[] }> {
+/** Runs the CLI in-process; `onOutput` sees what it prints as it prints it. */
+async function jami(argv: string[], signal?: AbortSignal, onOutput?: (text: string) => void): Promise<{ status: number; lines: any[] }> {
   let text = "";
-  const status = await runCli(argv, { stdout: (t) => (text += t), stderr: () => {}, signal });
+  const stdout = (t: string): void => {
+    text += t;
+    onOutput?.(text);
+  };
+  const status = await runCli(argv, { stdout, stderr: () => {}, signal });
   const trimmed = text.trim();
   const lines = trimmed.startsWith("{\n")
     ? [JSON.parse(trimmed)]
@@ -32,9 +37,13 @@ describe("jami online / jami contact", () => {
   it("online prints events as JSON lines and --accept-all accepts requests", async () => {
     const [bob] = net.accounts;
     const controller = new AbortController();
-    const running = jami(["online", "--dir", dir, "--bootstrap", net.bootstrap[0]!, "--bind", "127.0.0.1", "--accept-all"], controller.signal);
+    let online!: () => void;
+    const isOnline = new Promise<void>((r) => (online = r));
+    const running = jami(["online", "--dir", dir, "--bootstrap", net.bootstrap[0]!, "--bind", "127.0.0.1", "--accept-all"], controller.signal, (text) => {
+      if (text.includes('"event":"online"')) online();
+    });
     const confirmed = new Promise<void>((resolve) => bob!.contacts.on("change", (c) => c.jamiId === ourId && c.confirmed && resolve()));
-    await new Promise((r) => setTimeout(r, 1500));
+    await isOnline;
     await bob!.contacts.add(ourId);
     await confirmed;
     controller.abort();

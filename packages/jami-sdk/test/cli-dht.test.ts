@@ -6,9 +6,14 @@ import { runCli } from "../src/cli/run.js";
 
 const REPO = resolve(__dirname, "../../..");
 
-async function jamiLines(argv: string[], signal?: AbortSignal): Promise<{ status: number; lines: any[] }> {
+/** Runs the CLI in-process; `onOutput` sees what it prints as it prints it. */
+async function jamiLines(argv: string[], signal?: AbortSignal, onOutput?: (text: string) => void): Promise<{ status: number; lines: any[] }> {
   let text = "";
-  const status = await runCli(argv, { stdout: (t) => (text += t), stderr: () => {}, signal });
+  const stdout = (t: string): void => {
+    text += t;
+    onOutput?.(text);
+  };
+  const status = await runCli(argv, { stdout, stderr: () => {}, signal });
   return {
     status,
     lines: text
@@ -38,10 +43,21 @@ describe("jami dht", () => {
     ]);
   });
 
-  it("listen prints values as they arrive until its duration ends", async () => {
-    const listening = jamiLines(["dht", "listen", "cli-listen", "--bootstrap", bootstrap, "--bind", "127.0.0.1", "--duration", "3"]);
-    await new Promise((r) => setTimeout(r, 1000));
+  it("listen prints values as they arrive until it is stopped", async () => {
+    let started!: () => void;
+    const isListening = new Promise<void>((r) => (started = r));
+    const stop = new AbortController();
+    let sawLive!: () => void;
+    const printed = new Promise<void>((r) => (sawLive = r));
+    // Stopped once the value is printed; --duration only bounds a failure.
+    const listening = jamiLines(["dht", "listen", "cli-listen", "--bootstrap", bootstrap, "--bind", "127.0.0.1", "--duration", "30"], stop.signal, (text) => {
+      if (text.includes('"event":"listening"')) started();
+      if (text.includes('"data":"live"')) sawLive();
+    });
+    await isListening;
     await seed.put(InfoHash.get("cli-listen"), new Value({ data: "live" }));
+    await printed;
+    stop.abort();
     const { status, lines } = await listening;
     expect(status).toBe(0);
     expect(lines[0]).toMatchObject({ event: "listening" });
