@@ -1,5 +1,5 @@
 import { DhtNode, InfoHash, Value } from "jami-dht";
-import { loopbackNetwork } from "./helpers.js";
+import { eventually, loopbackNetwork } from "./helpers.js";
 
 describe("a loopback network of our nodes", () => {
   let nodes: DhtNode[] = [];
@@ -33,12 +33,15 @@ describe("a loopback network of our nodes", () => {
 
   it("listeners get new values and edits pushed", async () => {
     const key = InfoHash.get("listen-test-key");
+    const listeners = (): number => nodes.reduce((n, node) => n + node.stats().listeners, 0);
+    const before = listeners();
     const sub = nodes[5]!.listen(key);
     const received: string[] = [];
     sub.on("value", (v) => received.push(new TextDecoder().decode(v.data)));
-    await new Promise((r) => setTimeout(r, 300));
+    // Once a storage node holds the listen, a put is pushed to it.
+    await eventually(() => listeners() > before);
     await nodes[9]!.put(key, new Value({ data: "pushed" }));
-    for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    await eventually(() => received.length > 0);
     expect(received).toEqual(["pushed"]);
     sub.cancel();
   });
