@@ -38,10 +38,6 @@ export class AccountNetwork {
     private readonly deviceKey: PrivateKey,
   ) {}
 
-  get isStarted(): boolean {
-    return this.client !== undefined;
-  }
-
   get dht(): DhtClient {
     if (!this.client) throw new AccountError("NOT_STARTED", "account not started: call start() first");
     return this.client;

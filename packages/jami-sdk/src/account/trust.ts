@@ -16,7 +16,7 @@ export type TrustRule = (peer: VerifiedDevice) => string | undefined;
  */
 export class TrustPolicy {
   private readonly rules: TrustRule[] = [];
-  readonly revocations: RevocationChecker;
+  private readonly revocations: RevocationChecker;
 
   constructor(
     private readonly network: AccountNetwork,
