@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need, only those missing.
-#   scripts/install-system-deps.sh unit      openssl, gzip, Python argon2/cryptography (independent decoders)
+#   scripts/install-system-deps.sh unit      openssl, gzip, git, Python argon2/cryptography (independent checkers)
 #   scripts/install-system-deps.sh interop   + the reference programs: jamid, dhtnode and the harness's needs
 set -euo pipefail
 
-unit=(openssl gzip python3 python3-argon2 python3-cryptography)
-interop=("${unit[@]}" jami-daemon dhtnode python3-opendht dbus-daemon python3-dbus python3-gi python3-msgpack gcc libc6-dev linux-libc-dev iproute2 nftables git gnutls-bin coturn)
+unit=(openssl gzip git python3 python3-argon2 python3-cryptography)
+interop=("${unit[@]}" jami-daemon dhtnode python3-opendht dbus-daemon python3-dbus python3-gi python3-msgpack gcc libc6-dev linux-libc-dev iproute2 nftables gnutls-bin coturn)
 
 case "${1:-unit}" in
   unit) wanted=("${unit[@]}") ;;
