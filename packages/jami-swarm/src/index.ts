@@ -15,3 +15,8 @@ export { readProfileVcf, writeProfileVcf, type ConversationProfile } from "./pro
 export { parseCommit, signedPayload, type CommitObject, type GitPerson } from "./commit-object.js";
 export { jsoncppStringify, type JsonValue } from "./json.js";
 export { type GitFs } from "./fs.js";
+export { serveUploadPack, type ServeOptions } from "./git-server.js";
+export { fetchPack, type FetchRequest, type FetchedPack } from "./git-client.js";
+export { type FetchOutcome } from "./sync.js";
+export { parsePack, writePack, DEFAULT_PACK_LIMITS, type PackLimits } from "./pack.js";
+export { pkt, flushPkt, PktReader, ByteReader, FLUSH, MAX_PKT, type Pkt } from "./pktline.js";

@@ -13,6 +13,8 @@ import { EMPTY_TREE, TreeReader, editTree } from "./tree.js";
 import * as ops from "./ops.js";
 import type { ConversationProfile } from "./profile.js";
 import type { CallBody } from "./bodies.js";
+import { applyFetch, cloneFromPack, mergeInto, type FetchOutcome } from "./sync.js";
+import type { PackLimits } from "./pack.js";
 import { CommitValidator, type ValidationOptions } from "./validator.js";
 
 const log = createDebug("jami:swarm");
@@ -116,15 +118,13 @@ export class SwarmRepository {
   }
 
   /**
-   * Creates a conversation under `parentDir/<conversationId>` with its initial commit (mode 0 needs `invited`),
+   * Creates a conversation under `parentDir/<conversationId>` with its initial commit by `options.author` (mode 0
+   * needs `invited`),
    * exactly as jamid's `createConversation`: `admins/<uri>.crt`, `devices/<device>.crt`, `invited/<peer>`.
    */
-  static async create(
-    parentDir: string,
-    author: SwarmAuthor,
-    init: { mode: ConversationMode; invited?: string },
-    options: RepositoryOptions,
-  ): Promise<SwarmRepository> {
+  static async create(parentDir: string, init: { mode: ConversationMode; invited?: string }, options: RepositoryOptions): Promise<SwarmRepository> {
+    const author = options.author;
+    if (!author) throw new SwarmError("INVALID_ARGUMENT", "creating a conversation needs the author device");
     if (![0, 1, 2, 3].includes(init.mode)) throw new SwarmError("INVALID_ARGUMENT", `mode ${init.mode} is not 0–3`);
     if (init.mode === 0 && !/^[0-9a-f]{40}$/.test(init.invited ?? ""))
       throw new SwarmError("INVALID_ARGUMENT", "a one-to-one needs the invited peer's Jami ID");
@@ -335,6 +335,49 @@ export class SwarmRepository {
     };
   }
 
+  // ── sync ──
+
+  /**
+   * Applies a fetch from a member device (see `fetchPack`): validates the new commits, stores them, then
+   * fast-forwards `main` or merges with a signed `Merge commit '<sha>'`. Throws `CommitRejectedError` (nothing
+   * stored, the remote-tracking branch pruned) when a commit breaks a rule.
+   */
+  applyFetch(remoteDevice: string, remoteHead: string, pack: Uint8Array | undefined, options: { limits?: Partial<PackLimits> } = {}): Promise<FetchOutcome> {
+    return this.exclusive(() => applyFetch(this, remoteDevice, remoteHead, pack, { ...this.options, ...options }));
+  }
+
+  /**
+   * Clones a conversation from a pack holding its whole history (validated first; nothing is written when it
+   * fails) into `parentDir/<conversationId>`.
+   */
+  static async clone(
+    parentDir: string,
+    source: { conversationId: string; remoteDevice: string; head: string; pack: Uint8Array },
+    options: RepositoryOptions & { limits?: Partial<PackLimits> },
+  ): Promise<SwarmRepository> {
+    const dir = await cloneFromPack(parentDir, source.conversationId, source.remoteDevice, source.head, source.pack, options);
+    return SwarmRepository.open(dir, options);
+  }
+
+  /** Commits we have to offer as `have`s in a fetch: `main` and its recent ancestors, newest first. */
+  async haves(limit = 64): Promise<string[]> {
+    const out: string[] = [];
+    let oid: string | undefined = await this.head();
+    while (oid && out.length < limit) {
+      out.push(oid);
+      oid = (await this.readCommit(oid)).parents[0];
+    }
+    return out;
+  }
+
+  /** @internal fast-forward or merge `main` with an already validated remote head. */
+  async mergeRemote(remoteHead: string): Promise<{ result: FetchOutcome["result"]; mergeCommit?: string }> {
+    return mergeInto(this, remoteHead, async (changes, parents) => {
+      const author = this.author();
+      return this.commitOnMain(author, { type: "merge", message: `Merge commit '${parents[1]}'` }, changes, parents);
+    });
+  }
+
   /** Runs writes one at a time: every commit is built on the `main` the previous one left. */
   protected exclusive<T>(work: () => Promise<T>): Promise<T> {
     const run = this.writing.then(work, work);
@@ -355,7 +398,7 @@ export class SwarmRepository {
     const head = await this.head();
     const parentTree = (await this.readCommit(head)).tree;
     const devicePath = `devices/${author.device.certificate.deviceId}.crt`;
-    if (!changes.has(devicePath) && !(await this.trees.lookup(parentTree, devicePath))) {
+    if (body.type !== "merge" && !changes.has(devicePath) && !(await this.trees.lookup(parentTree, devicePath))) {
       // jamid's addUserDevice: a device's first commit brings its certificate
       changes.set(devicePath, encoder.encode(author.device.certificate.toPem()));
     }

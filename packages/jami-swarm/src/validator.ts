@@ -172,7 +172,11 @@ class CommitCheck {
   private verifyChain(deviceCert: Certificate, memberChain: Certificate[]): void {
     if (!this.strict) return;
     try {
-      verifyDeviceChain([deviceCert, ...memberChain], { now: this.time, revocationLists: this.options.revocationLists?.() });
+      // Validity is judged at the commit's time, as jamid judges expiry; a commit dated before its certificates
+      // (clock skew) is not a forgery, so the start of validity is not held against it.
+      const chain = [deviceCert, ...memberChain];
+      const notBefore = Math.max(...chain.map((c) => c.notBefore.getTime()));
+      verifyDeviceChain(chain, { now: new Date(Math.max(this.time.getTime(), notBefore)), revocationLists: this.options.revocationLists?.() });
     } catch (cause) {
       this.fail("device-certificate", `device certificate: ${(cause as Error).message}`);
     }

@@ -49,3 +49,16 @@ export function gitCli(dir: string, ...args: string[]): string {
   if (result.status !== 0) throw new Error(`git ${args.join(" ")} failed: ${result.stderr}`);
   return result.stdout;
 }
+
+import { fetchPack, serveUploadPack, SwarmRepository as Repo } from "../src/index.js";
+import { duplexPair } from "./streams.js";
+
+/** `client` fetches `server`'s main over an in-memory stream through our upload-pack server and client. */
+export async function fetchOver(server: Repo, client: Repo | undefined, conversationId = server.conversationId): Promise<{ head: string; pack?: Uint8Array }> {
+  const [serverSide, clientSide] = duplexPair();
+  const serving = serveUploadPack(serverSide, async (id) => (id === server.conversationId ? server : undefined));
+  const hasCommit = client ? async (oid: string) => client.store.has(oid) : undefined;
+  const fetched = await fetchPack(clientSide, { conversationId, host: "0".repeat(64), haves: client ? await client.haves() : [], hasCommit });
+  await serving;
+  return fetched;
+}
