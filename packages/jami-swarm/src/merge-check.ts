@@ -2,36 +2,36 @@ import { parseCommit, type CommitObject } from "./commit-object.js";
 import { readTyped, type ObjectReader } from "./objects.js";
 import { EMPTY_TREE, type TreeReader } from "./tree.js";
 
+/** Every commit reachable from `start` (itself included), with its parents and time. */
+async function ancestry(objects: ObjectReader, start: string): Promise<Map<string, { parents: string[]; time: number }>> {
+  const seen = new Map<string, { parents: string[]; time: number }>();
+  const stack = [start];
+  while (stack.length > 0) {
+    const oid = stack.pop()!;
+    if (seen.has(oid)) continue;
+    const commit = parseCommit(await readTyped(objects, oid, "commit"));
+    seen.set(oid, { parents: commit.parents, time: commit.committer.timestamp });
+    for (const parent of commit.parents) if (!seen.has(parent)) stack.push(parent);
+  }
+  return seen;
+}
+
 /**
- * The best common ancestor of two commits (git's merge base for two heads): walk both sides newest first and
- * return the first commit reached from both. Undefined when the histories are unrelated.
+ * The best common ancestor of two commits (git's merge base for two heads): a common ancestor no other common
+ * ancestor descends from; the newest when several. Undefined when the histories are unrelated. Commit times
+ * are not trusted for correctness (they only order candidates).
  */
 export async function mergeBase(objects: ObjectReader, a: string, b: string): Promise<string | undefined> {
   if (a === b) return a;
-  const flags = new Map<string, number>();
-  const times = new Map<string, number>();
-  const queue: string[] = [];
-  const read = async (oid: string): Promise<CommitObject> => parseCommit(await readTyped(objects, oid, "commit"));
-  const push = async (oid: string, flag: number): Promise<void> => {
-    const had = flags.get(oid) ?? 0;
-    if ((had & flag) === flag) return;
-    flags.set(oid, had | flag);
-    if (!times.has(oid)) {
-      times.set(oid, (await read(oid)).committer.timestamp);
-      queue.push(oid);
-    }
-  };
-  await push(a, 1);
-  await push(b, 2);
-  while (queue.length > 0) {
-    // newest first; ties broken by id so the walk is deterministic
-    queue.sort((x, y) => times.get(x)! - times.get(y)! || (x < y ? -1 : 1));
-    const oid = queue.pop()!;
-    const flag = flags.get(oid)!;
-    if (flag === 3) return oid;
-    for (const parent of (await read(oid)).parents) await push(parent, flag);
-  }
-  return undefined;
+  const fromA = await ancestry(objects, a);
+  if (fromA.has(b)) return b;
+  const fromB = await ancestry(objects, b);
+  if (fromB.has(a)) return a;
+  const common = [...fromA.keys()].filter((oid) => fromB.has(oid));
+  const covered = new Set(common.flatMap((oid) => fromA.get(oid)!.parents));
+  const best = common.filter((oid) => !covered.has(oid));
+  best.sort((x, y) => fromA.get(y)!.time - fromA.get(x)!.time || (x < y ? -1 : 1));
+  return best[0];
 }
 
 /**

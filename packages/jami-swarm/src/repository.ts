@@ -371,11 +371,16 @@ export class SwarmRepository {
   }
 
   /** @internal fast-forward or merge `main` with an already validated remote head. */
-  async mergeRemote(remoteHead: string): Promise<{ result: FetchOutcome["result"]; mergeCommit?: string }> {
-    return mergeInto(this, remoteHead, async (changes, parents) => {
-      const author = this.author();
-      return this.commitOnMain(author, { type: "merge", message: `Merge commit '${parents[1]}'` }, changes, parents);
-    });
+  async mergeRemote(remoteHead: string, knownAncestors?: ReadonlySet<string>): Promise<{ result: FetchOutcome["result"]; mergeCommit?: string }> {
+    return mergeInto(
+      this,
+      remoteHead,
+      async (changes, parents) => {
+        const author = this.author();
+        return this.commitOnMain(author, { type: "merge", message: `Merge commit '${parents[1]}'` }, changes, parents);
+      },
+      knownAncestors,
+    );
   }
 
   /** Runs writes one at a time: every commit is built on the `main` the previous one left. */

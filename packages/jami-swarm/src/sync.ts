@@ -49,8 +49,15 @@ export async function applyFetch(
   const persisted = (oid: string): Promise<boolean> => repo.store.has(oid);
   const remoteRef = `refs/remotes/${remoteDevice}/main`;
   let fresh;
+  const boundary = new Set<string>();
   try {
-    fresh = (await walkNewestFirst(staged, remoteHead, persisted)).reverse();
+    fresh = (
+      await walkNewestFirst(staged, remoteHead, async (oid) => {
+        const known = await persisted(oid);
+        if (known) boundary.add(oid);
+        return known;
+      })
+    ).reverse();
     await new CommitValidator(staged, repo.conversationId, options).validate(fresh);
   } catch (error) {
     await git.deleteRef({ fs: repo.fs, gitdir: repo.gitdir, ref: remoteRef }).catch(() => undefined);
@@ -65,7 +72,7 @@ export async function applyFetch(
     repo.store.forgetPacks();
   }
   await git.writeRef({ fs: repo.fs, gitdir: repo.gitdir, ref: remoteRef, value: remoteHead, force: true });
-  const outcome = await repo.mergeRemote(remoteHead);
+  const outcome = await repo.mergeRemote(remoteHead, boundary);
   const newCommits: SwarmMessage[] = [];
   for (const { oid, commit } of fresh) {
     const message = await repo.toMessage(oid, commit);
@@ -83,8 +90,14 @@ export async function mergeInto(
   repo: SwarmRepository,
   remoteHead: string,
   makeMergeCommit: (changes: Map<string, Uint8Array | null>, parents: [string, string]) => Promise<string>,
+  knownAncestors: ReadonlySet<string> = new Set(),
 ): Promise<{ result: FetchOutcome["result"]; mergeCommit?: string }> {
   const head = await repo.head();
+  if (knownAncestors.has(head)) {
+    // the usual case, found without a walk: the fetched commits sit right on top of our head
+    await repo.moveMain(remoteHead, head);
+    return { result: "fast-forward" };
+  }
   const base = await mergeBase(repo.store, head, remoteHead);
   if (base === remoteHead) return { result: "up-to-date" };
   if (base === head) {
