@@ -4,6 +4,7 @@ import { accountCommand } from "./account.js";
 import { demoCommand } from "./demo.js";
 import { contactCommand, onlineCommand } from "./contact.js";
 import { dhtCommand } from "./dht.js";
+import { swarmCommand } from "./swarm.js";
 import { processIo, UsageError, type CliIo } from "./output.js";
 
 const HELP = `jami — the Jami SDK command line (every command prints one JSON document)
@@ -26,6 +27,11 @@ const HELP = `jami — the Jami SDK command line (every command prints one JSON 
   jami dht put    KEY VALUE --bootstrap HOST:PORT [--type N] [--user-type T]
   jami dht listen KEY --bootstrap HOST:PORT [--duration S]
       (dht commands print JSON lines; node and listen run until Ctrl-C)
+
+  jami swarm verify DIR [--lenient]   checks a conversation repository (jamid's or ours) commit by commit:
+                                      {conversationId, mode, head, commits, members}, or exit 1 with
+                                      {error: {code, message, commit, rule}} for the first refused commit
+  jami swarm log DIR                  its messages in display order, newest first (JSON lines)
 
 The password may also come from the JAMI_PASSWORD environment variable.
 On failure: {"error": {"code", "message"}} and a non-zero exit status.
@@ -57,6 +63,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
         "no-rate-limit": { type: "boolean" },
         proxy: { type: "string" },
         "accept-all": { type: "boolean" },
+        lenient: { type: "boolean" },
       },
     });
     const [command, sub] = positionals;
@@ -78,6 +85,8 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       case "dht":
         await dhtCommand(sub, positionals.slice(2), values, io, io.signal);
         return 0;
+      case "swarm":
+        return await swarmCommand(sub, positionals.slice(2), values, io);
       case "demo":
         await demoCommand(io);
         return 0;
