@@ -5,10 +5,11 @@ import { benchDht } from "./dht.js";
 import { benchDtls } from "./dtls.js";
 import { benchIdentity } from "./identity.js";
 import { benchLinks } from "./links.js";
+import { benchSwarm } from "./swarm.js";
 
-/** `npm run bench`: every benchmark (or `BENCH_ONLY=identity,dht,account,links,dtls`), printed and saved to bench/results/. */
+/** `npm run bench`: every benchmark (or `BENCH_ONLY=identity,dht,account,links,dtls,swarm`), printed and saved to bench/results/. */
 async function main() {
-  const only = (process.env.BENCH_ONLY ?? "identity,dht,account,links,dtls").split(",");
+  const only = (process.env.BENCH_ONLY ?? "identity,dht,account,links,dtls,swarm").split(",");
   const part = <T>(name: string, run: () => Promise<T>): Promise<T | undefined> => (only.includes(name) ? run() : Promise.resolve(undefined));
   const results = {
     date: new Date().toISOString(),
@@ -18,6 +19,7 @@ async function main() {
     account: await part("account", benchAccount),
     links: await part("links", benchLinks),
     dtls: await part("dtls", benchDtls),
+    swarm: await part("swarm", benchSwarm),
   };
   const dir = join(__dirname, "results");
   mkdirSync(dir, { recursive: true });

@@ -34,15 +34,19 @@ export async function exists(fs: GitFs, path: string): Promise<boolean> {
   }
 }
 
+/** Creates `path` and any missing parents (tries the directory itself first: usually only it is missing). */
 export async function mkdirp(fs: GitFs, path: string): Promise<void> {
-  const parts = path.split("/");
-  for (let i = 1; i <= parts.length; i++) {
-    const dir = parts.slice(0, i).join("/");
-    if (dir === "" || (await exists(fs, dir))) continue;
-    try {
-      await fs.promises.mkdir(dir);
-    } catch (error) {
-      if (!(await exists(fs, dir))) throw error;
-    }
+  try {
+    await fs.promises.mkdir(path);
+    return;
+  } catch {
+    if (await exists(fs, path)) return;
+  }
+  const parent = path.slice(0, path.lastIndexOf("/"));
+  if (parent && parent !== path) await mkdirp(fs, parent);
+  try {
+    await fs.promises.mkdir(path);
+  } catch (error) {
+    if (!(await exists(fs, path))) throw error;
   }
 }

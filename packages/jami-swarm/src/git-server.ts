@@ -3,7 +3,7 @@ import createDebug from "debug";
 import { throwIfAborted } from "./abort.js";
 import { SwarmError } from "./errors.js";
 import { objectsToSend } from "./pack-objects.js";
-import { writePack } from "./pack.js";
+import { writePack, type PackInput } from "./pack.js";
 import { ByteReader, FLUSH, PktReader, flushPkt, pkt } from "./pktline.js";
 import type { SwarmRepository } from "./repository.js";
 
@@ -95,7 +95,14 @@ export async function serveUploadPack(
     }
     if (!acked) write(pkt("NAK\n"));
     throwIfAborted(options.signal);
-    const pack = writePack((await objectsToSend(repo.store, want, common)).values());
+    const objects = await objectsToSend(repo.store, want, common);
+    const inputs: PackInput[] = [];
+    for (const [oid, object] of objects) {
+      // reuse what a stored pack already holds deflated (git's pack reuse): serving is then mostly copying
+      const stored = await repo.store.compressed(oid);
+      inputs.push(stored ? { type: object.type, size: stored.size, deflated: stored.data } : object);
+    }
+    const pack = writePack(inputs);
     if (sideBand === 0) write(pack);
     else {
       const chunk = sideBand - 5;

@@ -1,7 +1,8 @@
-import git from "isomorphic-git";
 import { createHash } from "node:crypto";
+import { deflateSync, inflateSync } from "node:zlib";
 import { SwarmError } from "./errors.js";
-import type { GitFs } from "./fs.js";
+import { exists, joinPath, mkdirp, type GitFs } from "./fs.js";
+import { StoredPacks } from "./stored-packs.js";
 
 export type ObjectType = "commit" | "tree" | "blob" | "tag";
 
@@ -26,14 +27,16 @@ export function objectId(type: ObjectType, content: Uint8Array): string {
  * stores nothing.
  */
 export class ObjectStore {
-  private readonly cache: object = {};
   private readonly recent = new Map<string, RawObject>();
   private static readonly RECENT_LIMIT = 4096;
+  private readonly packs: StoredPacks;
 
   constructor(
     readonly fs: GitFs,
     readonly gitdir: string,
-  ) {}
+  ) {
+    this.packs = new StoredPacks(fs, gitdir);
+  }
 
   /** A view that reads `staged` first, then this store; nothing is written by it. */
   withStaged(staged: ReadonlyMap<string, RawObject>): ObjectReader {
@@ -46,15 +49,39 @@ export class ObjectStore {
   async read(oid: string): Promise<RawObject> {
     const hit = this.recent.get(oid);
     if (hit) return hit;
-    let result: { type: string; object: unknown };
-    try {
-      result = await git.readObject({ fs: this.fs, gitdir: this.gitdir, oid, format: "content", cache: this.cache });
-    } catch (cause) {
-      throw new SwarmError("OBJECT_NOT_FOUND", `object ${oid} is not in the repository`, { cause });
-    }
-    const object: RawObject = { type: result.type as ObjectType, content: result.object as Uint8Array };
+    const object = (await this.packs.read(oid)) ?? (await this.readLoose(oid));
+    if (!object) throw new SwarmError("OBJECT_NOT_FOUND", `object ${oid} is not in the repository`);
     this.remember(oid, object);
     return object;
+  }
+
+  /** @internal the stored zlib bytes of a packed whole object, for pack reuse. */
+  compressed(oid: string): Promise<{ code: number; size: number; data: Uint8Array } | undefined> {
+    return this.packs.compressed(oid);
+  }
+
+  /** A loose object (`objects/xx/yyyy…`, zlib of `"<type> <size>\0" + content`), read with node:zlib. */
+  private async readLoose(oid: string): Promise<RawObject | undefined> {
+    if (!/^[0-9a-f]{40}$/.test(oid)) return undefined;
+    let file: Uint8Array | string;
+    try {
+      file = await this.fs.promises.readFile(joinPath(this.gitdir, "objects", oid.slice(0, 2), oid.slice(2)));
+    } catch {
+      return undefined;
+    }
+    let raw: Uint8Array;
+    try {
+      raw = inflateSync(typeof file === "string" ? new TextEncoder().encode(file) : file);
+    } catch (cause) {
+      throw new SwarmError("OBJECT_INVALID", `loose object ${oid} does not inflate`, { cause });
+    }
+    const nul = raw.indexOf(0);
+    const [type, size] = new TextDecoder().decode(raw.subarray(0, nul < 0 ? 0 : nul)).split(" ");
+    const content = raw.subarray(nul + 1);
+    if (!["commit", "tree", "blob", "tag"].includes(type ?? "") || Number(size) !== content.byteLength || objectId(type as ObjectType, content) !== oid) {
+      throw new SwarmError("OBJECT_INVALID", `loose object ${oid} is corrupt`);
+    }
+    return { type: type as ObjectType, content };
   }
 
   async has(oid: string): Promise<boolean> {
@@ -67,19 +94,27 @@ export class ObjectStore {
     }
   }
 
-  /** Writes one loose object and returns its id. */
+  /** Writes one loose object (node:zlib, as git lays it out) and returns its id. */
   async write(type: ObjectType, content: Uint8Array): Promise<string> {
     const oid = objectId(type, content);
-    if (!this.recent.has(oid)) {
-      await git.writeObject({ fs: this.fs, gitdir: this.gitdir, type, object: content, format: "content", oid });
-      this.remember(oid, { type, content });
+    if (this.recent.has(oid)) return oid;
+    const dir = joinPath(this.gitdir, "objects", oid.slice(0, 2));
+    const path = joinPath(dir, oid.slice(2));
+    if (!(await exists(this.fs, path))) {
+      await mkdirp(this.fs, dir);
+      const header = encoder.encode(`${type} ${content.byteLength}\0`);
+      const raw = new Uint8Array(header.byteLength + content.byteLength);
+      raw.set(header, 0);
+      raw.set(content, header.byteLength);
+      await this.fs.promises.writeFile(path, deflateSync(raw));
     }
+    this.remember(oid, { type, content });
     return oid;
   }
 
-  /** After a pack was added on disk: isomorphic-git caches the pack list, so start afresh. */
+  /** After a pack was added on disk: read the pack list afresh. */
   forgetPacks(): void {
-    for (const key of Object.keys(this.cache)) delete (this.cache as Record<string, unknown>)[key];
+    this.packs.reset();
   }
 
   private remember(oid: string, object: RawObject): void {

@@ -73,52 +73,21 @@ export function parsePack(pack: Uint8Array, options: { limits?: Partial<PackLimi
   for (let i = 0; i < count; i++) {
     const start = at;
     if (at >= bodyEnd) throw bad(`pack ends after ${i} of ${count} objects`);
-    let byte = pack[at++]!;
-    const code = (byte >> 4) & 7;
-    let size = byte & 0x0f;
-    let shift = 4;
-    while (byte & 0x80) {
-      if (at >= bodyEnd || shift > 49) throw bad("bad object header");
-      byte = pack[at++]!;
-      size += (byte & 0x7f) * 2 ** shift;
-      shift += 7;
-    }
+    const header = readEntryHeader(pack, at, bodyEnd);
     let baseObject: RawObject | undefined;
-    if (code === OFS_DELTA) {
-      byte = pack[at++]!;
-      let distance = byte & 0x7f;
-      while (byte & 0x80) {
-        if (at >= bodyEnd || distance > 2 ** 40) throw bad("bad delta offset");
-        byte = pack[at++]!;
-        distance = (distance + 1) * 128 + (byte & 0x7f);
-      }
-      baseObject = byOffset.get(start - distance);
+    if (header.baseOffset !== undefined) {
+      baseObject = byOffset.get(header.baseOffset);
       if (!baseObject) throw bad(`delta at ${start} names no object of the pack`);
-    } else if (code === REF_DELTA) {
-      if (at + 20 > bodyEnd) throw bad("truncated delta base");
-      const baseOid = toHex(pack.subarray(at, at + 20));
-      at += 20;
-      baseObject = objects.get(baseOid) ?? options.base?.(baseOid);
-      if (!baseObject) throw bad(`delta on ${baseOid}, an object the pack does not carry`);
-    } else if (!TYPE_CODES[code]) throw bad(`object type ${code}`);
-    if (size > limits.maxObjectBytes) throw new SwarmError("PACK_TOO_LARGE", `object of ${size} bytes`);
-    let inflated: Uint8Array;
-    let consumed: number;
-    try {
-      const result = inflateSync(pack.subarray(at, bodyEnd), { info: true, maxOutputLength: Math.max(size, 1) }) as unknown as {
-        buffer: Buffer;
-        engine: { bytesWritten: number };
-      };
-      inflated = result.buffer;
-      consumed = result.engine.bytesWritten;
-    } catch (cause) {
-      throw new SwarmError("PACK_INVALID", `object at ${start} does not inflate to its ${size} bytes`, { cause });
+    } else if (header.baseOid !== undefined) {
+      baseObject = objects.get(header.baseOid) ?? options.base?.(header.baseOid);
+      if (!baseObject) throw bad(`delta on ${header.baseOid}, an object the pack does not carry`);
     }
-    if (inflated.byteLength !== size) throw bad(`object at ${start} inflates to ${inflated.byteLength} bytes, not ${size}`);
-    at += consumed;
+    if (header.size > limits.maxObjectBytes) throw new SwarmError("PACK_TOO_LARGE", `object of ${header.size} bytes`);
+    const { data: inflated, consumed } = inflateEntry(pack, header.dataStart, bodyEnd, header.size, start);
+    at = header.dataStart + consumed;
     const object: RawObject = baseObject
       ? { type: baseObject.type, content: applyDelta(baseObject.content, inflated, limits.maxObjectBytes) }
-      : { type: TYPE_CODES[code]!, content: inflated };
+      : { type: TYPE_CODES[header.code]!, content: inflated };
     total += object.content.byteLength;
     if (total > limits.maxTotalBytes) throw new SwarmError("PACK_TOO_LARGE", `objects inflate past ${limits.maxTotalBytes} bytes`);
     const oid = objectId(object.type, object.content);
@@ -130,6 +99,57 @@ export function parsePack(pack: Uint8Array, options: { limits?: Partial<PackLimi
   if (at !== bodyEnd) throw bad(`${bodyEnd - at} bytes after the last object`);
   return { objects, entries, checksum };
 }
+
+/** The header of the pack entry at `at`: type code, inflated size, where the zlib data starts, the delta base. */
+export function readEntryHeader(
+  pack: Uint8Array,
+  at: number,
+  end: number,
+): { code: number; size: number; dataStart: number; baseOffset?: number; baseOid?: string } {
+  const start = at;
+  let byte = pack[at++]!;
+  const code = (byte >> 4) & 7;
+  let size = byte & 0x0f;
+  let shift = 4;
+  while (byte & 0x80) {
+    if (at >= end || shift > 49) throw bad("bad object header");
+    byte = pack[at++]!;
+    size += (byte & 0x7f) * 2 ** shift;
+    shift += 7;
+  }
+  if (code === OFS_DELTA) {
+    if (at >= end) throw bad("truncated delta offset");
+    byte = pack[at++]!;
+    let distance = byte & 0x7f;
+    while (byte & 0x80) {
+      if (at >= end || distance > 2 ** 40) throw bad("bad delta offset");
+      byte = pack[at++]!;
+      distance = (distance + 1) * 128 + (byte & 0x7f);
+    }
+    if (distance > start) throw bad(`delta at ${start} points before the pack`);
+    return { code, size, dataStart: at, baseOffset: start - distance };
+  }
+  if (code === REF_DELTA) {
+    if (at + 20 > end) throw bad("truncated delta base");
+    return { code, size, dataStart: at + 20, baseOid: toHex(pack.subarray(at, at + 20)) };
+  }
+  if (!TYPE_CODES[code]) throw bad(`object type ${code}`);
+  return { code, size, dataStart: at };
+}
+
+/** Inflates exactly `size` bytes at `at` (never more: the zlib-bomb guard) and says how much input it used. */
+export function inflateEntry(pack: Uint8Array, at: number, end: number, size: number, entryStart: number): { data: Uint8Array; consumed: number } {
+  let result: { buffer: Buffer; engine: { bytesWritten: number } };
+  try {
+    result = inflateSync(pack.subarray(at, end), { info: true, maxOutputLength: Math.max(size, 1) }) as unknown as typeof result;
+  } catch (cause) {
+    throw new SwarmError("PACK_INVALID", `object at ${entryStart} does not inflate to its ${size} bytes`, { cause });
+  }
+  if (result.buffer.byteLength !== size) throw bad(`object at ${entryStart} inflates to ${result.buffer.byteLength} bytes, not ${size}`);
+  return { data: result.buffer, consumed: result.engine.bytesWritten };
+}
+
+export const PACK_TYPES = TYPE_CODES;
 
 function readVarint(delta: Uint8Array, at: { i: number }): number {
   let value = 0;
@@ -174,13 +194,16 @@ export function applyDelta(base: Uint8Array, delta: Uint8Array, maxBytes: number
   return out;
 }
 
-/** A pack of whole objects (no deltas), each deflated with node:zlib. */
-export function writePack(objects: Iterable<RawObject>): Uint8Array {
+/** An object for `writePack`: whole, or already deflated (copied from a stored pack). */
+export type PackInput = RawObject | { type: ObjectType; size: number; deflated: Uint8Array };
+
+/** A pack of whole objects (no deltas), each deflated with node:zlib unless given deflated. */
+export function writePack(objects: Iterable<PackInput>): Uint8Array {
   const parts: Uint8Array[] = [];
   let count = 0;
   for (const object of objects) {
     const header: number[] = [];
-    let size = object.content.byteLength;
+    let size = "deflated" in object ? object.size : object.content.byteLength;
     let byte = (CODE_OF[object.type] << 4) | (size & 0x0f);
     size = Math.floor(size / 16);
     while (size > 0) {
@@ -189,7 +212,7 @@ export function writePack(objects: Iterable<RawObject>): Uint8Array {
       size = Math.floor(size / 128);
     }
     header.push(byte);
-    parts.push(Uint8Array.from(header), deflateSync(object.content, { level: 1 }));
+    parts.push(Uint8Array.from(header), "deflated" in object ? object.deflated : deflateSync(object.content, { level: 1 }));
     count++;
   }
   const head = new Uint8Array(12);

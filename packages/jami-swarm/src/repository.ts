@@ -410,7 +410,9 @@ export class SwarmRepository {
     const tree = await editTree(this.store, this.trees, parentTree, changes);
     const bytes = signCommit(author, tree, parents ?? [head], encodeBody(body), this.options.now?.() ?? new Date());
     const oid = objectId("commit", bytes);
-    const validator = new CommitValidator(this.store.withStaged(new Map([[oid, { type: "commit", content: bytes }]])), this.conversationId, this.options);
+    const validator = new CommitValidator(this.store.withStaged(new Map([[oid, { type: "commit", content: bytes }]])), this.conversationId, this.options, {
+      certs: this.certs,
+    });
     await validator.validateOne({ oid, body: bytes });
     await this.store.write("commit", bytes);
     await this.moveMain(oid, head);

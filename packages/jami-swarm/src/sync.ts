@@ -53,6 +53,8 @@ export async function applyFetch(
   try {
     fresh = (
       await walkNewestFirst(staged, remoteHead, async (oid) => {
+        // what the pack carries is validated (again, if we had it: harmless); only what it lacks must be ours
+        if (parsed.objects.has(oid)) return false;
         const known = await persisted(oid);
         if (known) boundary.add(oid);
         return known;

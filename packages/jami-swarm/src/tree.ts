@@ -140,6 +140,7 @@ export interface TreeChange {
  * disappear, as in git. New blobs and trees are written to `store`.
  */
 export async function editTree(store: ObjectStore, reader: TreeReader, treeOid: string, changes: ReadonlyMap<string, Uint8Array | null>): Promise<string> {
+  if (changes.size === 0) return treeOid;
   const byHead = new Map<string, Map<string, Uint8Array | null>>();
   const here = new Map<string, Uint8Array | null>();
   for (const [path, content] of changes) {

@@ -1,3 +1,4 @@
+import { verify as nodeVerify } from "node:crypto";
 import { fromBase64 } from "jami-core";
 import { verifyDeviceChain, type Certificate, type RevocationList } from "jami-identity";
 import { messageFields } from "./bodies.js";
@@ -35,30 +36,63 @@ const VOTE_PATH = /^votes\/(ban|unban)\/(members|devices|admins|invited)\/([^/]+
 export class CommitValidator {
   readonly trees: TreeReader;
   readonly certs: CertificateCache;
+  /** @internal chains whose signatures and revocation were checked, by certificate fingerprints. */
+  readonly verifiedChains = new WeakMap<Certificate, WeakMap<Certificate, { notAfter: number }>>();
+  /** @internal the revocation lists, read once per validation. */
+  readonly revocationLists: RevocationList[];
   private readonly strict: boolean;
 
   constructor(
     private readonly objects: ObjectReader,
     private readonly conversationId: string,
     private readonly options: ValidationOptions = {},
+    shared: { certs?: CertificateCache } = {},
   ) {
     this.trees = new TreeReader(objects);
-    this.certs = new CertificateCache(objects);
+    // parsed certificates are keyed by blob id (content): a repository can share them across validations
+    this.certs = shared.certs ?? new CertificateCache(objects);
     this.strict = (options.mode ?? "strict") === "strict";
+    this.revocationLists = [...(options.revocationLists?.() ?? [])];
   }
 
+  /**
+   * Validates commits oldest first. Signatures are verified on the thread pool while the next commits' rules
+   * are checked; the refusal reported is still the first one in commit order.
+   */
   async validate(commits: Iterable<CommitToCheck>): Promise<void> {
-    for (const commit of commits) await this.validateOne(commit);
+    const signatures: Array<Promise<void>> = [];
+    let settled = 0;
+    const settle = async (): Promise<void> => {
+      for (; settled < signatures.length; settled++) await signatures[settled];
+    };
+    try {
+      for (const commit of commits) {
+        await this.check(commit, signatures);
+        // keep the number in flight bounded
+        if (signatures.length - settled >= 256) await settle();
+      }
+    } catch (error) {
+      await settle();
+      throw error;
+    }
+    await settle();
   }
 
-  async validateOne({ oid, body }: CommitToCheck): Promise<CommitObject> {
+  async validateOne(commit: CommitToCheck): Promise<CommitObject> {
+    const signatures: Array<Promise<void>> = [];
+    const parsed = await this.check(commit, signatures);
+    await Promise.all(signatures);
+    return parsed;
+  }
+
+  private async check({ oid, body }: CommitToCheck, signatures: Array<Promise<void>>): Promise<CommitObject> {
     let commit: CommitObject;
     try {
       commit = parseCommit(body);
     } catch (cause) {
       throw new CommitRejectedError(oid, "commit-format", (cause as Error).message, { cause });
     }
-    const check = new CommitCheck(this, oid, commit, body, this.strict, this.options);
+    const check = new CommitCheck(this, oid, commit, body, this.strict, this.options, signatures);
     const device = commit.author.email;
     if (!DEVICE_ID.test(device)) check.fail("commit-format", `author e-mail "${device}" is not a device id`);
     if (commit.parents.length === 0) {
@@ -105,6 +139,7 @@ class CommitCheck {
     private readonly body: Uint8Array,
     private readonly strict: boolean,
     private readonly options: ValidationOptions,
+    private readonly signatures: Array<Promise<void>>,
   ) {
     this.device = commit.author.email;
     this.trees = validator.trees;
@@ -165,21 +200,40 @@ class CommitCheck {
     } catch {
       this.fail("signature", "signature is not base64");
     }
-    if (!deviceCert.publicKey.verify(signed.payload, signature, "sha512")) this.fail("signature", "signature does not verify with the author's device key");
+    const oid = this.oid;
+    this.signatures.push(
+      new Promise<void>((resolve, reject) => {
+        nodeVerify("sha512", signed.payload, deviceCert.publicKey.keyObject, signature, (error, valid) => {
+          if (!error && valid) resolve();
+          else reject(new CommitRejectedError(oid, "signature", "signature does not verify with the author's device key"));
+        });
+      }),
+    );
+    // the rejection is read in commit order by `validate`; never let it surface as unhandled meanwhile
+    this.signatures[this.signatures.length - 1]!.catch(() => undefined);
   }
 
   /** Today's chain check: the device certificate is signed by the member's account certificate, not revoked. */
   private verifyChain(deviceCert: Certificate, memberChain: Certificate[]): void {
     if (!this.strict) return;
+    const chain = [deviceCert, ...memberChain];
+    // The signatures of a chain do not change from one commit to the next: check them once per validator,
+    // and only the commit-time-dependent part (validity window) per commit.
+    // certificates come from the cache by blob, so the same files give the same objects
+    let byMember = this.validator.verifiedChains.get(deviceCert);
+    if (!byMember) this.validator.verifiedChains.set(deviceCert, (byMember = new WeakMap()));
+    const known = byMember.get(memberChain[0]!);
+    const time = this.time.getTime();
+    if (known && time <= known.notAfter) return;
     try {
       // Validity is judged at the commit's time, as jamid judges expiry; a commit dated before its certificates
       // (clock skew) is not a forgery, so the start of validity is not held against it.
-      const chain = [deviceCert, ...memberChain];
       const notBefore = Math.max(...chain.map((c) => c.notBefore.getTime()));
-      verifyDeviceChain(chain, { now: new Date(Math.max(this.time.getTime(), notBefore)), revocationLists: this.options.revocationLists?.() });
+      verifyDeviceChain(chain, { now: new Date(Math.max(time, notBefore)), revocationLists: this.validator.revocationLists });
     } catch (cause) {
       this.fail("device-certificate", `device certificate: ${(cause as Error).message}`);
     }
+    byMember.set(memberChain[0]!, { notAfter: Math.min(...chain.map((c) => c.notAfter.getTime())) });
   }
 
   async initial(): Promise<void> {
