@@ -97,10 +97,10 @@ export async function serveUploadPack(
     throwIfAborted(options.signal);
     const objects = await objectsToSend(repo.store, want, common);
     const inputs: PackInput[] = [];
-    for (const [oid, object] of objects) {
+    for (const [oid, type] of objects) {
       // reuse what a stored pack already holds deflated (git's pack reuse): serving is then mostly copying
       const stored = await repo.store.compressed(oid);
-      inputs.push(stored ? { type: object.type, size: stored.size, deflated: stored.data } : object);
+      inputs.push(stored ? { type, size: stored.size, deflated: stored.data } : await repo.store.read(oid));
     }
     const pack = writePack(inputs);
     if (sideBand === 0) write(pack);

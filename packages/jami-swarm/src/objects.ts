@@ -3,6 +3,7 @@ import { deflateSync, inflateSync } from "node:zlib";
 import { SwarmError } from "./errors.js";
 import { exists, joinPath, mkdirp, type GitFs } from "./fs.js";
 import { StoredPacks } from "./stored-packs.js";
+import { parseCommit } from "./commit-object.js";
 
 export type ObjectType = "commit" | "tree" | "blob" | "tag";
 
@@ -29,6 +30,8 @@ export function objectId(type: ObjectType, content: Uint8Array): string {
 export class ObjectStore {
   private readonly recent = new Map<string, RawObject>();
   private static readonly RECENT_LIMIT = 4096;
+  private static readonly GRAPH_LIMIT = 200_000;
+  private readonly graph = new Map<string, CommitLinks>();
   private readonly packs: StoredPacks;
 
   constructor(
@@ -53,6 +56,23 @@ export class ObjectStore {
     if (!object) throw new SwarmError("OBJECT_NOT_FOUND", `object ${oid} is not in the repository`);
     this.remember(oid, object);
     return object;
+  }
+
+  /**
+   * A commit's parents, tree and committer time, remembered for the life of the store (commits never change):
+   * what serving a clone walks, without inflating and parsing every commit again (git's commit-graph idea).
+   */
+  async links(oid: string): Promise<CommitLinks> {
+    let links = this.graph.get(oid);
+    if (!links) {
+      const object = await this.read(oid);
+      if (object.type !== "commit") throw new SwarmError("OBJECT_INVALID", `object ${oid} is a ${object.type}, expected a commit`);
+      const commit = parseCommit(object.content);
+      links = { parents: commit.parents, tree: commit.tree, time: commit.committer.timestamp };
+      if (this.graph.size >= ObjectStore.GRAPH_LIMIT) this.graph.delete(this.graph.keys().next().value!);
+      this.graph.set(oid, links);
+    }
+    return links;
   }
 
   /** @internal the stored zlib bytes of a packed whole object, for pack reuse. */
@@ -85,13 +105,8 @@ export class ObjectStore {
   }
 
   async has(oid: string): Promise<boolean> {
-    if (this.recent.has(oid)) return true;
-    try {
-      await this.read(oid);
-      return true;
-    } catch {
-      return false;
-    }
+    if (this.recent.has(oid) || this.graph.has(oid) || (await this.packs.has(oid))) return true;
+    return /^[0-9a-f]{40}$/.test(oid) && exists(this.fs, joinPath(this.gitdir, "objects", oid.slice(0, 2), oid.slice(2)));
   }
 
   /** Writes one loose object (node:zlib, as git lays it out) and returns its id. */
@@ -121,6 +136,13 @@ export class ObjectStore {
     if (this.recent.size >= ObjectStore.RECENT_LIMIT) this.recent.delete(this.recent.keys().next().value!);
     this.recent.set(oid, object);
   }
+}
+
+export interface CommitLinks {
+  parents: string[];
+  tree: string;
+  /** Committer time, Unix seconds. */
+  time: number;
 }
 
 /** What validation and tree walks need: reading objects, wherever they are. */

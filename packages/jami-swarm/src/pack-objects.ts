@@ -1,21 +1,18 @@
-import { parseCommit } from "./commit-object.js";
-import { readTyped, type ObjectReader, type RawObject } from "./objects.js";
+import type { ObjectStore, ObjectType } from "./objects.js";
 import { DIRECTORY_MODE, TreeReader } from "./tree.js";
 
 /**
  * The objects a fetch of `want` needs when the client has `haves` (git's revision walk, newest first, stopping
- * when only commits the client has are left), commits first then their new trees and blobs.
+ * when only commits the client has are left): commits first, then their new trees and blobs, by id and type.
  */
-export async function objectsToSend(objects: ObjectReader, want: string, haves: readonly string[]): Promise<Map<string, RawObject>> {
+export async function objectsToSend(store: ObjectStore, want: string, haves: readonly string[]): Promise<Map<string, ObjectType>> {
   const UNINTERESTING = 1;
   const flags = new Map<string, number>();
-  const queued = new Map<string, { time: number; parents: string[]; tree: string; raw: RawObject }>();
+  const queued = new Map<string, { time: number; parents: string[]; tree: string }>();
   const queue: string[] = [];
   const load = async (oid: string): Promise<void> => {
     if (queued.has(oid)) return;
-    const raw = await objects.read(oid);
-    const commit = parseCommit(raw.content);
-    queued.set(oid, { time: commit.committer.timestamp, parents: commit.parents, tree: commit.tree, raw });
+    queued.set(oid, await store.links(oid));
     queue.push(oid);
   };
   for (const have of haves) {
@@ -27,22 +24,31 @@ export async function objectsToSend(objects: ObjectReader, want: string, haves: 
   const sent: string[] = [];
   const boundaryTrees: string[] = [];
   const done = new Set<string>();
-  while (queue.some((oid) => !done.has(oid) && flags.get(oid) !== UNINTERESTING)) {
-    queue.sort((a, b) => queued.get(a)!.time - queued.get(b)!.time || (a < b ? -1 : 1));
+  let interesting = queue.filter((oid) => flags.get(oid) !== UNINTERESTING).length;
+  while (interesting > 0 && queue.length > 0) {
+    if (queue.length > 1) queue.sort((a, b) => queued.get(a)!.time - queued.get(b)!.time || (a < b ? -1 : 1));
     const oid = queue.pop()!;
+    const uninteresting = flags.get(oid) === UNINTERESTING;
+    if (!uninteresting) interesting--;
     if (done.has(oid)) continue;
     done.add(oid);
     const entry = queued.get(oid)!;
-    const uninteresting = flags.get(oid) === UNINTERESTING;
     if (uninteresting) boundaryTrees.push(entry.tree);
     else sent.push(oid);
     for (const parent of entry.parents) {
+      if (done.has(parent)) continue;
+      const wasQueued = queued.has(parent);
+      const before = flags.get(parent);
       if (uninteresting) flags.set(parent, UNINTERESTING);
-      else if (!flags.has(parent)) flags.set(parent, 0);
-      if (!done.has(parent) && (await objects.has(parent))) await load(parent);
+      else if (before === undefined) flags.set(parent, 0);
+      if (!wasQueued) {
+        if (!(await store.has(parent))) continue;
+        await load(parent);
+        if (flags.get(parent) !== UNINTERESTING) interesting++;
+      } else if (before !== UNINTERESTING && flags.get(parent) === UNINTERESTING) interesting--;
     }
   }
-  const trees = new TreeReader(objects);
+  const trees = new TreeReader(store);
   const known = new Set<string>();
   const markKnown = async (tree: string): Promise<void> => {
     if (known.has(tree)) return;
@@ -53,14 +59,14 @@ export async function objectsToSend(objects: ObjectReader, want: string, haves: 
     }
   };
   for (const tree of boundaryTrees) await markKnown(tree);
-  const out = new Map<string, RawObject>();
-  for (const oid of sent) out.set(oid, queued.get(oid)!.raw);
+  const out = new Map<string, ObjectType>();
+  for (const oid of sent) out.set(oid, "commit");
   const addTree = async (tree: string): Promise<void> => {
     if (known.has(tree) || out.has(tree)) return;
-    out.set(tree, { type: "tree", content: await readTyped(objects, tree, "tree") });
+    out.set(tree, "tree");
     for (const entry of await trees.entries(tree)) {
       if (entry.mode === DIRECTORY_MODE) await addTree(entry.oid);
-      else if (!known.has(entry.oid) && !out.has(entry.oid)) out.set(entry.oid, await objects.read(entry.oid));
+      else if (!known.has(entry.oid) && !out.has(entry.oid)) out.set(entry.oid, "blob");
     }
   };
   for (const oid of sent) await addTree(queued.get(oid)!.tree);

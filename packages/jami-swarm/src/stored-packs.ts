@@ -33,6 +33,10 @@ export class StoredPacks {
     this.packs = undefined;
   }
 
+  async has(oid: string): Promise<boolean> {
+    return (await this.load()).some((pack) => pack.offsets.has(oid));
+  }
+
   async read(oid: string): Promise<RawObject | undefined> {
     for (const pack of await this.load()) {
       const offset = pack.offsets.get(oid);
