@@ -10,6 +10,7 @@ import { readProfileVcf, writeProfileVcf, type ConversationProfile } from "./pro
  */
 export interface OpsHost {
   selfUri(): string;
+  selfDevice(): string;
   mode(): Promise<number>;
   initialMembers(): Promise<string[]>;
   roleOf(uri: string): Promise<MemberRole | undefined>;
@@ -132,6 +133,10 @@ export async function voteBan(host: OpsHost, uri: string, kind: "ban" | "unban",
 /** Merges `update` into the current `profile.vcf` (admins only, as 13.7). */
 export async function updateProfile(host: OpsHost, update: ConversationProfile): Promise<string> {
   await requireRole(host, "admin", "updating the profile");
+  if (!(await host.exists(`devices/${host.selfDevice()}.crt`))) {
+    // jamid's writer would add the device certificate to this commit, and its validator refuses exactly that
+    throw new SwarmError("NOT_PERMITTED", "a profile update cannot be this device's first commit (jamid refuses it): commit something else first");
+  }
   const current = await host.readFile("profile.vcf");
   const merged = { ...(current ? readProfileVcf(new TextDecoder().decode(current)) : {}), ...update };
   return host.commit({ type: "application/update-profile" }, new Map([["profile.vcf", encoder.encode(writeProfileVcf(merged))]]));

@@ -316,6 +316,7 @@ export class SwarmRepository {
     const tree = async (): Promise<string> => (await this.readCommit(await this.head())).tree;
     return {
       selfUri: () => self,
+      selfDevice: () => author.device.certificate.deviceId.toString(),
       mode: () => this.mode(),
       initialMembers: async () => {
         const info = await this.initialInfo();

@@ -123,6 +123,39 @@ describe("a conversation between our own repositories", () => {
     expect(await a.roleOf(uriOf(bob))).toBe("invited");
   });
 
+  it("modes 1–3 create groups; anything else, or a one-to-one without its peer, is refused", async () => {
+    for (const mode of [1, 3] as const) {
+      const repo = await SwarmRepository.create(join(tmp.dir, `m${mode}`), { mode }, { fs: nodeFs, author: { device: alice }, now });
+      expect(await repo.mode()).toBe(mode);
+      expect((await repo.readCommit(repo.conversationId)).message).toBe(`{"mode":${mode},"type":"initial"}`);
+    }
+    await expect(SwarmRepository.create(tmp.dir, { mode: 4 as 0 }, { fs: nodeFs, author: { device: alice } })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
+    await expect(SwarmRepository.create(tmp.dir, { mode: 0 }, { fs: nodeFs, author: { device: alice } })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect(SwarmRepository.create(tmp.dir, { mode: 2 }, { fs: nodeFs })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  });
+
+  it("a profile.vcf changed on two devices of the admin merges to the side with the greater commit id, as jamid", async () => {
+    const { devices } = await newAccount(2);
+    const [one, two] = devices as [DeviceIdentity, DeviceIdentity];
+    const a = await SwarmRepository.create(join(tmp.dir, "one"), { mode: 2 }, { fs: nodeFs, author: { device: one }, now });
+    const b = await cloneFrom(a, two, join(tmp.dir, "two"));
+    // jamid refuses a profile update that also brings the device's certificate (its own writer would make one):
+    // ours refuses to write it and says why
+    await expect(b.updateProfile({ title: "too early" })).rejects.toMatchObject({ code: "NOT_PERMITTED", message: expect.stringContaining("first commit") });
+    await b.sendText("device two is here");
+    await pull(a, b, two);
+    const mine = await a.updateProfile({ title: "from one" });
+    const theirs = await b.updateProfile({ title: "from two" });
+    const merged = await pull(a, b, two);
+    expect(merged.result).toBe("merged");
+    const winner = theirs > mine ? "from two" : "from one";
+    expect(new TextDecoder().decode(await a.readFile("profile.vcf"))).toContain(`FN:${winner}`);
+    expect((await pull(b, a, one)).result).toBe("fast-forward");
+    await verifyConversation(b.dir, { fs: nodeFs });
+  });
+
   it("every commit type jamid writes, byte for byte", async () => {
     const a = await SwarmRepository.create(join(tmp.dir, "alice"), { mode: 2 }, { fs: nodeFs, author: { device: alice }, now });
     const text = await a.sendText("t");
