@@ -16,12 +16,29 @@ import { slope } from "./slope.js";
  *   SOAK_NODE_OPTIONS   node flags for the processes (e.g. --trace-gc), their stdout kept in SOAK_SNAPSHOTS or a temp dir
  *   SOAK_SNAPSHOTS=dir  each process writes a heap snapshot (after a full GC) at half time and at the end, into
  *                       dir/<name>/, to diff what its JS heap holds (RSS also counts memory V8 has not returned)
+ *   SOAK_HEAPTRACK=alice,node   run these processes under heaptrack (native allocations: what the JS heap does not
+ *                       show), its file in SOAK_HEAPTRACK_DIR (default SOAK_SNAPSHOTS)/<name>.heaptrack.zst —
+ *                       read it with `heaptrack_print -f <file>`
  */
 const minutes = Number(process.env.SOAK_MINUTES ?? 60);
 const sampleMs = Number(process.env.SOAK_SAMPLE_SECONDS ?? 30) * 1000;
 const maxMbPerHour = Number(process.env.SOAK_MAX_RSS_MB_PER_HOUR ?? 2);
 const cli = join(__dirname, "..", "packages", "jami-sdk", "dist", "cli.js");
 const snapshots = process.env.SOAK_SNAPSHOTS;
+
+/** The node process itself: `pid`, or its descendant when a wrapper (heaptrack) started it. */
+function nodePid(pid: number): number {
+  const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  if (comm === "node") return pid;
+  for (const child of readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) {
+    try {
+      return nodePid(Number(child));
+    } catch {
+      continue;
+    }
+  }
+  throw new Error(`no node process under ${pid}`);
+}
 
 function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -34,7 +51,13 @@ function run(name: string, args: string[], ready: RegExp): Promise<ChildProcess>
   if (cwd) mkdirSync(cwd, { recursive: true });
   // SIGUSR2 makes the process write a heap snapshot into its cwd (Node does a full GC first).
   const flags = (process.env.SOAK_NODE_OPTIONS ?? "").split(" ").filter(Boolean);
-  const child = spawn(process.execPath, ["--heapsnapshot-signal=SIGUSR2", ...flags, cli, ...args], { stdio: ["ignore", "pipe", "inherit"], cwd });
+  const command = [process.execPath, "--heapsnapshot-signal=SIGUSR2", ...flags, cli, ...args];
+  const traced = (process.env.SOAK_HEAPTRACK ?? "").split(",").includes(name);
+  const traceDir = process.env.SOAK_HEAPTRACK_DIR ?? cwd;
+  if (traced && !traceDir) throw new Error("SOAK_HEAPTRACK needs SOAK_HEAPTRACK_DIR or SOAK_SNAPSHOTS (where its files go)");
+  if (traceDir) mkdirSync(traceDir, { recursive: true });
+  const [file, ...argv] = traced ? ["heaptrack", "-o", join(traceDir!, `${name}.heaptrack`), ...command] : command;
+  const child = spawn(file!, argv, { stdio: ["ignore", "pipe", "inherit"], cwd });
   if (cwd) child.stdout!.pipe(createWriteStream(join(cwd, "stdout.log")));
   return new Promise((resolve, reject) => {
     let out = "";
@@ -74,7 +97,7 @@ async function main(): Promise<void> {
   const samples: Array<{ t: number } & Record<string, number>> = [];
   let halfSnapshot = false;
   const snapshot = async (): Promise<void> => {
-    for (const p of Object.values(processes)) p.kill("SIGUSR2");
+    for (const p of Object.values(processes)) process.kill(nodePid(p.pid!), "SIGUSR2");
     await new Promise((r) => setTimeout(r, 5000));
   };
   try {
@@ -82,7 +105,7 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, Math.min(sampleMs, Math.max(0, end - Date.now()))));
       const t = (Date.now() - start) / 3_600_000;
       const sample: { t: number } & Record<string, number> = { t };
-      for (const [name, p] of Object.entries(processes)) sample[name] = rssMb(p.pid!);
+      for (const [name, p] of Object.entries(processes)) sample[name] = rssMb(nodePid(p.pid!));
       samples.push(sample);
       console.log(
         JSON.stringify({ minutes: +(t * 60).toFixed(2), ...Object.fromEntries(Object.keys(processes).map((n) => [`${n}RssMB`, +sample[n]!.toFixed(1)])) }),
@@ -94,7 +117,15 @@ async function main(): Promise<void> {
     }
     if (snapshots) await snapshot();
   } finally {
-    for (const p of Object.values(processes)) p.kill("SIGINT");
+    for (const p of Object.values(processes)) {
+      try {
+        process.kill(nodePid(p.pid!), "SIGINT");
+      } catch {
+        p.kill("SIGINT");
+      }
+    }
+    // heaptrack writes its file after the traced process ended
+    await Promise.all(Object.values(processes).map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once("exit", r)))));
     rmSync(work, { recursive: true, force: true });
   }
   const late = samples.filter((s) => s.t >= samples[samples.length - 1]!.t / 2);
