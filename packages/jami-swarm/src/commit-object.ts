@@ -135,3 +135,26 @@ function startsWith(bytes: Uint8Array, at: number, prefix: string): boolean {
   for (let i = 0; i < prefix.length; i++) if (bytes[at + i] !== prefix.charCodeAt(i)) return false;
   return true;
 }
+
+/**
+ * Only what a history walk needs — parents, tree, committer time — read from the header bytes without decoding
+ * the message: serving a clone walks every commit once, and this is most of that walk's time.
+ */
+export function commitLinks(body: Uint8Array): { parents: string[]; tree: string; time: number } {
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const separator = bytes.indexOf("\n\n");
+  // the signature header comes after the committer: stop there, it is most of the header's bytes
+  const signature = bytes.indexOf("\nsignature ");
+  const end = signature >= 0 && (separator < 0 || signature < separator) ? signature : separator < 0 ? bytes.length : separator;
+  const header = bytes.toString("latin1", 0, end);
+  const parents: string[] = [];
+  let tree = "";
+  let time = NaN;
+  for (const line of header.split("\n")) {
+    if (line.startsWith("tree ")) tree = line.slice(5);
+    else if (line.startsWith("parent ")) parents.push(line.slice(7));
+    else if (line.startsWith("committer ")) time = Number(line.slice(line.lastIndexOf(">") + 2).split(" ")[0]);
+  }
+  if (!OID.test(tree) || !parents.every((p) => OID.test(p)) || !Number.isFinite(time)) throw new SwarmError("OBJECT_INVALID", "malformed commit header");
+  return { parents, tree, time };
+}

@@ -3,7 +3,7 @@ import { deflateSync, inflateSync } from "node:zlib";
 import { SwarmError } from "./errors.js";
 import { exists, joinPath, mkdirp, type GitFs } from "./fs.js";
 import { StoredPacks } from "./stored-packs.js";
-import { parseCommit } from "./commit-object.js";
+import { commitLinks } from "./commit-object.js";
 
 export type ObjectType = "commit" | "tree" | "blob" | "tag";
 
@@ -67,8 +67,7 @@ export class ObjectStore {
     if (!links) {
       const object = await this.read(oid);
       if (object.type !== "commit") throw new SwarmError("OBJECT_INVALID", `object ${oid} is a ${object.type}, expected a commit`);
-      const commit = parseCommit(object.content);
-      links = { parents: commit.parents, tree: commit.tree, time: commit.committer.timestamp };
+      links = commitLinks(object.content);
       if (this.graph.size >= ObjectStore.GRAPH_LIMIT) this.graph.delete(this.graph.keys().next().value!);
       this.graph.set(oid, links);
     }
