@@ -132,4 +132,21 @@ describe("Account lifecycle: all or nothing", () => {
       await account.stop();
     }
   });
+
+  it("a feature's failure with nobody listening on the account is not thrown at the feature (EventEmitter would)", async () => {
+    const account = await Account.create({
+      dir: join(tmp(), "f"),
+      bits: BITS,
+      ...network,
+      features: {
+        probe: (c: AccountComponents) => ({ fail: (error: Error) => c.events.emit("failure", { feature: "probe", error }) }),
+      },
+    });
+    expect(account.listenerCount("error")).toBe(0);
+    expect(() => account.probe.fail(new Error("unheard"))).not.toThrow();
+    const heard: unknown[] = [];
+    account.on("error", (failure) => heard.push(failure));
+    account.probe.fail(new Error("heard"));
+    expect(heard).toEqual([{ feature: "probe", error: new Error("heard") }]);
+  });
 });
