@@ -1,7 +1,7 @@
 import type { Duplex } from "node:stream";
 import { randomBytes } from "node:crypto";
 import createDebug from "debug";
-import { TypedEmitter, type AbortOptions } from "jami-core";
+import { TypedEmitter, withTimeout, type AbortOptions } from "jami-core";
 import { formatSipAddress, parseSipAddress, type SipAddress } from "./address.js";
 import { SipStreamParser, serializeSipMessage, type SipLimits } from "./codec.js";
 import { SipError } from "./errors.js";
@@ -124,20 +124,23 @@ export class SipEndpoint extends TypedEmitter<Events> {
       ...extra,
     ]);
     const request: SipRequest = { kind: "request", method, uri: `sips:${remote};transport=tls`, headers, body };
+    const timeoutMs = this.options.timeoutMs ?? 32_000;
+    const deadline = withTimeout(timeoutMs, options.signal);
     return new Promise<SipResponse>((resolve, reject) => {
-      const timer = setTimeout(
-        () => settle(new SipError("TIMEOUT", `no final response to ${method} within ${this.options.timeoutMs ?? 32_000} ms`)),
-        this.options.timeoutMs ?? 32_000,
-      );
-      const onAbort = (): void => settle(new SipError("ABORTED", "aborted", { cause: options.signal?.reason }));
+      const onAbort = (): void =>
+        settle(
+          options.signal?.aborted
+            ? new SipError("ABORTED", "aborted", { cause: options.signal.reason })
+            : new SipError("TIMEOUT", `no final response to ${method} within ${timeoutMs} ms`),
+        );
       const settle = (result: SipResponse | Error): void => {
-        clearTimeout(timer);
-        options.signal?.removeEventListener("abort", onAbort);
+        deadline.dispose();
+        deadline.signal.removeEventListener("abort", onAbort);
         this.pending.delete(branch);
         if (result instanceof Error) reject(result);
         else resolve(result);
       };
-      options.signal?.addEventListener("abort", onAbort, { once: true });
+      deadline.signal.addEventListener("abort", onAbort, { once: true });
       this.pending.set(branch, { resolve: settle, reject: settle, method });
       this.stream.write(serializeSipMessage(request));
     });
