@@ -63,7 +63,7 @@ export class ObjectStore {
    * what serving a clone walks, without inflating and parsing every commit again (git's commit-graph idea).
    */
   async links(oid: string): Promise<CommitLinks> {
-    let links = this.graph.get(oid);
+    let links = this.graph.get(oid) ?? (await this.packs.links(oid));
     if (!links) {
       const object = await this.read(oid);
       if (object.type !== "commit") throw new SwarmError("OBJECT_INVALID", `object ${oid} is a ${object.type}, expected a commit`);

@@ -1,10 +1,12 @@
-import { toHex } from "jami-core";
+import { fromHex, toHex } from "jami-core";
 import { SwarmError } from "./errors.js";
 import { joinPath, type GitFs } from "./fs.js";
-import type { RawObject } from "./objects.js";
+import type { CommitLinks, RawObject } from "./objects.js";
 import { applyDelta, inflateEntry, PACK_TYPES, readEntryHeader } from "./pack.js";
 
 interface StoredPack {
+  /** The commits of the pack as its graph file lists them (parents, tree, time), when that file is there. */
+  graph?: Map<string, CommitLinks>;
   bytes: Uint8Array;
   offsets: Map<string, number>;
   /** Offset of each entry → offset of the entry after it: where its zlib data ends. */
@@ -31,6 +33,15 @@ export class StoredPacks {
   /** Forget what was loaded (after a new pack was written). */
   reset(): void {
     this.packs = undefined;
+  }
+
+  /** A commit's links from a pack's graph file, without inflating the commit. */
+  async links(oid: string): Promise<CommitLinks | undefined> {
+    for (const pack of await this.load()) {
+      const links = pack.graph?.get(oid);
+      if (links) return links;
+    }
+    return undefined;
   }
 
   async has(oid: string): Promise<boolean> {
@@ -98,7 +109,13 @@ export class StoredPacks {
         const offsets = readIndex(idx);
         const sorted = [...offsets.values()].sort((x, y) => x - y);
         const next = new Map(sorted.map((offset, i) => [offset, sorted[i + 1] ?? bytes.byteLength - 20]));
-        packs.push({ bytes, offsets, next });
+        let graph: Map<string, CommitLinks> | undefined;
+        try {
+          graph = decodeCommitGraph(asBytes(await this.fs.promises.readFile(joinPath(this.gitdir, "jami", "graph", name.slice(0, -4)))));
+        } catch {
+          graph = undefined; // absent (a pack git wrote) or unreadable: commits are read from the pack instead
+        }
+        packs.push({ bytes, offsets, next, ...(graph ? { graph } : {}) });
       } catch {
         continue; // a pack being written, or one git is repacking: the next reset sees it
       }
@@ -129,5 +146,42 @@ export function readIndex(idx: Uint8Array): Map<string, number> {
     if (offset & 0x80000000) offset = Number(view.getBigUint64(large + (offset & 0x7fffffff) * 8));
     out.set(toHex(idx.subarray(oids + i * 20, oids + i * 20 + 20)), offset);
   }
+  return out;
+}
+
+/**
+ * A pack's commit graph, stored as `.git/jami/graph/pack-<sha>` (our own file, like git's commit-graph but per
+ * pack): per commit its id, tree, committer time and parents. Serving a clone then walks the history without
+ * inflating every commit. Layout: "JGR1", then records `oid(20) tree(20) time(u32) count(u8) parents(20×count)`.
+ */
+export function encodeCommitGraph(commits: Iterable<[string, CommitLinks]>): Uint8Array {
+  const parts: Uint8Array[] = [new TextEncoder().encode("JGR1")];
+  for (const [oid, links] of commits) {
+    const record = new Uint8Array(45 + 20 * links.parents.length);
+    record.set(fromHex(oid), 0);
+    record.set(fromHex(links.tree), 20);
+    new DataView(record.buffer).setUint32(40, Math.max(0, Math.min(links.time, 0xffffffff)));
+    record[44] = links.parents.length;
+    links.parents.forEach((p, i) => record.set(fromHex(p), 45 + 20 * i));
+    parts.push(record);
+  }
+  return Buffer.concat(parts);
+}
+
+export function decodeCommitGraph(bytes: Uint8Array): Map<string, CommitLinks> {
+  if (bytes.byteLength < 4 || new TextDecoder().decode(bytes.subarray(0, 4)) !== "JGR1") throw new SwarmError("OBJECT_INVALID", "not a commit graph");
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Map<string, CommitLinks>();
+  let at = 4;
+  while (at + 45 <= bytes.byteLength) {
+    const count = bytes[at + 44]!;
+    const end = at + 45 + 20 * count;
+    if (end > bytes.byteLength) throw new SwarmError("OBJECT_INVALID", "truncated commit graph");
+    const parents: string[] = [];
+    for (let i = 0; i < count; i++) parents.push(toHex(bytes.subarray(at + 45 + 20 * i, at + 65 + 20 * i)));
+    out.set(toHex(bytes.subarray(at, at + 20)), { tree: toHex(bytes.subarray(at + 20, at + 40)), time: view.getUint32(at + 40), parents });
+    at = end;
+  }
+  if (at !== bytes.byteLength) throw new SwarmError("OBJECT_INVALID", "trailing bytes in a commit graph");
   return out;
 }

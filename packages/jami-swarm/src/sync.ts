@@ -5,7 +5,9 @@ import { joinPath, mkdirp, type GitFs } from "./fs.js";
 import { walkNewestFirst } from "./history.js";
 import { mergeBase } from "./merge-check.js";
 import { mergeTrees } from "./merge-trees.js";
-import type { ObjectReader, RawObject } from "./objects.js";
+import type { CommitLinks, ObjectReader, RawObject } from "./objects.js";
+import { commitLinks } from "./commit-object.js";
+import { encodeCommitGraph } from "./stored-packs.js";
 import { parsePack, writePackIndex, type PackLimits, type ParsedPack } from "./pack.js";
 import type { RepositoryOptions, SwarmMessage, SwarmRepository } from "./repository.js";
 import { TreeReader } from "./tree.js";
@@ -28,6 +30,10 @@ async function storePack(fs: GitFs, gitdir: string, pack: Uint8Array, parsed: Pa
   await mkdirp(fs, joinPath(gitdir, "objects", "pack"));
   await fs.promises.writeFile(`${base}.pack`, pack);
   await fs.promises.writeFile(`${base}.idx`, writePackIndex(parsed.entries, parsed.checksum));
+  const commits = parsed.entries.filter((e) => e.type === "commit").map((e): [string, CommitLinks] => [e.oid, commitLinks(e.content)]);
+  // beside the pack, git would call it garbage: our own files live under .git/jami/
+  await mkdirp(fs, joinPath(gitdir, "jami", "graph"));
+  await fs.promises.writeFile(joinPath(gitdir, "jami", "graph", `pack-${parsed.checksum}`), encodeCommitGraph(commits));
 }
 
 /**
