@@ -27,6 +27,7 @@ export type { Devices, DeviceEvents } from "./features/devices.js";
 export type { KnownDevice } from "./features/known-devices.js";
 export type { Presence, PresenceEvents, PresenceChange } from "./features/presence.js";
 export type { LinkManager, LinkEvents, ChannelPeer, ChannelRequestFilter } from "./features/links.js";
+export { conversations, type Conversations, type ConversationEvents } from "./features/conversations.js";
 export type { Channel } from "jami-dtls";
 export type { LinkPath } from "./connection/connection-manager.js";
 export { createLocalNetwork, type LocalNetwork, type LocalNetworkOptions } from "./local-network.js";

@@ -349,12 +349,13 @@ export class SwarmRepository {
 
   /**
    * Clones a conversation from a pack holding its whole history (validated first; nothing is written when it
-   * fails) into `parentDir/<conversationId>`.
+   * fails) into `parentDir/<conversationId>`. `requireMember`: refuse (`NOT_PERMITTED`, nothing written) unless
+   * that Jami ID is an admin, member or invited at the head.
    */
   static async clone(
     parentDir: string,
     source: { conversationId: string; remoteDevice: string; head: string; pack: Uint8Array },
-    options: RepositoryOptions & { limits?: Partial<PackLimits> },
+    options: RepositoryOptions & { limits?: Partial<PackLimits>; requireMember?: string },
   ): Promise<SwarmRepository> {
     const dir = await cloneFromPack(parentDir, source.conversationId, source.remoteDevice, source.head, source.pack, options);
     return SwarmRepository.open(dir, options);

@@ -11,6 +11,7 @@ import { encodeCommitGraph } from "./stored-packs.js";
 import { parsePack, writePackIndex, type PackLimits, type ParsedPack } from "./pack.js";
 import type { RepositoryOptions, SwarmMessage, SwarmRepository } from "./repository.js";
 import { TreeReader } from "./tree.js";
+import { membersAt } from "./members.js";
 import { CommitValidator } from "./validator.js";
 
 const log = createDebug("jami:swarm:sync");
@@ -132,7 +133,7 @@ export async function cloneFromPack(
   remoteDevice: string,
   remoteHead: string,
   pack: Uint8Array,
-  options: RepositoryOptions & { limits?: Partial<PackLimits> },
+  options: RepositoryOptions & { limits?: Partial<PackLimits>; requireMember?: string },
 ): Promise<string> {
   const parsed = parsePack(pack, { limits: options.limits });
   const reader: ObjectReader = {
@@ -152,6 +153,15 @@ export async function cloneFromPack(
   if (history[0]?.oid !== conversationId)
     throw new CommitRejectedError(history[0]?.oid ?? remoteHead, "parents", `the history does not start at ${conversationId}`);
   await new CommitValidator(reader, conversationId, options).validate(history);
+  if (options.requireMember !== undefined) {
+    // jamid erases a clone that does not list us; we do not write it in the first place
+    const head = history[history.length - 1]!;
+    const roles = await membersAt(new TreeReader(reader), head.commit.tree);
+    const role = roles.find((m) => m.uri === options.requireMember)?.role;
+    if (role !== "admin" && role !== "member" && role !== "invited") {
+      throw new SwarmError("NOT_PERMITTED", `${options.requireMember} is not a member of ${conversationId} (role: ${role ?? "none"})`);
+    }
+  }
   const dir = joinPath(parentDir, conversationId);
   await git.init({ fs: options.fs, dir, defaultBranch: "main" });
   await storePack(options.fs, joinPath(dir, ".git"), pack, parsed);

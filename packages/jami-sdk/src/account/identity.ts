@@ -5,6 +5,7 @@ import {
   type ArchiveContact,
   type ArchiveFields,
   type DeviceId,
+  type DeviceIdentity,
   type DeviceShortId,
   type JamiId,
   type LocalAccount,
@@ -36,6 +37,14 @@ export class AccountIdentity {
     this.deviceName = local.deviceName;
     this.devicePublicKey = local.device.key.publicKey;
     this.dir = local.dir;
+  }
+
+  /**
+   * This device with its key, for the features that sign in its name (conversation commits). Links hold it too;
+   * nothing else should.
+   */
+  get signingDevice(): DeviceIdentity {
+    return this.local.device;
   }
 
   /** The contacts the archive held when the account was opened (what a fresh import starts from). */

@@ -1,0 +1,153 @@
+import * as nodeFs from "node:fs";
+import { join } from "node:path";
+import type { Duplex } from "node:stream";
+import { TypedEmitter, type AbortOptions } from "jami-core";
+import {
+  CommitRejectedError,
+  SwarmRepository,
+  fetchPack,
+  serveUploadPack,
+  type ConversationMode,
+  type FetchOutcome,
+  type GitFs,
+  type SwarmMessage,
+} from "jami-swarm";
+import type { AccountComponents, FeatureLifecycle } from "../account/components.js";
+import type { ChannelPeer } from "./links.js";
+import { AccountError } from "../errors.js";
+
+const GIT_CHANNEL = /^git:\/\/([0-9a-f]{64})\/([0-9a-f]{40})$/;
+
+export interface ConversationEvents {
+  /** New commits of a conversation after a fetch, oldest first (jamid's `messageReceived`, one per commit). */
+  message: [{ conversationId: string; message: SwarmMessage }];
+  /** A fetch refused by validation: which commit, which rule; nothing was stored. */
+  error: [{ conversationId: string; from: string; error: Error }];
+}
+
+/**
+ * `account.conversations`, first part: the swarm repositories of this account (`<dir>/conversations/<id>`, jamid's
+ * layout), created and written as this device, served on `git://<device>/<conversation>` channels to the devices of
+ * members (admins, members, invited — who must clone before joining), and cloned or fetched from a member's device
+ * over a link. The notices that trigger fetches (SIP MESSAGE on `sip`) and requests come with the rest of the
+ * conversations issue.
+ */
+export class Conversations extends TypedEmitter<ConversationEvents> implements FeatureLifecycle {
+  private readonly repos = new Map<string, SwarmRepository>();
+  private readonly root: string;
+  private readonly fs: GitFs;
+  private removeHandler?: () => void;
+  private readonly onChannel = ({ channel, peer }: { channel: Duplex & { name: string }; peer: ChannelPeer }): void => {
+    if (!GIT_CHANNEL.test(channel.name)) return;
+    void serveUploadPack(channel, async (id) => ((await this.mayServe(id, peer)) ? this.repos.get(id) : undefined), { signal: this.c.lifetime }).catch(
+      (error: Error) => this.log("git server for %s: %s", peer.deviceId.slice(0, 8), error.message),
+    );
+  };
+  private readonly log;
+
+  constructor(
+    private readonly c: AccountComponents,
+    options: { fs?: GitFs } = {},
+  ) {
+    super();
+    this.root = join(c.identity.dir, "conversations");
+    this.fs = options.fs ?? (nodeFs as unknown as GitFs);
+    this.log = c.logger("conversations");
+  }
+
+  private options() {
+    return { fs: this.fs, author: { device: this.c.identity.signingDevice, displayName: this.c.identity.deviceName } };
+  }
+
+  /** Opens the repositories on disk (a broken one is logged and left out, not fatal). */
+  async load(): Promise<void> {
+    let names: string[] = [];
+    try {
+      names = await this.fs.promises.readdir(this.root);
+    } catch {
+      return;
+    }
+    for (const name of names.filter((n) => /^[0-9a-f]{40}$/.test(n))) {
+      try {
+        this.repos.set(name, await SwarmRepository.open(join(this.root, name), this.options()));
+      } catch (error) {
+        this.log("conversation %s not loaded: %s", name, (error as Error).message);
+      }
+    }
+  }
+
+  async start(): Promise<void> {
+    this.removeHandler = this.c.links.handle(GIT_CHANNEL, async ({ name, peer }) =>
+      this.mayServe(GIT_CHANNEL.exec(name)![2]!, peer, GIT_CHANNEL.exec(name)![1]),
+    );
+    this.c.links.on("channel", this.onChannel as never);
+  }
+
+  async stop(): Promise<void> {
+    this.removeHandler?.();
+    this.c.links.off("channel", this.onChannel as never);
+  }
+
+  /** jamid serves a conversation's git to devices of its members; we also require the name to be our device. */
+  private async mayServe(conversationId: string, peer: ChannelPeer, targetDevice?: string): Promise<boolean> {
+    if (targetDevice !== undefined && targetDevice !== this.c.identity.deviceId.toString()) return false;
+    const repo = this.repos.get(conversationId);
+    if (!repo) return false;
+    const role = await repo.roleOf(peer.jamiId);
+    return role === "admin" || role === "member" || role === "invited";
+  }
+
+  list(): string[] {
+    return [...this.repos.keys()];
+  }
+
+  get(conversationId: string): SwarmRepository | undefined {
+    return this.repos.get(conversationId);
+  }
+
+  /** A new conversation written by this device (mode 2 by default; a one-to-one names the invited peer). */
+  async create(options: { mode?: ConversationMode; invited?: string } = {}): Promise<SwarmRepository> {
+    const repo = await SwarmRepository.create(this.root, { mode: options.mode ?? 2, ...(options.invited ? { invited: options.invited } : {}) }, this.options());
+    this.repos.set(repo.conversationId, repo);
+    return repo;
+  }
+
+  /** Clones `conversationId` from a member's device (`git://<device>/<id>`); the whole history is validated first. */
+  async clone(conversationId: string, fromDevice: string, options: AbortOptions = {}): Promise<SwarmRepository> {
+    if (this.repos.has(conversationId)) throw new AccountError("INVALID_ARGUMENT", `conversation ${conversationId} is already here`);
+    const channel = await this.c.links.connect(fromDevice, `git://${fromDevice}/${conversationId}`, options);
+    const fetched = await fetchPack(channel, { conversationId, host: fromDevice }, options);
+    if (!fetched.pack) throw new AccountError("INVALID_ARGUMENT", "the peer sent nothing to clone");
+    const repo = await SwarmRepository.clone(
+      this.root,
+      { conversationId, remoteDevice: fromDevice, head: fetched.head, pack: fetched.pack },
+      { ...this.options(), requireMember: this.c.identity.jamiId.toString() },
+    );
+    this.repos.set(conversationId, repo);
+    return repo;
+  }
+
+  /**
+   * Fetches `conversationId` from a member's device, validates, stores and merges (jamid's `pull`); emits `message`
+   * for each new commit, or `error` (and rejects) when a commit is refused.
+   */
+  async fetch(conversationId: string, fromDevice: string, options: AbortOptions = {}): Promise<FetchOutcome> {
+    const repo = this.repos.get(conversationId);
+    if (!repo) throw new AccountError("INVALID_ARGUMENT", `unknown conversation ${conversationId}`);
+    const channel = await this.c.links.connect(fromDevice, `git://${fromDevice}/${conversationId}`, options);
+    const fetched = await fetchPack(channel, { conversationId, host: fromDevice, haves: await repo.haves(), hasCommit: (oid) => repo.store.has(oid) }, options);
+    try {
+      const outcome = await repo.applyFetch(fromDevice, fetched.head, fetched.pack);
+      for (const message of outcome.newCommits) this.emit("message", { conversationId, message });
+      return outcome;
+    } catch (error) {
+      if (error instanceof CommitRejectedError && this.listenerCount("error") > 0) this.emit("error", { conversationId, from: fromDevice, error });
+      throw error;
+    }
+  }
+}
+
+/** The feature factory: `Account.create({ ..., features: { conversations: conversations() } })` → `account.conversations`. */
+export function conversations(options: { fs?: GitFs } = {}): (c: AccountComponents) => Conversations {
+  return (c) => new Conversations(c, options);
+}

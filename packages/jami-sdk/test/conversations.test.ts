@@ -1,0 +1,71 @@
+import { MemoryDht } from "jami-dht";
+import { verifyConversation, type GitFs } from "jami-swarm";
+import * as fs from "node:fs";
+import { Conversations } from "../src/features/conversations.js";
+import { newTestDevice, type TestDevice } from "../../../test-support/components.js";
+
+/**
+ * The first part of `account.conversations`: repositories written as this device, served on `git://` channels to
+ * members only, cloned and fetched from a member's device over a real link (ICE-TCP + TLS on 127.0.0.1).
+ */
+describe("conversations over device links", () => {
+  let dht: MemoryDht;
+  let a: TestDevice, b: TestDevice, c: TestDevice;
+  let ca: Conversations, cb: Conversations, cc: Conversations;
+  beforeEach(async () => {
+    dht = new MemoryDht();
+    [a, b, c] = await Promise.all([newTestDevice(dht), newTestDevice(dht), newTestDevice(dht)]);
+    await Promise.all([a.start(), b.start(), c.start()]);
+    [ca, cb, cc] = [a, b, c].map((d) => new Conversations(d.components)) as [Conversations, Conversations, Conversations];
+    for (const [d, conv] of [
+      [a, ca],
+      [b, cb],
+      [c, cc],
+    ] as const) {
+      await d.components.links.start();
+      await conv.load();
+      await conv.start();
+    }
+  });
+  afterEach(async () => {
+    for (const [d, conv] of [
+      [a, ca],
+      [b, cb],
+      [c, cc],
+    ] as const) {
+      await conv.stop();
+      await d.components.links.stop();
+    }
+    await Promise.all([a.stop(), b.stop(), c.stop()]);
+  });
+
+  it("b clones a's group over git://, joins; a fetches the join and b's message; c, not a member, is refused", async () => {
+    const group = await ca.create();
+    await group.addMember(b.local.jamiId.toString());
+    const aDevice = a.local.deviceId.toString();
+    const bDevice = b.local.deviceId.toString();
+
+    const copy = await cb.clone(group.conversationId, aDevice);
+    expect(cb.list()).toEqual([group.conversationId]);
+    const joined = await copy.join();
+    const hello = await copy.sendText("hello from b");
+
+    const received: string[] = [];
+    ca.on("message", ({ message }) => received.push(message.id));
+    const outcome = await ca.fetch(group.conversationId, bDevice);
+    expect(outcome.result).toBe("fast-forward");
+    expect(received).toEqual([joined, hello]);
+    expect(await group.roleOf(b.local.jamiId.toString())).toBe("member");
+
+    // c is not in the conversation: a declines its git channel, and c's clone fails without writing anything
+    await expect(cc.clone(group.conversationId, aDevice)).rejects.toMatchObject({ code: "CHANNEL_DECLINED" });
+    expect(cc.list()).toEqual([]);
+    expect(fs.existsSync(`${c.local.dir}/conversations/${group.conversationId}`)).toBe(false);
+
+    // what a reloaded feature finds on disk is what it had, and it verifies
+    const reloaded = new Conversations(b.components);
+    await reloaded.load();
+    expect(reloaded.list()).toEqual([group.conversationId]);
+    await verifyConversation(reloaded.get(group.conversationId)!.dir, { fs: fs as unknown as GitFs });
+  });
+});
