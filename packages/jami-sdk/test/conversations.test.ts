@@ -68,4 +68,23 @@ describe("conversations over device links", () => {
     expect(reloaded.list()).toEqual([group.conversationId]);
     await verifyConversation(reloaded.get(group.conversationId)!.dir, { fs: fs as unknown as GitFs });
   });
+
+  it("notices over sip: a commit announced to the members reaches them and they fetch it by themselves", async () => {
+    const group = await ca.create();
+    await group.addMember(b.local.jamiId.toString());
+    const copy = await cb.clone(group.conversationId, a.local.deviceId.toString());
+    const joined = await copy.join();
+
+    const atA = new Promise<string>((resolve) => ca.on("message", ({ message }) => message.id === joined && resolve(message.id)));
+    // jamid announces a join to the other members (not to itself); a is an admin
+    expect(await cb.announce(group.conversationId, joined)).toBe(1);
+    expect(await atA).toBe(joined);
+    expect(await group.roleOf(b.local.jamiId.toString())).toBe("member");
+
+    const hello = await group.sendText("hello b");
+    const atB = new Promise<string>((resolve) => cb.on("message", ({ message }) => message.id === hello && resolve(message.id)));
+    expect(await ca.announce(group.conversationId, hello)).toBe(1);
+    expect(await atB).toBe(hello);
+    expect(await copy.head()).toBe(await group.head());
+  });
 });

@@ -1,6 +1,5 @@
 import * as nodeFs from "node:fs";
 import { join } from "node:path";
-import type { Duplex } from "node:stream";
 import { TypedEmitter, type AbortOptions } from "jami-core";
 import {
   CommitRejectedError,
@@ -14,6 +13,9 @@ import {
 } from "jami-swarm";
 import type { AccountComponents, FeatureLifecycle } from "../account/components.js";
 import type { ChannelPeer } from "./links.js";
+import type { Channel } from "jami-dtls";
+import type { GitNotice } from "jami-sip";
+import { ConversationNotices } from "./conversation-notices.js";
 import { AccountError } from "../errors.js";
 
 const GIT_CHANNEL = /^git:\/\/([0-9a-f]{64})\/([0-9a-f]{40})$/;
@@ -37,7 +39,12 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   private readonly root: string;
   private readonly fs: GitFs;
   private removeHandler?: () => void;
-  private readonly onChannel = ({ channel, peer }: { channel: Duplex & { name: string }; peer: ChannelPeer }): void => {
+  private notices?: ConversationNotices;
+  private readonly onChannel = ({ channel, peer }: { channel: Channel; peer: ChannelPeer }): void => {
+    if (channel.name === "sip") {
+      this.notices?.attach(peer, channel);
+      return;
+    }
     if (!GIT_CHANNEL.test(channel.name)) return;
     void serveUploadPack(channel, async (id) => ((await this.mayServe(id, peer)) ? this.repos.get(id) : undefined), { signal: this.c.lifetime }).catch(
       (error: Error) => this.log("git server for %s: %s", peer.deviceId.slice(0, 8), error.message),
@@ -77,15 +84,56 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   }
 
   async start(): Promise<void> {
-    this.removeHandler = this.c.links.handle(GIT_CHANNEL, async ({ name, peer }) =>
-      this.mayServe(GIT_CHANNEL.exec(name)![2]!, peer, GIT_CHANNEL.exec(name)![1]),
+    this.notices = new ConversationNotices(
+      this.c,
+      (notice, peer) => void this.onNotice(notice, peer),
+      (peer) => void this.syncWith(peer),
     );
-    this.c.links.on("channel", this.onChannel as never);
+    const removers = [
+      this.c.links.handle(GIT_CHANNEL, async ({ name, peer }) => this.mayServe(GIT_CHANNEL.exec(name)![2]!, peer, GIT_CHANNEL.exec(name)![1])),
+      // jamid accepts every `sip` channel; what arrives on it is checked message by message
+      this.c.links.handle("sip"),
+    ];
+    this.removeHandler = () => removers.forEach((remove) => remove());
+    this.c.links.on("channel", this.onChannel);
   }
 
   async stop(): Promise<void> {
     this.removeHandler?.();
-    this.c.links.off("channel", this.onChannel as never);
+    this.c.links.off("channel", this.onChannel);
+    this.notices?.close();
+    this.notices = undefined;
+  }
+
+  /**
+   * Tells every member device (admins and members, and our own other devices) that `commit` is there to fetch, as
+   * jamid does after each commit it makes. Resolves with the number of devices that took the notice.
+   */
+  async announce(conversationId: string, commit: string, options: AbortOptions = {}): Promise<number> {
+    const repo = this.repos.get(conversationId);
+    if (!this.notices) throw new AccountError("NOT_STARTED", "the conversations feature is not started");
+    if (!repo) throw new AccountError("INVALID_ARGUMENT", `unknown conversation ${conversationId}`);
+    const members = (await repo.members()).filter((m) => m.role === "admin" || m.role === "member").map((m) => m.uri);
+    return this.notices.notify({ conversationId, commit, deviceId: this.c.identity.deviceId.toString() }, members, options);
+  }
+
+  /** A notice from a member device: fetch from that device (the link's device, whatever the JSON says). */
+  private async onNotice(notice: GitNotice, peer: ChannelPeer): Promise<void> {
+    const repo = this.repos.get(notice.conversationId);
+    if (!repo) return; // unknown conversation: requests come with the rest of the feature
+    const role = await repo.roleOf(peer.jamiId);
+    if (role !== "admin" && role !== "member" && role !== "invited") return;
+    if (await repo.store.has(notice.commit)) return;
+    await this.fetch(notice.conversationId, peer.deviceId).catch((error: Error) => this.log("fetch after a notice: %s", error.message));
+  }
+
+  /** jamid, when a `sip` channel comes up: fetch every conversation this device's account is a member of. */
+  private async syncWith(peer: ChannelPeer): Promise<void> {
+    for (const [id, repo] of this.repos) {
+      const role = await repo.roleOf(peer.jamiId).catch(() => undefined);
+      if (role !== "admin" && role !== "member") continue;
+      await this.fetch(id, peer.deviceId).catch((error: Error) => this.log("sync of %s with %s: %s", id, peer.deviceId.slice(0, 8), error.message));
+    }
   }
 
   /** jamid serves a conversation's git to devices of its members; we also require the name to be our device. */

@@ -1,0 +1,95 @@
+import { JamiId, type VerifiedDevice } from "jami-identity";
+import { SipEndpoint, type GitNotice, type IncomingSipMessage } from "jami-sip";
+import type { Channel } from "jami-dtls";
+import type { AccountComponents } from "../account/components.js";
+import { forEachDevice } from "../dht/devices.js";
+import type { ChannelPeer } from "./links.js";
+
+/**
+ * The `sip` channels of the conversations feature: one SIP endpoint per peer device (jamid keeps one `sip` channel
+ * per device pair), git notices sent to every device of the members, and notices received handed to `onNotice`
+ * with the device that really sent them (the link's, not the JSON's: 13.7 trusts the JSON).
+ */
+export class ConversationNotices {
+  private readonly endpoints = new Map<string, Promise<SipEndpoint>>();
+  private readonly log;
+
+  constructor(
+    private readonly c: AccountComponents,
+    private readonly onNotice: (notice: GitNotice, peer: ChannelPeer) => void,
+    private readonly onReady: (peer: ChannelPeer) => void,
+  ) {
+    this.log = c.logger("conversations");
+  }
+
+  /** A `sip` channel another device opened (jamid accepts every one) or we opened. */
+  attach(peer: ChannelPeer, channel: Channel): SipEndpoint {
+    const endpoint = new SipEndpoint(channel, {
+      localUser: this.c.identity.jamiId.toString(),
+      remoteUser: peer.jamiId,
+      displayName: this.c.identity.deviceName,
+    });
+    endpoint.on("message", (message) => this.received(peer, message));
+    endpoint.on("error", (error) => this.log("sip with %s: %s", peer.deviceId.slice(0, 8), error.message));
+    endpoint.on("close", () => {
+      void this.endpoints.get(peer.deviceId)?.then((current) => current === endpoint && this.endpoints.delete(peer.deviceId));
+    });
+    this.endpoints.set(peer.deviceId, Promise.resolve(endpoint));
+    // jamid 13.7: a `sip` channel coming up (either way) syncs every conversation shared with that device
+    this.onReady(peer);
+    return endpoint;
+  }
+
+  private received(peer: ChannelPeer, message: IncomingSipMessage): void {
+    if (message.sender !== peer.jamiId) {
+      this.log("MESSAGE from %s claims to be %s: dropped", peer.jamiId.slice(0, 8), message.sender.slice(0, 8));
+      return;
+    }
+    for (const payload of message.payloads) if (payload.type === "git-notice") this.onNotice(payload.notice, peer);
+  }
+
+  private endpointTo(device: VerifiedDevice): Promise<SipEndpoint> {
+    const deviceId = device.deviceId.toString();
+    let endpoint = this.endpoints.get(deviceId);
+    if (!endpoint) {
+      endpoint = this.c.links
+        .connect(device, "sip", { signal: this.c.lifetime })
+        .then((channel) => this.attach({ jamiId: device.jamiId.toString(), deviceId }, channel));
+      endpoint.catch(() => this.endpoints.delete(deviceId));
+      this.endpoints.set(deviceId, endpoint);
+    }
+    return endpoint;
+  }
+
+  /**
+   * jamid's `sendMessageNotification`: `{commit, deviceId, id}` to every device of every URI in `members` (our own
+   * other devices too when `members` includes us). Resolves with the number of devices that answered 200 OK.
+   */
+  async notify(notice: GitNotice, members: readonly string[], options: { signal?: AbortSignal } = {}): Promise<number> {
+    const self = this.c.identity.deviceId.toString();
+    const sends: Array<Promise<unknown>> = [];
+    for (const uri of members) {
+      await forEachDevice(
+        this.c.network.dht,
+        JamiId.fromHex(uri),
+        (device) => {
+          if (device.deviceId.toString() === self) return;
+          sends.push(this.endpointTo(device).then((sip) => sip.sendMessage({ type: "git-notice", notice }, options)));
+        },
+        options.signal,
+      );
+    }
+    const results = await Promise.allSettled(sends);
+    for (const r of results) if (r.status === "rejected") this.log("notice not delivered: %s", (r.reason as Error).message);
+    return results.filter((r) => r.status === "fulfilled").length;
+  }
+
+  close(): void {
+    for (const endpoint of this.endpoints.values())
+      void endpoint.then(
+        (e) => e.close(),
+        () => undefined,
+      );
+    this.endpoints.clear();
+  }
+}
