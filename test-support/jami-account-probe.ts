@@ -4,6 +4,8 @@
  *   {"cmd":"addContact","jamiId":…}  {"cmd":"accept","from":…}  {"cmd":"block","jamiId":…}  {"cmd":"contacts"}
  *   {"cmd":"connect","target":…,"name":…,"send":"text"}   (opens a channel, writes `send`, reports what comes back)
  *   {"cmd":"ping","deviceId":…}                          (jamid's beacon on the link with that device)
+ *   {"cmd":"clone","conversationId":…,"from":<Jami ID>}  {"cmd":"join","conversationId":…}  (join also announces)
+ *   {"cmd":"send","conversationId":…,"text":…}       (commits and announces to the members' devices)
  * and reporting JSON lines: ready, trustRequest, contact, presence, devices, sync, channel, channelData, reply,
  * error. Every channel another device asks for is accepted. Ends on stdin EOF.
  */
@@ -12,7 +14,7 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { Account } from "jami-sdk";
+import { Account, conversations } from "jami-sdk";
 
 const [bootstrap = "127.0.0.1:4222", archive] = process.argv.slice(2);
 const say = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + "\n");
@@ -21,8 +23,14 @@ async function main(): Promise<void> {
   const dir = join(mkdtempSync(join(tmpdir(), "probe-")), "account");
   const network = { bootstrap: [bootstrap], host: "127.0.0.1" };
   const account = archive
-    ? await Account.import({ archive: new Uint8Array(await readFile(archive)), dir, ...network })
-    : await Account.create({ dir, ...network });
+    ? await Account.import({ archive: new Uint8Array(await readFile(archive)), dir, ...network, features: { conversations: conversations() } })
+    : await Account.create({ dir, ...network, features: { conversations: conversations() } });
+  account.conversations.on("message", ({ conversationId, message }) =>
+    say({ event: "message", conversationId, id: message.id, author: message.author, body: message.body }),
+  );
+  account.conversations.on("error", ({ conversationId, from, error }) =>
+    say({ event: "conversationError", conversationId, from, error: (error as Error & { rule?: string }).rule ?? error.message }),
+  );
   account.contacts.on("request", (r) => say({ event: "trustRequest", ...r }));
   account.contacts.on("change", (c) => say({ event: "contact", ...c }));
   account.presence.on("change", (p) => say({ event: "presence", ...p }));
@@ -57,7 +65,15 @@ async function main(): Promise<void> {
         say({ event: "reply", id: c.id, name: channel.name, ms: Date.now() - started, devices: account.links.connected() });
       } else if (c.cmd === "ping") say({ event: "reply", id: c.id, ms: await account.links.ping(c.deviceId!) });
       else if (c.cmd === "contacts") say({ event: "reply", id: c.id, contacts: account.contacts.list() });
-      else if (c.cmd === "waitDevices") {
+      else if (c.cmd === "clone") {
+        const repo = await account.conversations.clone(c.conversationId!, c.from!, { signal: AbortSignal.timeout(90_000) });
+        say({ event: "reply", id: c.id, head: await repo.head(), members: await repo.members() });
+      } else if (c.cmd === "join" || c.cmd === "send") {
+        const repo = account.conversations.get(c.conversationId!)!;
+        const commit = c.cmd === "join" ? await repo.join() : await repo.sendText(c.text!);
+        const devices = await account.conversations.announce(c.conversationId!, commit, { signal: AbortSignal.timeout(90_000) });
+        say({ event: "reply", id: c.id, commit, devices });
+      } else if (c.cmd === "waitDevices") {
         // Until the account's devices are on the DHT (set-up waits on this, not on a fixed delay).
         const deadline = Date.now() + 60_000;
         let devices = await account.devices.of(c.jamiId!);

@@ -42,8 +42,8 @@ describe("conversations over device links", () => {
   it("b clones a's group over git://, joins; a fetches the join and b's message; c, not a member, is refused", async () => {
     const group = await ca.create();
     await group.addMember(b.local.jamiId.toString());
-    const aDevice = a.local.deviceId.toString();
-    const bDevice = b.local.deviceId.toString();
+    const aDevice = a.local.jamiId.toString();
+    const bDevice = { jamiId: b.local.jamiId.toString(), deviceId: b.local.deviceId.toString() };
 
     const copy = await cb.clone(group.conversationId, aDevice);
     expect(cb.list()).toEqual([group.conversationId]);
@@ -72,7 +72,7 @@ describe("conversations over device links", () => {
   it("notices over sip: a commit announced to the members reaches them and they fetch it by themselves", async () => {
     const group = await ca.create();
     await group.addMember(b.local.jamiId.toString());
-    const copy = await cb.clone(group.conversationId, a.local.deviceId.toString());
+    const copy = await cb.clone(group.conversationId, a.local.jamiId.toString());
     const joined = await copy.join();
 
     const atA = new Promise<string>((resolve) => ca.on("message", ({ message }) => message.id === joined && resolve(message.id)));

@@ -24,10 +24,16 @@ export interface FetchedPack {
 /**
  * Fetches a conversation's `main` over `stream` as jamid's libgit2 client does (protocol v1 over a git://-style
  * request): one want, our haves, `done`, then the pack from side-band channel 1. Bounded by `maxPackBytes`.
+ * `keepOpen` leaves the channel for the next fetch (as jamid caches its git channels; pass the same `reader`).
  */
-export async function fetchPack(stream: Duplex, request: FetchRequest, options: { signal?: AbortSignal; maxPackBytes?: number } = {}): Promise<FetchedPack> {
+export async function fetchPack(
+  stream: Duplex,
+  request: FetchRequest,
+  options: { signal?: AbortSignal; maxPackBytes?: number; keepOpen?: boolean; reader?: ByteReader } = {},
+): Promise<FetchedPack> {
   const maxPack = options.maxPackBytes ?? DEFAULT_PACK_LIMITS.maxPackBytes;
-  const bytes = new ByteReader(stream);
+  // a kept channel is read through one ByteReader across fetches (bytes already buffered belong to the next one)
+  const bytes = options.reader ?? new ByteReader(stream);
   const reader = new PktReader(bytes);
   const abort = (): void => {
     stream.destroy(new SwarmError("ABORTED", "fetch aborted"));
@@ -88,6 +94,6 @@ export async function fetchPack(stream: Duplex, request: FetchRequest, options: 
     return { head, pack };
   } finally {
     options.signal?.removeEventListener("abort", abort);
-    stream.end();
+    if (!options.keepOpen) stream.end();
   }
 }

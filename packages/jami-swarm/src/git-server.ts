@@ -23,7 +23,8 @@ export interface ServeOptions {
  * Serves one git fetch on `stream` as jamid's git server does (spec `jami-identity-connection.md` §4.7): reads
  * the `git-upload-pack /<conversation>` request, asks `resolve` for that repository (undefined refuses, e.g. a
  * peer that is not a member), advertises HEAD and `main`, takes one want and its haves, answers NAK/ACK, and
- * sends the pack on side-band channel 1. The stream is ended afterwards.
+ * sends the pack on side-band channel 1 — then waits for the next request on the same stream, as jamid's server
+ * does (its client keeps the channel for later fetches). Ends the stream when the peer ends its side.
  */
 export async function serveUploadPack(
   stream: Duplex,
@@ -31,94 +32,108 @@ export async function serveUploadPack(
   options: ServeOptions = {},
 ): Promise<void> {
   const reader = new PktReader(new ByteReader(stream));
-  const write = (data: Uint8Array): void => {
-    stream.write(data);
-  };
   try {
-    const request = await reader.next();
-    if (request === undefined || request === FLUSH) throw new SwarmError("PROTOCOL", "no git-upload-pack request");
-    const text = new TextDecoder().decode(request);
-    const match = /^git-upload-pack \/?([^\0\n]*)\n?\0/.exec(text);
-    if (!match) throw new SwarmError("PROTOCOL", "the first pkt-line is not a git-upload-pack request");
-    const conversationId = match[1]!.replace(/\.git$/, "").replace(/^.*\//, "");
-    const repo = OID.test(conversationId) ? await resolve(conversationId) : undefined;
-    if (!repo) {
-      write(pkt(`ERR unknown conversation ${conversationId.slice(0, 64)}\n`));
-      return;
-    }
-    if (text.split("\0").includes("version=1")) write(pkt("version 1\n"));
-    const head = await repo.head();
-    write(pkt(`${head} HEAD\0${CAPABILITIES}\n`));
-    write(pkt(`${head} refs/heads/main\n`));
-    write(flushPkt());
-    throwIfAborted(options.signal);
-
-    let want: string | undefined;
-    let sideBand: 0 | 1000 | 65520 = 0;
-    for (;;) {
-      const line = await reader.line();
-      if (line === undefined) return;
-      if (line === FLUSH) break;
-      const wantMatch = /^want ([0-9a-f]{40})(?: (.*))?$/.exec(line);
-      if (wantMatch) {
-        if (want !== undefined && wantMatch[1] !== want) throw new SwarmError("PROTOCOL", "this server takes one want");
-        want = wantMatch[1];
-        const caps = (wantMatch[2] ?? "").split(" ");
-        if (caps.includes("side-band-64k")) sideBand = 65520;
-        else if (caps.includes("side-band")) sideBand = 1000;
-      } else if (!/^(shallow|deepen)/.test(line)) throw new SwarmError("PROTOCOL", `unexpected line "${line.slice(0, 80)}"`);
-    }
-    if (want === undefined) return; // ls-remote style: refs only
-    if (want !== head) throw new SwarmError("PROTOCOL", `want ${want} is not the advertised head`);
-
-    const common: string[] = [];
-    let acked = false;
-    let haves = 0;
-    for (;;) {
-      const line = await reader.line();
-      if (line === undefined) throw new SwarmError("PROTOCOL", "stream ended before done");
-      if (line === FLUSH) {
-        if (!acked) write(pkt("NAK\n"));
-        continue;
-      }
-      if (line === "done") break;
-      const have = /^have ([0-9a-f]{40})$/.exec(line);
-      if (!have) throw new SwarmError("PROTOCOL", `unexpected line "${line.slice(0, 80)}"`);
-      if (++haves > MAX_HAVES) throw new SwarmError("PROTOCOL", "too many haves");
-      if (await isCommit(repo, have[1]!)) {
-        common.push(have[1]!);
-        if (!acked) {
-          write(pkt(`ACK ${have[1]}\n`));
-          acked = true;
-        }
-      }
-    }
-    if (!acked) write(pkt("NAK\n"));
-    throwIfAborted(options.signal);
-    const objects = await objectsToSend(repo.store, want, common);
-    const inputs: PackInput[] = [];
-    for (const [oid, type] of objects) {
-      // reuse what a stored pack already holds deflated (git's pack reuse): serving is then mostly copying
-      const stored = await repo.store.compressed(oid);
-      inputs.push(stored ? { type, size: stored.size, deflated: stored.data } : await repo.store.read(oid));
-    }
-    const pack = writePack(inputs);
-    if (sideBand === 0) write(pack);
-    else {
-      const chunk = sideBand - 5;
-      for (let at = 0; at < pack.byteLength; at += chunk) {
-        const band = new Uint8Array(Math.min(chunk, pack.byteLength - at) + 1);
-        band[0] = 1;
-        band.set(pack.subarray(at, at + chunk), 1);
-        write(pkt(band));
-      }
-      write(flushPkt());
-    }
-    log("served %s up to %s (%d bytes, %d common)", conversationId, want, pack.byteLength, common.length);
-    options.onServed?.(conversationId, want);
+    // jamid's client keeps the channel and sends a new request line for every fetch: serve until the stream ends
+    while (await serveOne(stream, reader, resolve, options));
   } finally {
     stream.end();
   }
+}
+
+/** One request line and what follows; false once the stream is over (or the request was refused). */
+async function serveOne(
+  stream: Duplex,
+  reader: PktReader,
+  resolve: (conversationId: string) => Promise<SwarmRepository | undefined>,
+  options: ServeOptions,
+): Promise<boolean> {
+  const write = (data: Uint8Array): void => {
+    stream.write(data);
+  };
+  let request = await reader.next();
+  while (request === FLUSH) request = await reader.next();
+  if (request === undefined) return false;
+  const text = new TextDecoder().decode(request);
+  const match = /^git-upload-pack \/?([^\0\n]*)\n?\0/.exec(text);
+  if (!match) throw new SwarmError("PROTOCOL", "expected a git-upload-pack request");
+  const conversationId = match[1]!.replace(/\.git$/, "").replace(/^.*\//, "");
+  const repo = OID.test(conversationId) ? await resolve(conversationId) : undefined;
+  if (!repo) {
+    write(pkt(`ERR unknown conversation ${conversationId.slice(0, 64)}\n`));
+    return false;
+  }
+  if (text.split("\0").includes("version=1")) write(pkt("version 1\n"));
+  const head = await repo.head();
+  write(pkt(`${head} HEAD\0${CAPABILITIES}\n`));
+  write(pkt(`${head} refs/heads/main\n`));
+  write(flushPkt());
+  throwIfAborted(options.signal);
+
+  let want: string | undefined;
+  let sideBand: 0 | 1000 | 65520 = 0;
+  for (;;) {
+    const line = await reader.line();
+    if (line === undefined) return false;
+    if (line === FLUSH) break;
+    const wantMatch = /^want ([0-9a-f]{40})(?: (.*))?$/.exec(line);
+    if (wantMatch) {
+      if (want !== undefined && wantMatch[1] !== want) throw new SwarmError("PROTOCOL", "this server takes one want");
+      want = wantMatch[1];
+      const caps = (wantMatch[2] ?? "").split(" ");
+      if (caps.includes("side-band-64k")) sideBand = 65520;
+      else if (caps.includes("side-band")) sideBand = 1000;
+    } else if (!/^(shallow|deepen)/.test(line)) throw new SwarmError("PROTOCOL", `unexpected line "${line.slice(0, 80)}"`);
+  }
+  if (want === undefined) return true; // references only (ls-remote): the next request may follow
+  if (want !== head) throw new SwarmError("PROTOCOL", `want ${want} is not the advertised head`);
+
+  const common: string[] = [];
+  let acked = false;
+  let haves = 0;
+  for (;;) {
+    const line = await reader.line();
+    if (line === undefined) throw new SwarmError("PROTOCOL", "stream ended before done");
+    if (line === FLUSH) {
+      if (!acked) write(pkt("NAK\n"));
+      continue;
+    }
+    if (line === "done") break;
+    const have = /^have ([0-9a-f]{40})$/.exec(line);
+    if (!have) throw new SwarmError("PROTOCOL", `unexpected line "${line.slice(0, 80)}"`);
+    if (++haves > MAX_HAVES) throw new SwarmError("PROTOCOL", "too many haves");
+    if (await isCommit(repo, have[1]!)) {
+      common.push(have[1]!);
+      if (!acked) {
+        write(pkt(`ACK ${have[1]}\n`));
+        acked = true;
+      }
+    }
+  }
+  if (!acked) write(pkt("NAK\n"));
+  throwIfAborted(options.signal);
+  const objects = await objectsToSend(repo.store, want, common);
+  const inputs: PackInput[] = [];
+  for (const [oid, type] of objects) {
+    // reuse what a stored pack already holds deflated (git's pack reuse): serving is then mostly copying
+    const stored = await repo.store.compressed(oid);
+    inputs.push(stored ? { type, size: stored.size, deflated: stored.data } : await repo.store.read(oid));
+  }
+  const pack = writePack(inputs);
+  if (sideBand === 0) {
+    write(pack);
+    return false; // without side-band the pack ends the conversation on this stream
+  }
+  const chunk = sideBand - 5;
+  for (let at = 0; at < pack.byteLength; at += chunk) {
+    const band = new Uint8Array(Math.min(chunk, pack.byteLength - at) + 1);
+    band[0] = 1;
+    band.set(pack.subarray(at, at + chunk), 1);
+    write(pkt(band));
+  }
+  write(flushPkt());
+  log("served %s up to %s (%d bytes, %d common)", conversationId, want, pack.byteLength, common.length);
+  options.onServed?.(conversationId, want);
+  return true;
 }
 
 async function isCommit(repo: SwarmRepository, oid: string): Promise<boolean> {

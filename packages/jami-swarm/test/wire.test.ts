@@ -4,7 +4,7 @@ import { Duplex } from "node:stream";
 import { join, resolve } from "node:path";
 import { deflateSync } from "node:zlib";
 import { createHash } from "node:crypto";
-import { SwarmRepository, fetchPack, parsePack, writePack, verifyConversation, PktReader, ByteReader, pkt } from "../src/index.js";
+import { SwarmRepository, fetchPack, parsePack, writePack, verifyConversation, PktReader, ByteReader, pkt, serveUploadPack } from "../src/index.js";
 import { itWith } from "../../../test-support/tools.js";
 import { GROUP, fetchOver, gitCli, newAccount, nodeFs, tempDir, unpackVector } from "./helpers.js";
 import { duplexPair } from "./streams.js";
@@ -66,6 +66,22 @@ describe("git's wire: our upload-pack server and client against the system git",
     gitCli(theirs, "fsck", "--strict");
     const verified = await verifyConversation(theirs, { fs: nodeFs });
     expect(verified.commits).toBe(22);
+  });
+
+  it("one channel, several fetches: the server waits for the next request after each pack, as jamid's does", async () => {
+    const { devices } = await newAccount();
+    const ours = await SwarmRepository.create(join(tmp.dir, "ours"), { mode: 2 }, { fs: nodeFs, author: { device: devices[0]! } });
+    const [serverSide, clientSide] = duplexPair();
+    const serving = serveUploadPack(serverSide, async () => ours);
+    const reader = new ByteReader(clientSide);
+    const first = await fetchPack(clientSide, { conversationId: ours.conversationId, host: "h" }, { keepOpen: true, reader });
+    const next = await ours.sendText("after the first fetch");
+    const second = await fetchPack(clientSide, { conversationId: ours.conversationId, host: "h", haves: [first.head] }, { keepOpen: true, reader });
+    expect(second.head).toBe(next);
+    expect(parsePack(second.pack!).objects.has(next)).toBe(true);
+    expect(parsePack(second.pack!).objects.has(first.head)).toBe(false);
+    clientSide.end();
+    await serving;
   });
 
   it("a peer asking for a conversation we do not serve gets ERR, and our client a typed error", async () => {

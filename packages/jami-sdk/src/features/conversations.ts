@@ -17,6 +17,8 @@ import type { Channel } from "jami-dtls";
 import type { GitNotice } from "jami-sip";
 import { ConversationNotices } from "./conversation-notices.js";
 import { AccountError } from "../errors.js";
+import { JamiId } from "jami-identity";
+import { forEachDevice } from "../dht/devices.js";
 
 const GIT_CHANNEL = /^git:\/\/([0-9a-f]{64})\/([0-9a-f]{40})$/;
 
@@ -124,7 +126,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     const role = await repo.roleOf(peer.jamiId);
     if (role !== "admin" && role !== "member" && role !== "invited") return;
     if (await repo.store.has(notice.commit)) return;
-    await this.fetch(notice.conversationId, peer.deviceId).catch((error: Error) => this.log("fetch after a notice: %s", error.message));
+    await this.fetch(notice.conversationId, peer).catch((error: Error) => this.log("fetch after a notice: %s", error.message));
   }
 
   /** jamid, when a `sip` channel comes up: fetch every conversation this device's account is a member of. */
@@ -132,7 +134,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     for (const [id, repo] of this.repos) {
       const role = await repo.roleOf(peer.jamiId).catch(() => undefined);
       if (role !== "admin" && role !== "member") continue;
-      await this.fetch(id, peer.deviceId).catch((error: Error) => this.log("sync of %s with %s: %s", id, peer.deviceId.slice(0, 8), error.message));
+      await this.fetch(id, peer).catch((error: Error) => this.log("sync of %s with %s: %s", id, peer.deviceId.slice(0, 8), error.message));
     }
   }
 
@@ -160,15 +162,52 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     return repo;
   }
 
-  /** Clones `conversationId` from a member's device (`git://<device>/<id>`); the whole history is validated first. */
-  async clone(conversationId: string, fromDevice: string, options: AbortOptions = {}): Promise<SwarmRepository> {
+  /**
+   * A `git://<device>/<conversation>` channel to a device of `from` (a Jami ID: the first of its devices to answer,
+   * as jamid's `cloneConversationFrom`; or one device). Devices are found through the account's DHT announcement,
+   * which 13.7 and today's devices both publish.
+   */
+  private async gitChannel(conversationId: string, from: string | ChannelPeer, options: AbortOptions): Promise<{ channel: Channel; deviceId: string }> {
+    const jamiId = typeof from === "string" ? from : from.jamiId;
+    const wanted = typeof from === "string" ? undefined : from.deviceId;
+    const self = this.c.identity.deviceId.toString();
+    const attempts: Array<Promise<{ channel: Channel; deviceId: string }>> = [];
+    await forEachDevice(
+      this.c.network.dht,
+      JamiId.fromHex(jamiId),
+      (device) => {
+        const deviceId = device.deviceId.toString();
+        if (deviceId === self || (wanted !== undefined && deviceId !== wanted)) return;
+        const attempt = this.c.links.connect(device, `git://${deviceId}/${conversationId}`, options).then((channel) => ({ channel, deviceId }));
+        attempt.catch(() => undefined);
+        attempts.push(attempt);
+      },
+      options.signal,
+    );
+    if (attempts.length === 0) throw new AccountError("NO_DEVICES", `no device of ${jamiId} to fetch ${conversationId} from`);
+    const first = await Promise.any(attempts).catch((e: AggregateError) => {
+      throw e.errors[0] as Error;
+    });
+    for (const a of attempts)
+      void a.then(
+        (other) => other !== first && other.channel.end(),
+        () => undefined,
+      );
+    return first;
+  }
+
+  /**
+   * Clones `conversationId` from a member (a Jami ID, or one of its devices); the whole history is validated first
+   * and nothing is written unless this account is listed as admin, member or invited.
+   */
+  async clone(conversationId: string, from: string | ChannelPeer, options: AbortOptions = {}): Promise<SwarmRepository> {
     if (this.repos.has(conversationId)) throw new AccountError("INVALID_ARGUMENT", `conversation ${conversationId} is already here`);
-    const channel = await this.c.links.connect(fromDevice, `git://${fromDevice}/${conversationId}`, options);
-    const fetched = await fetchPack(channel, { conversationId, host: fromDevice }, options);
+    const { channel, deviceId } = await this.gitChannel(conversationId, from, options);
+    const fetched = await fetchPack(channel, { conversationId, host: deviceId }, options);
     if (!fetched.pack) throw new AccountError("INVALID_ARGUMENT", "the peer sent nothing to clone");
     const repo = await SwarmRepository.clone(
       this.root,
-      { conversationId, remoteDevice: fromDevice, head: fetched.head, pack: fetched.pack },
+      { conversationId, remoteDevice: deviceId, head: fetched.head, pack: fetched.pack },
       { ...this.options(), requireMember: this.c.identity.jamiId.toString() },
     );
     this.repos.set(conversationId, repo);
@@ -179,17 +218,17 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
    * Fetches `conversationId` from a member's device, validates, stores and merges (jamid's `pull`); emits `message`
    * for each new commit, or `error` (and rejects) when a commit is refused.
    */
-  async fetch(conversationId: string, fromDevice: string, options: AbortOptions = {}): Promise<FetchOutcome> {
+  async fetch(conversationId: string, from: string | ChannelPeer, options: AbortOptions = {}): Promise<FetchOutcome> {
     const repo = this.repos.get(conversationId);
     if (!repo) throw new AccountError("INVALID_ARGUMENT", `unknown conversation ${conversationId}`);
-    const channel = await this.c.links.connect(fromDevice, `git://${fromDevice}/${conversationId}`, options);
-    const fetched = await fetchPack(channel, { conversationId, host: fromDevice, haves: await repo.haves(), hasCommit: (oid) => repo.store.has(oid) }, options);
+    const { channel, deviceId } = await this.gitChannel(conversationId, from, options);
+    const fetched = await fetchPack(channel, { conversationId, host: deviceId, haves: await repo.haves(), hasCommit: (oid) => repo.store.has(oid) }, options);
     try {
-      const outcome = await repo.applyFetch(fromDevice, fetched.head, fetched.pack);
+      const outcome = await repo.applyFetch(deviceId, fetched.head, fetched.pack);
       for (const message of outcome.newCommits) this.emit("message", { conversationId, message });
       return outcome;
     } catch (error) {
-      if (error instanceof CommitRejectedError && this.listenerCount("error") > 0) this.emit("error", { conversationId, from: fromDevice, error });
+      if (error instanceof CommitRejectedError && this.listenerCount("error") > 0) this.emit("error", { conversationId, from: deviceId, error });
       throw error;
     }
   }

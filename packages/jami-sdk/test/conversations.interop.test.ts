@@ -1,0 +1,113 @@
+/**
+ * Conversations with jamid 13.7 (spec jami-swarm.md §9 steps 2–3), jamid in the harness's network namespace: jamid
+ * creates a group and adds us; we clone it from jamid's device over `git://` (its history validated strictly:
+ * signatures, chains), join, and announce the join with a SIP MESSAGE on `sip`; jamid fetches from our device
+ * (our upload-pack server) and reports us as a member; our message reaches jamid; jamid's message reaches us.
+ */
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { JsonLinesProcess } from "../../../test-support/opendht.js";
+import { JAMIH, JamidHarness, type JamidAccount } from "../../../test-support/jamid-harness.js";
+
+jest.setTimeout(300_000);
+const REPO = resolve(__dirname, "../../..");
+const NETNS = "jamits-conv";
+const DHT_PORT = 4462;
+
+describe("conversations with jamid 13.7", () => {
+  let harness: JamidHarness;
+  let jamid: JamidAccount;
+  let us: JsonLinesProcess;
+  let me: Record<string, unknown>;
+
+  beforeAll(async () => {
+    harness = await JamidHarness.start({ netns: NETNS, dhtPort: DHT_PORT });
+    await harness.startInstance("j");
+    jamid = await harness.createAccount("j", { alias: "jamid" });
+    us = new JsonLinesProcess(
+      spawn(JAMIH, ["exec", "--", process.execPath, "--import", "tsx", "test-support/jami-account-probe.ts", `127.0.0.1:${DHT_PORT}`], {
+        cwd: REPO,
+        env: { ...process.env, JAMIH_ROOT: harness.root, JAMIH_NETNS: NETNS },
+      }),
+    );
+    me = await us.waitFor((e) => e.event === "ready" || e.event === "error", 60_000);
+    if (me.event !== "ready") throw new Error(`probe: ${JSON.stringify(me)}`);
+    us.child.stdin.write(JSON.stringify({ id: "w1", cmd: "waitDevices", jamiId: jamid.jamiId }) + "\n");
+    const seen = await us.waitFor((e) => e.id === "w1", 70_000);
+    if (!(seen.deviceIds as string[]).includes(jamid.deviceId!)) throw new Error(`jamid's device not found: ${JSON.stringify(seen)}`);
+  });
+
+  afterAll(async () => {
+    await us?.endInput();
+    await harness?.stop();
+  });
+
+  it("jamid's group: we clone, join and post; jamid sees the join and the message; jamid's message reaches us", async () => {
+    const { conversationId } = await harness.run<{ conversationId: string }>("start-conversation", "j", jamid.accountId);
+    await harness.run("add-member", "j", jamid.accountId, conversationId, me.jamiId as string);
+
+    us.child.stdin.write(JSON.stringify({ id: "c1", cmd: "clone", conversationId, from: jamid.jamiId }) + "\n");
+    const cloned = await us.waitFor((e) => e.id === "c1", 120_000);
+    expect(cloned.message).toBeUndefined(); // an error's text, shown when the clone fails
+    expect(cloned).toMatchObject({
+      event: "reply",
+      members: expect.arrayContaining([
+        { uri: jamid.jamiId, role: "admin" },
+        { uri: me.jamiId, role: "invited" },
+      ]),
+    });
+
+    let since = String(Date.now() / 1000);
+    us.child.stdin.write(JSON.stringify({ id: "j1", cmd: "join", conversationId }) + "\n");
+    expect(await us.waitFor((e) => e.id === "j1", 120_000)).toMatchObject({ event: "reply", devices: 1 });
+    await harness
+      .run(
+        "wait-event",
+        "j",
+        "conversationMemberEvent",
+        "--arg",
+        `1=${conversationId}`,
+        "--arg",
+        `2=${me.jamiId}`,
+        "--arg",
+        "3=1",
+        "--since",
+        since,
+        "--timeout",
+        "90",
+      )
+      .catch((e: Error) => {
+        const log = readFileSync(join(harness.root, "inst", "j", "jamid.log"), "utf8");
+        throw new Error(
+          e.message +
+            "\n" +
+            log
+              .split("\n")
+              .filter((l) => /onversation|git|Git|MESSAGE|fetch|Malformed|sip/i.test(l))
+              .slice(-60)
+              .join("\n"),
+        );
+      });
+
+    since = String(Date.now() / 1000);
+    us.child.stdin.write(JSON.stringify({ id: "s1", cmd: "send", conversationId, text: "hello jamid, from jami-ts" }) + "\n");
+    expect(await us.waitFor((e) => e.id === "s1", 120_000)).toMatchObject({ event: "reply", devices: 1 });
+    const received = await harness.run<{ args: unknown[] }>(
+      "wait-event",
+      "j",
+      "messageReceived",
+      "--arg",
+      `1=${conversationId}`,
+      "--since",
+      since,
+      "--timeout",
+      "90",
+    );
+    expect(JSON.stringify(received)).toContain("hello jamid, from jami-ts");
+
+    await harness.run("send-message", "j", jamid.accountId, conversationId, "hello jami-ts, from jamid");
+    const ours = await us.waitFor((e) => e.event === "message" && (e.body as { body?: string })?.body === "hello jami-ts, from jamid", 120_000);
+    expect(ours).toMatchObject({ conversationId, author: jamid.jamiId, body: { type: "text/plain", body: "hello jami-ts, from jamid" } });
+  });
+});
