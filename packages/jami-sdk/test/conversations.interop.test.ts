@@ -105,6 +105,10 @@ describe("conversations with jamid 13.7", () => {
       "90",
     );
     expect(JSON.stringify(received)).toContain("hello jamid, from jami-ts");
+    // jamid took our notices as SIP MESSAGEs (not only the fetch it does when a sip channel comes up)
+    const log = readFileSync(join(harness.root, "inst", "j", "jamid.log"), "utf8");
+    expect(log.split(`Text message received from ${me.jamiId as string}, 1 part(s)`).length - 1).toBeGreaterThanOrEqual(2);
+    expect(log).toContain(`fetch commits for peer ${me.jamiId as string} on device ${me.deviceId as string}`);
 
     await harness.run("send-message", "j", jamid.accountId, conversationId, "hello jami-ts, from jamid");
     const ours = await us.waitFor((e) => e.event === "message" && (e.body as { body?: string })?.body === "hello jami-ts, from jamid", 120_000);
