@@ -4,14 +4,13 @@
  * signatures, chains), join, and announce the join with a SIP MESSAGE on `sip`; jamid fetches from our device
  * (our upload-pack server) and reports us as a member; our message reaches jamid; jamid's message reaches us.
  */
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { JsonLinesProcess } from "../../../test-support/opendht.js";
-import { JAMIH, JamidHarness, type JamidAccount } from "../../../test-support/jamid-harness.js";
+import { join } from "node:path";
+import type { JsonLinesProcess } from "../../../test-support/opendht.js";
+import type { JamidHarness, JamidAccount } from "../../../test-support/jamid-harness.js";
+import { jamidAndProbe } from "../../../test-support/jamid-with-probe.js";
 
 jest.setTimeout(300_000);
-const REPO = resolve(__dirname, "../../..");
 const NETNS = "jamits-conv";
 const DHT_PORT = 4462;
 
@@ -22,20 +21,7 @@ describe("conversations with jamid 13.7", () => {
   let me: Record<string, unknown>;
 
   beforeAll(async () => {
-    harness = await JamidHarness.start({ netns: NETNS, dhtPort: DHT_PORT });
-    await harness.startInstance("j");
-    jamid = await harness.createAccount("j", { alias: "jamid" });
-    us = new JsonLinesProcess(
-      spawn(JAMIH, ["exec", "--", process.execPath, "--import", "tsx", "test-support/jami-account-probe.ts", `127.0.0.1:${DHT_PORT}`], {
-        cwd: REPO,
-        env: { ...process.env, JAMIH_ROOT: harness.root, JAMIH_NETNS: NETNS },
-      }),
-    );
-    me = await us.waitFor((e) => e.event === "ready" || e.event === "error", 60_000);
-    if (me.event !== "ready") throw new Error(`probe: ${JSON.stringify(me)}`);
-    us.child.stdin.write(JSON.stringify({ id: "w1", cmd: "waitDevices", jamiId: jamid.jamiId }) + "\n");
-    const seen = await us.waitFor((e) => e.id === "w1", 70_000);
-    if (!(seen.deviceIds as string[]).includes(jamid.deviceId!)) throw new Error(`jamid's device not found: ${JSON.stringify(seen)}`);
+    ({ harness, jamid, us, me } = await jamidAndProbe(NETNS, DHT_PORT));
   });
 
   afterAll(async () => {

@@ -3,14 +3,13 @@
  * we open a link and a `sip` channel to jamid's device; jamid opens a link to ours (to clone the conversation of
  * a trust request it accepted) and asks for its channel.
  */
-import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { JsonLinesProcess } from "../../../test-support/opendht.js";
-import { JAMIH, JamidHarness, type JamidAccount } from "../../../test-support/jamid-harness.js";
+import { join } from "node:path";
+import type { JsonLinesProcess } from "../../../test-support/opendht.js";
+import type { JamidHarness, JamidAccount } from "../../../test-support/jamid-harness.js";
+import { jamidAndProbe, spawnProbe } from "../../../test-support/jamid-with-probe.js";
 
 jest.setTimeout(240_000);
-const REPO = resolve(__dirname, "../../..");
 const NETNS = "jamits-links";
 const DHT_PORT = 4452;
 
@@ -18,24 +17,9 @@ describe("device links with jamid 13.7", () => {
   let harness: JamidHarness;
   let jamid: JamidAccount;
   let us: JsonLinesProcess;
-  let ready: Record<string, unknown>;
 
   beforeAll(async () => {
-    harness = await JamidHarness.start({ netns: NETNS, dhtPort: DHT_PORT });
-    await harness.startInstance("j");
-    jamid = await harness.createAccount("j", { alias: "jamid" });
-    us = new JsonLinesProcess(
-      spawn(JAMIH, ["exec", "--", process.execPath, "--import", "tsx", "test-support/jami-account-probe.ts", `127.0.0.1:${DHT_PORT}`], {
-        cwd: REPO,
-        env: { ...process.env, JAMIH_ROOT: harness.root, JAMIH_NETNS: NETNS },
-      }),
-    );
-    ready = await us.waitFor((e) => e.event === "ready" || e.event === "error", 60_000);
-    if (ready.event !== "ready") throw new Error(`probe: ${JSON.stringify(ready)}`);
-    // Set-up ends when jamid's device is on the DHT as we see it.
-    us.child.stdin.write(JSON.stringify({ id: "w1", cmd: "waitDevices", jamiId: jamid.jamiId }) + "\n");
-    const seen = await us.waitFor((e) => e.id === "w1", 70_000);
-    if (!(seen.deviceIds as string[]).includes(jamid.deviceId!)) throw new Error(`jamid's device not found: ${JSON.stringify(seen)}`);
+    ({ harness, jamid, us } = await jamidAndProbe(NETNS, DHT_PORT));
   });
 
   afterAll(async () => {
@@ -54,12 +38,7 @@ describe("device links with jamid 13.7", () => {
 
   it("jamid links to a device of ours it never talked to (after accepting its trust request) and asks for a channel", async () => {
     // A second account of ours: no link exists yet, so the link is jamid's (ICE-controlling, TLS client).
-    const other = new JsonLinesProcess(
-      spawn(JAMIH, ["exec", "--", process.execPath, "--import", "tsx", "test-support/jami-account-probe.ts", `127.0.0.1:${DHT_PORT}`], {
-        cwd: REPO,
-        env: { ...process.env, JAMIH_ROOT: harness.root, JAMIH_NETNS: NETNS },
-      }),
-    );
+    const other = spawnProbe(harness, NETNS, DHT_PORT);
     try {
       const me = await other.waitFor((e) => e.event === "ready" || e.event === "error", 60_000);
       expect(me.event).toBe("ready");
