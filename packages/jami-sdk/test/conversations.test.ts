@@ -57,6 +57,11 @@ describe("conversations over device links", () => {
     expect(received).toEqual([joined, hello]);
     expect(await group.roleOf(b.local.jamiId.toString())).toBe("member");
 
+    // b is a member, but a git channel must name a's own device
+    await expect(b.components.links.connect(a.local.jamiId.toString(), `git://${"0".repeat(64)}/${group.conversationId}`)).rejects.toMatchObject({
+      code: "CHANNEL_DECLINED",
+    });
+
     // c is not in the conversation: a declines its git channel, and c's clone fails without writing anything
     await expect(cc.clone(group.conversationId, aDevice)).rejects.toMatchObject({ code: "CHANNEL_DECLINED" });
     expect(cc.list()).toEqual([]);

@@ -221,4 +221,23 @@ describe("hostile commits are refused with the rule named, and change nothing st
     ).rejects.toMatchObject({ code: "COMMIT_REJECTED", rule: "parents" });
     expect(existsSync(parent)).toBe(false);
   });
+
+  it("a clone that does not list the cloning account is refused and writes nothing (jamid erases it afterwards)", async () => {
+    const fetched = await fetchOver(a, undefined);
+    const parent = join(tmp.dir, "outsider");
+    const outsider = "9".repeat(40);
+    await expect(
+      SwarmRepository.clone(
+        parent,
+        { conversationId: a.conversationId, remoteDevice: devOf(alice), head: fetched.head, pack: fetched.pack! },
+        { fs: nodeFs, requireMember: outsider },
+      ),
+    ).rejects.toMatchObject({ code: "NOT_PERMITTED" });
+    expect(existsSync(parent)).toBe(false);
+    await SwarmRepository.clone(
+      parent,
+      { conversationId: a.conversationId, remoteDevice: devOf(alice), head: fetched.head, pack: fetched.pack! },
+      { fs: nodeFs, requireMember: uriOf(carol) },
+    );
+  });
 });

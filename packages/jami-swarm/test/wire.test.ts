@@ -84,6 +84,24 @@ describe("git's wire: our upload-pack server and client against the system git",
     await serving;
   });
 
+  it("a want that is not the advertised head (another commit, a blob) is a protocol error, not a pack", async () => {
+    const { devices } = await newAccount();
+    const ours = await SwarmRepository.create(join(tmp.dir, "ours"), { mode: 2 }, { fs: nodeFs, author: { device: devices[0]! } });
+    const older = await ours.head();
+    await ours.sendText("newer");
+    const [serverSide, clientSide] = duplexPair();
+    const serving = serveUploadPack(serverSide, async () => ours);
+    const received: Buffer[] = [];
+    clientSide.on("data", (d: Buffer) => received.push(d));
+    clientSide.write(pkt(`git-upload-pack /${ours.conversationId}\0host=x\0`));
+    clientSide.write(pkt(`want ${older} side-band-64k\n`));
+    clientSide.write("0000");
+    clientSide.write(pkt("done\n"));
+    await expect(serving).rejects.toMatchObject({ code: "PROTOCOL" });
+    expect(Buffer.concat(received).includes(Buffer.from("PACK"))).toBe(false);
+    clientSide.end();
+  });
+
   it("a peer asking for a conversation we do not serve gets ERR, and our client a typed error", async () => {
     const { devices } = await newAccount();
     const ours = await SwarmRepository.create(join(tmp.dir, "ours"), { mode: 2 }, { fs: nodeFs, author: { device: devices[0]! } });
