@@ -64,6 +64,7 @@ export class SwarmRepository {
   private readonly certs: CertificateCache;
   private writing: Promise<unknown> = Promise.resolve();
   private initial: { mode: ConversationMode; creator: string; invited?: string } | undefined;
+  private displayOrder: { head: string; walked: Awaited<ReturnType<typeof walkNewestFirst>> } | undefined;
 
   protected constructor(
     readonly dir: string,
@@ -187,10 +188,21 @@ export class SwarmRepository {
    * `main`), at most `n` (0 or absent: all), merges included unless `skipMerge`.
    */
   async load(options: { from?: string; n?: number; skipMerge?: boolean } = {}): Promise<SwarmMessage[]> {
-    const start = options.from ?? (await this.head());
-    const walked = await walkNewestFirst(this.store, start);
+    // jamid walks from HEAD and starts logging at `from` (or walks from `from` when HEAD does not reach it); the
+    // walk of the current head is kept, so paging through a long history walks it once
+    const head = await this.head();
+    if (this.displayOrder?.head !== head) this.displayOrder = { head, walked: await walkNewestFirst(this.store, head) };
+    let walked = this.displayOrder.walked;
+    let first = 0;
+    if (options.from !== undefined && options.from !== head) {
+      first = walked.findIndex((c) => c.oid === options.from);
+      if (first < 0) {
+        walked = await walkNewestFirst(this.store, options.from);
+        first = 0;
+      }
+    }
     const out: SwarmMessage[] = [];
-    for (let i = 0; i < walked.length && (!options.n || out.length < options.n); i++) {
+    for (let i = first; i < walked.length && (!options.n || out.length < options.n); i++) {
       const { oid, commit } = walked[i]!;
       if (options.skipMerge && commit.parents.length > 1) continue;
       const message = await this.toMessage(oid, commit, walked[i + 1]?.oid);
