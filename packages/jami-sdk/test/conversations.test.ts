@@ -1,6 +1,7 @@
 import { MemoryDht } from "jami-dht";
 import { verifyConversation, type GitFs } from "jami-swarm";
 import * as fs from "node:fs";
+import { SipEndpoint } from "jami-sip";
 import { Conversations } from "../src/features/conversations.js";
 import { newTestDevice, type TestDevice } from "../../../test-support/components.js";
 
@@ -91,5 +92,30 @@ describe("conversations over device links", () => {
     expect(await ca.announce(group.conversationId, hello)).toBe(1);
     expect(await atB).toBe(hello);
     expect(await copy.head()).toBe(await group.head());
+  });
+
+  it("a notice whose From names another account than the link's is dropped: no fetch follows", async () => {
+    const group = await ca.create();
+    await group.addMember(b.local.jamiId.toString());
+    const copy = await cb.clone(group.conversationId, a.local.jamiId.toString());
+    const joined = await copy.join();
+    // b's device speaks SIP on its own channel to a, but signs the MESSAGE as c
+    const channel = await b.components.links.connect(a.local.jamiId.toString(), "sip");
+    const liar = new SipEndpoint(channel, { localUser: c.local.jamiId.toString(), remoteUser: a.local.jamiId.toString() });
+    // every fetch a makes opens a git channel to b's device: count them
+    const gitChannels: string[] = [];
+    b.components.links.on("channel", ({ channel }) => channel.name.startsWith("git://") && gitChannels.push(channel.name));
+    await liar.sendMessage({ type: "git-notice", notice: { conversationId: group.conversationId, commit: joined, deviceId: b.local.deviceId.toString() } });
+    // an honest notice on the same channel afterwards is fetched: the lie above was dropped, not delayed
+    const honest = new SipEndpoint(await b.components.links.connect(a.local.jamiId.toString(), "sip"), {
+      localUser: b.local.jamiId.toString(),
+      remoteUser: a.local.jamiId.toString(),
+    });
+    const arrived = new Promise((resolve) => ca.on("message", ({ message }) => message.id === joined && resolve(undefined)));
+    await honest.sendMessage({ type: "git-notice", notice: { conversationId: group.conversationId, commit: joined, deviceId: b.local.deviceId.toString() } });
+    await arrived;
+    expect(gitChannels).toHaveLength(1); // the honest notice's fetch only
+    liar.close();
+    honest.close();
   });
 });
