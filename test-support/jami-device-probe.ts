@@ -25,7 +25,7 @@ async function main(): Promise<void> {
 
   const keys = await createAccountKeys();
   const device = certifyDevice(keys, await PrivateKey.generate());
-  await publishDevice(node, keys.accountKey, device);
+  await publishDevice(node, keys.accountKey, device, { acknowledgedBy: 1 });
   const secure = new SecureDht(node, { key: device.key });
   const sub = secure.listen(JamiDhtKeys.inbox(device.certificate.deviceShortId));
   sub.on("value", async (v) => {

@@ -40,3 +40,60 @@ export function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefine
     );
   });
 }
+
+/**
+ * Calls `fn` once when `signal` aborts — at once when it already has — and returns the function that stops
+ * listening (call it when the work ended by itself, so the listener does not outlive it).
+ */
+export function onAbort(signal: AbortSignal | undefined, fn: (reason: unknown) => void): () => void {
+  if (!signal) return () => undefined;
+  if (signal.aborted) {
+    fn(signal.reason);
+    return () => undefined;
+  }
+  const listener = (): void => fn(signal.reason);
+  signal.addEventListener("abort", listener, { once: true });
+  return () => signal.removeEventListener("abort", listener);
+}
+
+/** Why a {@link deadline} ended the work. */
+export type DeadlineEnd = "timeout" | "aborted";
+
+/**
+ * The timeout-or-abort guard of a piece of work: calls `end("timeout")` after `timeoutMs`, or `end("aborted")`
+ * as soon as `signal` aborts (at once when it already has), whichever comes first and only once. Returns the
+ * function that cancels both; call it when the work ended by itself. The timer does not keep the process alive.
+ */
+export function deadline(timeoutMs: number | undefined, signal: AbortSignal | undefined, end: (why: DeadlineEnd) => void): () => void {
+  let ended = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stopListening = (): void => undefined;
+  const cancel = (): void => {
+    ended = true;
+    clearTimeout(timer);
+    stopListening();
+  };
+  const finish = (why: DeadlineEnd): void => {
+    if (ended) return;
+    cancel();
+    end(why);
+  };
+  if (timeoutMs !== undefined) {
+    timer = setTimeout(() => finish("timeout"), timeoutMs);
+    timer.unref?.();
+  }
+  stopListening = onAbort(signal, () => finish("aborted"));
+  return cancel;
+}
+
+/**
+ * Resolves after `ms`, or early when `signal` aborts (callers look at their own state afterwards: a retry loop
+ * that pauses between tries ends as soon as its owner closes). The timer does not keep the process alive.
+ */
+export function sleep(ms: number, options?: AbortOptions): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => (stop(), resolve()), ms);
+    timer.unref?.();
+    const stop = onAbort(options?.signal, () => (clearTimeout(timer), resolve()));
+  });
+}

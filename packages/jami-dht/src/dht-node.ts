@@ -27,7 +27,7 @@ import { matchesQuery, Storage, type StorageOptions } from "./storage.js";
 import { Subscription } from "./subscription.js";
 import { TokenIssuer } from "./tokens.js";
 import { UdpTransport, type DatagramTransport } from "./transport.js";
-import { TypedEmitter } from "jami-core";
+import { TypedEmitter, type AbortOptions } from "jami-core";
 import { Value } from "./value.js";
 import { valueTypeRule } from "./value-types.js";
 import { handleQuery, type QueryContext } from "./query-handlers.js";
@@ -193,7 +193,8 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
   // ---- public operations ------------------------------------------------------------------------------------
 
   /** Pings an address; resolves with the node id that answered. */
-  async ping(address: string | SocketAddress, signal?: AbortSignal): Promise<InfoHash> {
+  async ping(address: string | SocketAddress, options: AbortOptions = {}): Promise<InfoHash> {
+    const { signal } = options;
     const to = typeof address === "string" ? parseHostPort(address) : address;
     const reply = await this.rpc.request(to, (env) => buildPing(env, this.id), [], signal);
     return reply.id!;
@@ -204,7 +205,8 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
    * Resolves when the node has a good peer; rejects with `NO_NODES` if none answered (retries continue in the
    * background with OpenDHT's back-off).
    */
-  async bootstrap(extra: (string | SocketAddress)[] = [], signal?: AbortSignal): Promise<void> {
+  async bootstrap(extra: (string | SocketAddress)[] = [], options: AbortOptions = {}): Promise<void> {
+    const { signal } = options;
     for (const e of extra) this.bootstrapAddresses.push(typeof e === "string" ? parseHostPort(e) : e);
     if (!this.bootstrapping) {
       this.bootstrapping = this.runBootstrap(signal).finally(() => (this.bootstrapping = undefined));
@@ -213,7 +215,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
   }
 
   private async runBootstrap(signal?: AbortSignal): Promise<void> {
-    const results = await Promise.allSettled(this.bootstrapAddresses.map((a) => this.ping(a, signal)));
+    const results = await Promise.allSettled(this.bootstrapAddresses.map((a) => this.ping(a, { signal })));
     if (!results.some((r) => r.status === "fulfilled")) {
       this.scheduleBootstrap();
       throw new DhtError("NO_NODES", "no bootstrap node answered");
@@ -231,7 +233,8 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
   }
 
   /** The closest live nodes to `target` on every family, found by an iterative `find`. */
-  async findNodes(target: InfoHash, signal?: AbortSignal): Promise<NodeEntry[]> {
+  async findNodes(target: InfoHash, options: AbortOptions = {}): Promise<NodeEntry[]> {
+    const { signal } = options;
     const found = await Promise.all(this.families.map((f) => this.search(target, f, "find", undefined, undefined, signal)));
     return found.flat().map((c) => c.node.toEntry());
   }

@@ -1,4 +1,5 @@
 import createDebug from "debug";
+import { type AbortOptions } from "jami-core";
 import type { DhtClient, GetOptions, PutOptions, PutResult } from "./client.js";
 import { DhtError } from "./errors.js";
 import type { InfoHash } from "./infohash.js";
@@ -69,7 +70,8 @@ export class DhtProxyClient implements DhtClient {
   }
 
   /** `GET /node/info`. */
-  async nodeInfo(signal?: AbortSignal): Promise<Record<string, unknown>> {
+  async nodeInfo(options: AbortOptions = {}): Promise<Record<string, unknown>> {
+    const { signal } = options;
     return (await (await this.request(`${this.base}/node/info`, { signal })).json()) as Record<string, unknown>;
   }
 

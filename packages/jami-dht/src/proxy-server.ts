@@ -1,4 +1,5 @@
 import createDebug from "debug";
+import { onAbort } from "jami-core";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { DhtNode } from "./dht-node.js";
@@ -228,7 +229,7 @@ export class DhtProxyServer {
     sub.on("expired", (_ids, values) => {
       for (const v of values) res.write(`${sortedJson({ ...valueToJson(v), expired: true })}\n`);
     });
-    controller.signal.addEventListener("abort", () => {
+    onAbort(controller.signal, () => {
       this.listens--;
       sub.cancel();
     });

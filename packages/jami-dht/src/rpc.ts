@@ -1,5 +1,6 @@
 import createDebug from "debug";
 import { randomInt } from "node:crypto";
+import { onAbort } from "jami-core";
 import { DhtError } from "./errors.js";
 import { fragmentDatagrams, parseMessage, type Envelope, type ParsedMessage } from "./messages.js";
 import { addressKey, isMartian, type SocketAddress } from "./node-entry.js";
@@ -95,26 +96,19 @@ export class Rpc {
     if (this.closed) return Promise.reject(new DhtError("NOT_RUNNING", "node is stopped"));
     const env = this.envelope();
     const datagrams = [build(env), ...fragmentDatagrams(env, fragments)];
+    if (signal?.aborted) return Promise.reject(new DhtError("ABORTED", "request aborted"));
     return new Promise<ParsedMessage>((resolve, reject) => {
-      const onAbort = (): void => {
+      const stopListening = onAbort(signal, () => {
         this.finish(env.tid);
         reject(new DhtError("ABORTED", "request aborted"));
-      };
-      if (signal?.aborted) return onAbort();
-      signal?.addEventListener("abort", onAbort, { once: true });
+      });
       const p: Pending = {
         to,
         datagrams,
         attempt: 0,
         timeout: FIRST_TIMEOUT_MS,
-        resolve: (r) => {
-          signal?.removeEventListener("abort", onAbort);
-          resolve(r);
-        },
-        reject: (e) => {
-          signal?.removeEventListener("abort", onAbort);
-          reject(e);
-        },
+        resolve: (r) => (stopListening(), resolve(r)),
+        reject: (e) => (stopListening(), reject(e)),
       };
       this.pending.set(env.tid, p);
       this.transmit(env.tid, p);

@@ -1,4 +1,5 @@
 import createDebug from "debug";
+import { onAbort } from "jami-core";
 import type { InfoHash } from "./infohash.js";
 import type { ParsedMessage } from "./messages.js";
 import type { NodeEntry } from "./node-entry.js";
@@ -41,8 +42,7 @@ export async function iterativeSearch(target: InfoHash, seeds: RemoteNode[], hoo
   };
   seeds.forEach(add);
   const inner = new AbortController();
-  const onAbort = (): void => inner.abort();
-  signal?.addEventListener("abort", onAbort, { once: true });
+  const stopListening = onAbort(signal, () => inner.abort());
   let failures = 0;
   const inFlight = new Set<Promise<void>>();
 
@@ -92,7 +92,7 @@ export async function iterativeSearch(target: InfoHash, seeds: RemoteNode[], hoo
       await Promise.race(inFlight);
     }
   } finally {
-    signal?.removeEventListener("abort", onAbort);
+    stopListening();
     inner.abort();
     await Promise.allSettled([...inFlight]);
   }

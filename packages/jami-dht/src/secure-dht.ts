@@ -3,7 +3,7 @@ import { Certificate, type PrivateKey, type PublicKey } from "jami-identity";
 import type { DhtClient, GetOptions, PutOptions, PutResult } from "./client.js";
 import { DhtError } from "./errors.js";
 import type { InfoHash } from "./infohash.js";
-import { encodeMsgpack as encode } from "jami-core";
+import { encodeMsgpack as encode, type AbortOptions } from "jami-core";
 import { Subscription } from "./subscription.js";
 import { publicKeyId, Value, ValueField } from "./value.js";
 import { certificatePemOf, ValueType } from "./value-types.js";
@@ -82,7 +82,7 @@ export class SecureDht {
   /** Signs, encrypts for `to` (a key, or a key id whose certificate is looked up) and puts. */
   async putEncrypted(key: InfoHash, value: Value, to: PublicKey | InfoHash, options: PutOptions = {}): Promise<PutResult> {
     const { key: privateKey } = this.requireIdentity();
-    const recipient = "spki" in to ? to : await this.findPublicKey(to, options.signal);
+    const recipient = "spki" in to ? to : await this.findPublicKey(to, options);
     return this.node.put(key, value.encrypt(privateKey, recipient), options);
   }
 
@@ -145,7 +145,8 @@ export class SecureDht {
   }
 
   /** The certificate whose public key id is `id`, from the cache or the DHT (`findCertificate`). */
-  async findCertificate(id: InfoHash, signal?: AbortSignal): Promise<Certificate> {
+  async findCertificate(id: InfoHash, options: AbortOptions = {}): Promise<Certificate> {
+    const { signal } = options;
     const cached = this.certificates.get(id.toString());
     if (cached) return cached;
     for await (const v of this.node.get(id, { filter: { select: [], where: [{ field: ValueField.ValueType, value: ValueType.Certificate }] }, signal })) {
@@ -163,8 +164,8 @@ export class SecureDht {
     throw new DhtError("NOT_FOUND", `no certificate found for ${id}`);
   }
 
-  async findPublicKey(id: InfoHash, signal?: AbortSignal): Promise<PublicKey> {
-    return (await this.findCertificate(id, signal)).publicKey;
+  async findPublicKey(id: InfoHash, options: AbortOptions = {}): Promise<PublicKey> {
+    return (await this.findCertificate(id, options)).publicKey;
   }
 
   /** Adds a certificate to the cache (e.g. one received through another channel). */

@@ -151,21 +151,32 @@ describe("jami-dht with real OpenDHT nodes", () => {
     const theirListener = spawnPeer(["-b", harness.bootstrap, "listen", ourKey]);
     try {
       await theirListener.waitFor((e) => e.event === "listening");
-      await new Promise((r) => setTimeout(r, 1000));
       // Meanwhile a permanent put of ours with the same one-minute type must outlive its type's lifetime.
       const permanentKey = InfoHash.get(unique("permanent"));
       const permanent = new Value({ type: ValueType.IceCandidates, data: "kept-alive" });
       await ours.put(permanentKey, permanent, { permanent: true });
+      const permanentPutAt = Date.now();
       const put = await peer("put", theirKey, "short-lived", "--type", String(ValueType.IceCandidates));
       const id = BigInt(put.find((e: PeerEvent) => e.event === "put")!.id as string);
       await eventually(() => values.length > 0, 20_000);
       expect(values.map(text)).toEqual(["short-lived"]);
-      await ours.put(InfoHash.get(ourKey), new Value({ data: "pushed-from-ts" }));
-      const seen = await theirListener.waitFor((e) => e.event === "value" && e.data_utf8 === "pushed-from-ts", 20_000);
+      // Their listen may still be on its way to the storage nodes: the same value (one id) is put again until it
+      // arrives, instead of guessing how long the listen takes to settle.
+      const pushed = new Value({ data: "pushed-from-ts" });
+      const arrived = theirListener.waitFor((e) => e.event === "value" && e.data_utf8 === "pushed-from-ts", 20_000);
+      let delivered = false;
+      void arrived.then(() => (delivered = true)).catch(() => undefined);
+      for (let tries = 0; !delivered && tries < 10; tries++) {
+        await ours.put(InfoHash.get(ourKey), pushed);
+        await Promise.race([arrived, new Promise((r) => setTimeout(r, 2000))]);
+      }
+      const seen = await arrived;
       expect(seen.expired).toBe(false);
       // ICE candidate values live one minute.
       await eventually(() => expired.includes(id), 100_000);
-      await new Promise((r) => setTimeout(r, 5000));
+      // The permanent value's own one-minute life has ended for sure (plus storage nodes' expiry rounds, 5 s).
+      const lifeEnded = permanentPutAt + 60_000 + 5_000;
+      if (Date.now() < lifeEnded) await new Promise((r) => setTimeout(r, lifeEnded - Date.now()));
       const kept = (await peer("get", permanentKey.toString())).filter((e: PeerEvent) => e.event === "value");
       expect(kept.map((e: PeerEvent) => e.data_utf8)).toEqual(["kept-alive"]);
       ours.cancelPut(permanentKey, permanent.id);
@@ -180,7 +191,8 @@ describe("jami-dht with real OpenDHT nodes", () => {
     const mine = await Promise.all(Array.from({ length: 10 }, () => DhtNode.create({ host: "127.0.0.1", port: 0, bootstrap: [harness.bootstrap] })));
     try {
       await Promise.all(mine.map((n) => n.bootstrap()));
-      await new Promise((r) => setTimeout(r, 2000));
+      // Each of our nodes knows a good part of the 21-node network before the puts start.
+      await eventually(() => mine.every((n) => n.stats().ipv4.good >= 8), 30_000);
       const keys: string[] = [];
       for (let i = 0; i < 10; i++) {
         const ourKey = unique(`mixed-ours-${i}`);

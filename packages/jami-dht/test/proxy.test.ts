@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { join } from "node:path";
 import { DhtNode, DhtProxyClient, DhtProxyServer, InfoHash, Value } from "jami-dht";
-import { eventually, loopbackNetwork } from "./helpers.js";
+import { waitFor } from "../../../test-support/events.js";
+import { loopbackNetwork } from "./helpers.js";
 import { OPENDHT_VECTORS, valueVector } from "./vectors.js";
 
 /** A recorded RESTinio response: status, headers and body lines. */
@@ -140,9 +141,10 @@ describe("DhtProxyClient through our proxy server", () => {
     const sub = client.listen(key);
     const seen: string[] = [];
     sub.on("value", (v) => seen.push(new TextDecoder().decode(v.data)));
-    await new Promise((r) => setTimeout(r, 300));
-    await nodes[1]!.put(key, new Value({ data: "pushed" }));
-    await eventually(() => seen.length > 0);
+    // The same value (one id) is put until the listen delivers it: no guess at when the listen is in place,
+    // and the subscription's de-duplication shows it once however many puts it took.
+    const pushed = new Value({ id: 5n, data: "pushed" });
+    await waitFor(async () => (await nodes[1]!.put(key, pushed), seen.length > 0), { what: "the pushed value" });
     expect(seen).toEqual(["pushed"]);
     sub.cancel();
   });
@@ -152,9 +154,8 @@ describe("DhtProxyClient through our proxy server", () => {
     const body = JSON.stringify({ key: "device-token", client_id: "client-1", session_id: "s-1", platform: "android", topic: "" });
     const res = await fetch(`${proxy.url}/key/${key}`, { method: "SUBSCRIBE", body });
     expect(await res.text()).toBe("{}\n");
-    await new Promise((r) => setTimeout(r, 300));
-    await nodes[2]!.put(key, new Value({ id: 77n, data: "wake up" }));
-    await eventually(() => pushes.length > 0);
+    const wakeUp = new Value({ id: 77n, data: "wake up" });
+    await waitFor(async () => (await nodes[2]!.put(key, wakeUp), pushes.length > 0), { what: "a push" });
     expect(pushes[0]).toMatchObject({
       url: "/api/push",
       body: {
@@ -171,8 +172,14 @@ describe("DhtProxyClient through our proxy server", () => {
     await fetch(`${proxy.url}/key/${key}`, { method: "UNSUBSCRIBE", body: JSON.stringify({ key: "device-token", client_id: "client-1" }) });
     const before = pushes.length;
     await nodes[2]!.put(key, new Value({ id: 78n, data: "ignored" }));
-    await new Promise((r) => setTimeout(r, 500));
-    expect(pushes.length).toBe(before);
+    // Positive control: a second subscriber of the same key is pushed the next value (79); the proxy's listen got
+    // 78 before it, so by then a push of 78 to the first subscriber would have been sent had it stayed subscribed.
+    const control = JSON.stringify({ key: "control-token", client_id: "client-2", session_id: "s-2", platform: "android", topic: "" });
+    await fetch(`${proxy.url}/key/${key}`, { method: "SUBSCRIBE", body: control });
+    const controlled = (): boolean => pushes.some((p) => /control-token.*"ids":"79"/.test(JSON.stringify(p)));
+    const next = new Value({ id: 79n, data: "for the control" });
+    await waitFor(async () => (await nodes[2]!.put(key, next), controlled()), { what: "the control push" });
+    expect(pushes.filter((p) => JSON.stringify(p).includes("device-token"))).toHaveLength(before);
   });
 
   it("reports an unreachable proxy with a typed error", async () => {

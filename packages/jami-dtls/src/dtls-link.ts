@@ -1,4 +1,5 @@
 import createDebug from "debug";
+import { deadline } from "jami-core";
 import { EventEmitter } from "node:events";
 import { Certificate, deviceChain, verifyDeviceChain, type DeviceIdentity, type VerifiedDevice } from "jami-identity";
 import { AlertDescription, DtlsAlert } from "./dtls/alert.js";
@@ -181,10 +182,9 @@ export async function dtlsLink(options: DtlsLinkOptions): Promise<DtlsLink> {
   };
 
   const timeoutMs = options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS;
-  const timer = setTimeout(() => session.stop(new LinkError("TIMEOUT", "DTLS handshake timed out")), timeoutMs);
-  const onAbort = (): void => session.stop(new LinkError("ABORTED", "DTLS handshake aborted"));
-  if (options.signal?.aborted) onAbort();
-  options.signal?.addEventListener("abort", onAbort, { once: true });
+  const cancel = deadline(timeoutMs, options.signal, (why) =>
+    session.stop(why === "timeout" ? new LinkError("TIMEOUT", "DTLS handshake timed out") : new LinkError("ABORTED", "DTLS handshake aborted")),
+  );
   try {
     const negotiated = await (options.role === "client" ? clientHandshake(session, credentials) : serverHandshake(session, credentials));
     link = new DtlsLink(session, transport, detach, peer!, chain, negotiated);
@@ -197,8 +197,7 @@ export async function dtlsLink(options: DtlsLinkOptions): Promise<DtlsLink> {
     detach();
     throw asLinkError(refusal ?? error);
   } finally {
-    clearTimeout(timer);
-    options.signal?.removeEventListener("abort", onAbort);
+    cancel();
   }
 }
 

@@ -1,4 +1,4 @@
-import { decodeMsgpackSequence, encodeMsgpack, isMsgMap, TypedEmitter, type MsgValue } from "jami-core";
+import { decodeMsgpackSequence, encodeMsgpack, isMsgMap, TypedEmitter, type MsgValue, onAbort, withTimeout, abortable, type AbortOptions } from "jami-core";
 import createDebug from "debug";
 import { randomInt } from "node:crypto";
 import { Duplex } from "node:stream";
@@ -76,22 +76,23 @@ export class MultiplexedSocket extends TypedEmitter<MultiplexedSocketEvents> {
   }
 
   /** Asks the peer for a channel; resolves when it accepts, rejects with CHANNEL_DECLINED when it declines. */
-  openChannel(name: string, signal?: AbortSignal): Promise<Channel> {
+  openChannel(name: string, options: AbortOptions = {}): Promise<Channel> {
+    const { signal } = options;
     if (this.closed) return Promise.reject(new LinkError("LINK_CLOSED", "link closed"));
     let id: number;
     do id = randomInt(1, PROTOCOL_CHANNEL);
     while (this.channels.has(id) || this.opening.has(id));
     const chosen = id;
+    if (signal?.aborted) return Promise.reject(new LinkError("ABORTED", `opening ${name} aborted`));
     return new Promise<Channel>((resolve, reject) => {
-      const onAbort = (): void => {
+      const stopListening = onAbort(signal, () => {
         this.opening.delete(chosen);
         reject(new LinkError("ABORTED", `opening ${name} aborted`));
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
+      });
       this.opening.set(chosen, {
         name,
-        resolve: (c) => (signal?.removeEventListener("abort", onAbort), resolve(c)),
-        reject: (e) => (signal?.removeEventListener("abort", onAbort), reject(e)),
+        resolve: (c) => (stopListening(), resolve(c)),
+        reject: (e) => (stopListening(), reject(e)),
       });
       this.sendFrame(CONTROL_CHANNEL, encodeMsgpack([name, chosen, State.Request]));
     });
@@ -101,17 +102,14 @@ export class MultiplexedSocket extends TypedEmitter<MultiplexedSocketEvents> {
   async sendBeacon(timeoutMs = 3000): Promise<void> {
     const answered = new Promise<void>((resolve) => this.beaconWaiters.push(resolve));
     this.sendProtocol({ p: true });
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new LinkError("TIMEOUT", "no answer to the beacon")), timeoutMs);
-    });
+    const timeout = withTimeout(timeoutMs);
     try {
-      await Promise.race([answered, timeout]);
+      await abortable(answered, timeout.signal, () => new LinkError("TIMEOUT", "no answer to the beacon"));
     } catch (e) {
       this.shutdown(e as LinkError);
       throw e;
     } finally {
-      clearTimeout(timer);
+      timeout.dispose();
     }
   }
 

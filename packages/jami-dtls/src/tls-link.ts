@@ -1,4 +1,5 @@
 import createDebug from "debug";
+import { deadline } from "jami-core";
 import type { Duplex } from "node:stream";
 import { connect as tlsConnect, createSecureContext, TLSSocket, type PeerCertificate } from "node:tls";
 import { Certificate, deviceChainPem, verifyDeviceChain, type DeviceIdentity, type VerifiedDevice } from "jami-identity";
@@ -91,9 +92,9 @@ export async function secureLink(options: SecureLinkOptions): Promise<SecureLink
 
 function handshake(socket: TLSSocket, timeoutMs: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
+    let cancel = (): void => undefined;
     const done = (error?: Error): void => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
+      cancel();
       socket.off("secure", onSecure).off("secureConnect", onSecure).off("error", onError).off("close", onClose);
       if (error) reject(error);
       else resolve();
@@ -101,10 +102,10 @@ function handshake(socket: TLSSocket, timeoutMs: number, signal?: AbortSignal): 
     const onSecure = (): void => done();
     const onError = (e: Error): void => done(new LinkError("TLS_FAILED", `TLS handshake failed: ${e.message}`, { cause: e }));
     const onClose = (): void => done(new LinkError("TLS_FAILED", "the transport closed during the TLS handshake"));
-    const onAbort = (): void => done(new LinkError("ABORTED", "TLS handshake aborted"));
-    const timer = setTimeout(() => done(new LinkError("TIMEOUT", "TLS handshake timed out")), timeoutMs);
     socket.once("secure", onSecure).once("secureConnect", onSecure).once("error", onError).once("close", onClose);
-    signal?.addEventListener("abort", onAbort, { once: true });
+    cancel = deadline(timeoutMs, signal, (why) =>
+      done(why === "timeout" ? new LinkError("TIMEOUT", "TLS handshake timed out") : new LinkError("ABORTED", "TLS handshake aborted")),
+    );
   });
 }
 

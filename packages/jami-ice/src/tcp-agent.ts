@@ -1,4 +1,5 @@
 import createDebug from "debug";
+import { deadline, sleep, type AbortOptions } from "jami-core";
 import { randomBytes } from "node:crypto";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { candidatePriority, candidatesToContact, type Candidate, type IceDescription, type TcpType } from "./candidate.js";
@@ -60,6 +61,8 @@ export class IceTcpAgent {
   private readonly triggered = new WeakSet<StunLink>();
   private selectedThroughRelay = false;
   private closed = false;
+  /** Aborted on close: ends the pauses between dial attempts at once. */
+  private readonly lifetime = new AbortController();
   /** Outgoing connections not yet established (a simultaneous open can wait in SYN_SENT): destroyed on close. */
   private readonly opening = new Set<Socket>();
 
@@ -117,9 +120,9 @@ export class IceTcpAgent {
     let relay: TurnTcpAllocation | undefined;
     try {
       const reflexive = new Set<string>();
-      if (options.stun) reflexive.add((await stunMappedAddress(options.stun, options.signal)).address);
+      if (options.stun) reflexive.add((await stunMappedAddress(options.stun, { signal: options.signal })).address);
       if (options.turn) {
-        relay = await TurnTcpAllocation.allocate(options.turn, options.signal);
+        relay = await TurnTcpAllocation.allocate(options.turn, { signal: options.signal });
         if (relay.mapped) reflexive.add(relay.mapped.address);
         const r = relay.relayed;
         candidates.push(
@@ -172,17 +175,17 @@ export class IceTcpAgent {
   }
 
   /** Runs the checks against the peer's description; resolves with the nominated connection. */
-  async connect(remote: IceDescription, signal?: AbortSignal): Promise<IceConnection> {
+  async connect(remote: IceDescription, options: AbortOptions = {}): Promise<IceConnection> {
+    const { signal } = options;
     if (this.closed) throw new IceError("CLOSED", "ICE agent closed");
     const own = this.local.candidates.map((c) => c.address);
     remote = { ...remote, candidates: candidatesToContact(remote.candidates, own) };
     this.remote = remote;
     const done = new Promise<StunLink>((resolve, reject) => (this.settle = { resolve, reject }));
     done.catch(() => undefined); // awaited below; a failure before that is not unhandled
-    const timeout = setTimeout(() => this.fail(new IceError("ICE_TIMEOUT", "ICE did not complete in time")), this.options.timeoutMs ?? 30_000);
-    const onAbort = (): void => this.fail(new IceError("ABORTED", "ICE aborted"));
-    if (signal?.aborted) onAbort();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const cancel = deadline(this.options.timeoutMs ?? 30_000, signal, (why) =>
+      this.fail(why === "timeout" ? new IceError("ICE_TIMEOUT", "ICE did not complete in time") : new IceError("ABORTED", "ICE aborted")),
+    );
     // The peer's addresses may then connect to our relayed candidate.
     await this.relay?.permit(remote.candidates.map((c) => c.address)).catch((e: Error) => log("TURN permission: %s", e.message));
     // Links that came in before we knew the peer get their triggered check now.
@@ -220,13 +223,13 @@ export class IceTcpAgent {
       } else this.relay?.close();
       return connection;
     } finally {
-      clearTimeout(timeout);
-      signal?.removeEventListener("abort", onAbort);
+      cancel();
     }
   }
 
   close(): void {
     this.closed = true;
+    this.lifetime.abort();
     for (const socket of this.opening) socket.destroy();
     for (const server of this.servers) server.close();
     if (!this.selectedThroughRelay) this.relay?.close();
@@ -246,7 +249,7 @@ export class IceTcpAgent {
    * peer has set its TURN permission.
    */
   private async dial(target: Candidate, attempt = 0, relay?: TurnTcpAllocation, delayMs = 0): Promise<void> {
-    if (delayMs) await new Promise((r) => setTimeout(r, delayMs));
+    if (delayMs) await sleep(delayMs, { signal: this.lifetime.signal });
     if (this.closed || this.selected) return;
     const link = await (relay ? this.openThroughRelay(relay, target) : this.open(target));
     if (link) {
@@ -255,7 +258,7 @@ export class IceTcpAgent {
       if (await this.check(link, false)) return;
     }
     if (attempt < DIAL_ATTEMPTS - 1 && !this.closed && !this.selected) {
-      await new Promise((r) => setTimeout(r, DIAL_RETRY_MS));
+      await sleep(DIAL_RETRY_MS, { signal: this.lifetime.signal });
       return this.dial(target, attempt + 1, relay);
     }
     throw new IceError("ICE_FAILED", `pair with ${target.address}:${target.port} failed`);
@@ -282,7 +285,7 @@ export class IceTcpAgent {
         this.adopt(link);
         if (await this.check(link, false)) return;
       }
-      await new Promise((r) => setTimeout(r, SIMULTANEOUS_OPEN_RETRY_MS));
+      await sleep(SIMULTANEOUS_OPEN_RETRY_MS, { signal: this.lifetime.signal });
     }
     throw new IceError("ICE_FAILED", `simultaneous open with ${target.address}:${target.port} failed`);
   }

@@ -1,4 +1,5 @@
 import createDebug from "debug";
+import { onAbort, type AbortOptions } from "jami-core";
 import { createSocket, type Socket } from "node:dgram";
 import { IceError } from "./errors.js";
 import { familyOf } from "./host.js";
@@ -27,7 +28,8 @@ export class TurnUdpAllocation extends TurnAllocation<{ data: [Uint8Array, Trans
     socket.on("message", (packet: Buffer) => this.onPacket(new Uint8Array(packet)));
   }
 
-  static async allocate(server: TurnServer, signal?: AbortSignal): Promise<TurnUdpAllocation> {
+  static async allocate(server: TurnServer, options: AbortOptions = {}): Promise<TurnUdpAllocation> {
+    const { signal } = options;
     const socket = createSocket(familyOf(server.host) === 6 ? "udp6" : "udp4");
     await new Promise<void>((resolve, reject) => {
       socket.once("error", reject);
@@ -35,8 +37,7 @@ export class TurnUdpAllocation extends TurnAllocation<{ data: [Uint8Array, Trans
     });
     socket.on("error", (e) => log("TURN socket: %s", e.message));
     const allocation = new TurnUdpAllocation(server, socket);
-    const onAbort = (): void => allocation.close();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const stopListening = onAbort(signal, () => allocation.close());
     try {
       await allocation.allocateRelay(UDP_TRANSPORT);
       return allocation;
@@ -44,7 +45,7 @@ export class TurnUdpAllocation extends TurnAllocation<{ data: [Uint8Array, Trans
       allocation.close();
       throw signal?.aborted ? new IceError("ABORTED", "TURN allocation aborted") : e;
     } finally {
-      signal?.removeEventListener("abort", onAbort);
+      stopListening();
     }
   }
 

@@ -1,4 +1,5 @@
 import createDebug from "debug";
+import { onAbort, type AbortOptions } from "jami-core";
 import { EventEmitter } from "node:events";
 import { connect, type Socket } from "node:net";
 import { IceError } from "./errors.js";
@@ -67,10 +68,12 @@ class ServerConnection {
   static open(server: StunServer, signal?: AbortSignal): Promise<ServerConnection> {
     return new Promise((resolve, reject) => {
       const socket = connect({ host: server.host, port: server.port });
-      const onAbort = (): void => (socket.destroy(), reject(new IceError("ABORTED", "aborted")));
-      signal?.addEventListener("abort", onAbort, { once: true });
-      socket.once("connect", () => (signal?.removeEventListener("abort", onAbort), resolve(new ServerConnection(socket))));
-      socket.once("error", (e) => reject(new IceError("TURN_FAILED", `cannot reach ${server.host}:${server.port}: ${e.message}`, { cause: e })));
+      const stopListening = onAbort(signal, () => (socket.destroy(), reject(new IceError("ABORTED", "aborted"))));
+      socket.once("connect", () => (stopListening(), resolve(new ServerConnection(socket))));
+      socket.once(
+        "error",
+        (e) => (stopListening(), reject(new IceError("TURN_FAILED", `cannot reach ${server.host}:${server.port}: ${e.message}`, { cause: e }))),
+      );
     });
   }
 
@@ -96,7 +99,8 @@ class ServerConnection {
 }
 
 /** Our address as a STUN server sees it over TCP (a server-reflexive candidate's address). */
-export async function stunMappedAddress(server: StunServer, signal?: AbortSignal): Promise<TransportAddress> {
+export async function stunMappedAddress(server: StunServer, options: AbortOptions = {}): Promise<TransportAddress> {
+  const { signal } = options;
   const conn = await ServerConnection.open(server, signal);
   try {
     const request = StunMessage.request(StunMethod.Binding);
@@ -124,7 +128,8 @@ export class TurnTcpAllocation extends TurnAllocation<{ connection: [Socket, Tra
     });
   }
 
-  static async allocate(server: TurnServer, signal?: AbortSignal): Promise<TurnTcpAllocation> {
+  static async allocate(server: TurnServer, options: AbortOptions = {}): Promise<TurnTcpAllocation> {
+    const { signal } = options;
     const control = await ServerConnection.open(server, signal);
     const allocation = new TurnTcpAllocation(server, control);
     try {

@@ -1,4 +1,5 @@
 import createDebug from "debug";
+import { deadline, type AbortOptions } from "jami-core";
 import { randomBytes } from "node:crypto";
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { EventEmitter } from "node:events";
@@ -117,7 +118,7 @@ export class IceUdpAgent {
       });
     }
     if (options.turn) {
-      const relay = await TurnUdpAllocation.allocate(options.turn, options.signal).catch((e: Error) => (log("TURN: %s", e.message), undefined));
+      const relay = await TurnUdpAllocation.allocate(options.turn, { signal: options.signal }).catch((e: Error) => (log("TURN: %s", e.message), undefined));
       if (options.signal?.aborted) {
         relay?.close();
         for (const [socket] of sockets) socket.close();
@@ -167,17 +168,17 @@ export class IceUdpAgent {
     return this.controlling;
   }
 
-  async connect(remote: IceDescription, signal?: AbortSignal): Promise<IceUdpConnection> {
+  async connect(remote: IceDescription, options: AbortOptions = {}): Promise<IceUdpConnection> {
+    const { signal } = options;
     if (this.closed) throw new IceError("CLOSED", "ICE agent closed");
     const own = this.local.candidates.map((c) => c.address);
     remote = { ...remote, candidates: candidatesToContact(remote.candidates, own) };
     this.remote = remote;
     const done = new Promise<Pair>((resolve, reject) => (this.settle = { resolve, reject }));
     done.catch(() => undefined);
-    const timeout = setTimeout(() => this.fail(new IceError("ICE_TIMEOUT", "ICE did not complete in time")), this.options.timeoutMs ?? 30_000);
-    const onAbort = (): void => this.fail(new IceError("ABORTED", "ICE aborted"));
-    if (signal?.aborted) onAbort();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const cancel = deadline(this.options.timeoutMs ?? 30_000, signal, (why) =>
+      this.fail(why === "timeout" ? new IceError("ICE_TIMEOUT", "ICE did not complete in time") : new IceError("ABORTED", "ICE aborted")),
+    );
     const targets = remote.candidates.filter((c) => c.transport === "UDP" && c.component === 1).sort((a, b) => b.priority - a.priority);
     // The relay passes only what permitted peers send (RFC 8656 §9): every address the peer offered.
     await Promise.all(this.bases.map((b) => b.relay?.permit(targets.map((c) => c.address)).catch((e: Error) => log("TURN permission: %s", e.message))));
@@ -198,8 +199,7 @@ export class IceUdpAgent {
       for (const packet of pair.early.splice(0)) this.connection.deliver(packet);
       return this.connection;
     } finally {
-      clearTimeout(timeout);
-      signal?.removeEventListener("abort", onAbort);
+      cancel();
     }
   }
 

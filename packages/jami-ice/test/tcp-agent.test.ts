@@ -152,7 +152,7 @@ describe("ICE-TCP between two of our agents on 127.0.0.1", () => {
   it("an aborted connect rejects with ABORTED", async () => {
     const agent = await IceTcpAgent.create({ ...LOOPBACK, controlling: true });
     const controller = new AbortController();
-    const p = agent.connect({ ufrag: "abcd", pwd: "a".repeat(22), candidates: [] }, controller.signal);
+    const p = agent.connect({ ufrag: "abcd", pwd: "a".repeat(22), candidates: [] }, { signal: controller.signal });
     controller.abort();
     await expect(p).rejects.toMatchObject({ code: "ABORTED" });
     agent.close();

@@ -45,7 +45,7 @@ describe("device announcements and trust requests with jamid 13.7", () => {
   it("jamid finds the device we announce and sends it a trust request we decrypt and verify", async () => {
     const ours = await probe.waitFor((e) => e.event === "published" || e.event === "error", 60_000);
     expect(ours.event).toBe("published");
-    await new Promise((r) => setTimeout(r, 2000));
+    // published: our certificate and announcement were stored (acknowledged) on the DHT
     await harness.run("add-contact", "j", jamid.accountId, ours.jamiId as string);
     const request = await probe.waitFor((e) => e.event === "trustRequest", 90_000);
     expect(request).toMatchObject({ from: jamid.jamiId, confirm: false, conversationId: expect.stringMatching(/^[0-9a-f]{40}$/) });
@@ -102,7 +102,7 @@ describe("device announcements and trust requests with jamid 13.7", () => {
     try {
       const ready = await us.waitFor((e) => e.event === "ready" || e.event === "error", 60_000);
       expect(ready.event).toBe("ready");
-      await new Promise((r) => setTimeout(r, 2000));
+      // ready: start() returned, so our certificate and announcement were stored (acknowledged) on the DHT
       const since = String(Date.now() / 1000);
       await harness.run("add-contact", "j", jamid.accountId, ready.jamiId as string);
       const request = await us.waitFor((e) => e.event === "trustRequest", 90_000);

@@ -42,7 +42,7 @@ describe("device links with jamid 13.7", () => {
     try {
       const me = await other.waitFor((e) => e.event === "ready" || e.event === "error", 60_000);
       expect(me.event).toBe("ready");
-      await new Promise((r) => setTimeout(r, 2000));
+      // ready: start() returned, so our certificate and announcement were stored (acknowledged) on the DHT
       const since = String(Date.now() / 1000);
       other.child.stdin.write(JSON.stringify({ id: "c2", cmd: "addContact", jamiId: jamid.jamiId }) + "\n");
       expect(await other.waitFor((e) => e.id === "c2", 60_000)).toMatchObject({ event: "reply" });

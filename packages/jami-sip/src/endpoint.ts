@@ -1,7 +1,7 @@
 import type { Duplex } from "node:stream";
 import { randomBytes } from "node:crypto";
 import createDebug from "debug";
-import { TypedEmitter, withTimeout, type AbortOptions } from "jami-core";
+import { deadline, TypedEmitter, type AbortOptions } from "jami-core";
 import { formatSipAddress, parseSipAddress, type SipAddress } from "./address.js";
 import { SipStreamParser, serializeSipMessage, type SipLimits } from "./codec.js";
 import { SipError } from "./errors.js";
@@ -125,23 +125,22 @@ export class SipEndpoint extends TypedEmitter<Events> {
     ]);
     const request: SipRequest = { kind: "request", method, uri: `sips:${remote};transport=tls`, headers, body };
     const timeoutMs = this.options.timeoutMs ?? 32_000;
-    const deadline = withTimeout(timeoutMs, options.signal);
     return new Promise<SipResponse>((resolve, reject) => {
-      const onAbort = (): void =>
-        settle(
-          options.signal?.aborted
-            ? new SipError("ABORTED", "aborted", { cause: options.signal.reason })
-            : new SipError("TIMEOUT", `no final response to ${method} within ${timeoutMs} ms`),
-        );
+      let cancel = (): void => undefined;
       const settle = (result: SipResponse | Error): void => {
-        deadline.dispose();
-        deadline.signal.removeEventListener("abort", onAbort);
+        cancel();
         this.pending.delete(branch);
         if (result instanceof Error) reject(result);
         else resolve(result);
       };
-      deadline.signal.addEventListener("abort", onAbort, { once: true });
       this.pending.set(branch, { resolve: settle, reject: settle, method });
+      cancel = deadline(timeoutMs, options.signal, (why) =>
+        settle(
+          why === "aborted"
+            ? new SipError("ABORTED", "aborted", { cause: options.signal?.reason })
+            : new SipError("TIMEOUT", `no final response to ${method} within ${timeoutMs} ms`),
+        ),
+      );
       this.stream.write(serializeSipMessage(request));
     });
   }

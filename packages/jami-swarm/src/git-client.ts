@@ -1,5 +1,6 @@
 import type { Duplex } from "node:stream";
 import { throwIfAborted } from "./abort.js";
+import { onAbort } from "jami-core";
 import { SwarmError } from "./errors.js";
 import { DEFAULT_PACK_LIMITS } from "./pack.js";
 import { ByteReader, FLUSH, PktReader, flushPkt, pkt } from "./pktline.js";
@@ -35,10 +36,7 @@ export async function fetchPack(
   // a kept channel is read through one ByteReader across fetches (bytes already buffered belong to the next one)
   const bytes = options.reader ?? new ByteReader(stream);
   const reader = new PktReader(bytes);
-  const abort = (): void => {
-    stream.destroy(new SwarmError("ABORTED", "fetch aborted"));
-  };
-  options.signal?.addEventListener("abort", abort, { once: true });
+  const stopListening = onAbort(options.signal, () => stream.destroy(new SwarmError("ABORTED", "fetch aborted")));
   try {
     throwIfAborted(options.signal);
     stream.write(pkt(`git-upload-pack /${request.conversationId}\0host=${request.host}\0`));
@@ -93,7 +91,7 @@ export async function fetchPack(
     }
     return { head, pack };
   } finally {
-    options.signal?.removeEventListener("abort", abort);
+    stopListening();
     if (!options.keepOpen) stream.end();
   }
 }

@@ -58,7 +58,7 @@ export class AccountNetwork {
       const node = await DhtNode.create({ host: this.options.host ?? "0.0.0.0", port: this.options.port ?? 0, bootstrap: this.options.bootstrap ?? [] });
       client = node;
       try {
-        if (this.options.bootstrap?.length) await node.bootstrap([], signal);
+        if (this.options.bootstrap?.length) await node.bootstrap([], { signal });
       } catch (error) {
         await node.close();
         throw error;

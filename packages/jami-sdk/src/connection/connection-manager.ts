@@ -1,4 +1,5 @@
 import createDebug from "debug";
+import { onAbort, deadline } from "jami-core";
 import { randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
 import { InfoHash, type DhtClient, type SecureDht, type Subscription, type Value } from "jami-dht";
@@ -126,7 +127,7 @@ export class ConnectionManager {
   /** A channel to `peer`, over the existing link or a new one. */
   async openChannel(peer: VerifiedDevice, name: string, signal?: AbortSignal): Promise<Channel> {
     const link = await this.link(peer, signal);
-    return link.socket.openChannel(name, signal);
+    return link.socket.openChannel(name, { signal });
   }
 
   private link(peer: VerifiedDevice, signal?: AbortSignal): Promise<Link> {
@@ -136,8 +137,7 @@ export class ConnectionManager {
     const pending = this.dialing.get(id);
     if (pending) return pending.promise;
     const abort = new AbortController();
-    const onAbort = (): void => abort.abort();
-    signal?.addEventListener("abort", onAbort, { once: true });
+    const stopListening = onAbort(signal, () => abort.abort());
     const entry: Dialing = { promise: Promise.resolve() as unknown as Promise<Link>, abort };
     entry.promise = this.dial(peer, abort.signal)
       .catch((error: unknown) => {
@@ -145,7 +145,7 @@ export class ConnectionManager {
         throw error;
       })
       .finally(() => {
-        signal?.removeEventListener("abort", onAbort);
+        stopListening();
         if (this.dialing.get(id) === entry) this.dialing.delete(id);
       });
     this.dialing.set(id, entry);
@@ -170,7 +170,7 @@ export class ConnectionManager {
       );
       log("connection request %s sent to %s", id, peer.deviceId);
       const answer = await answered;
-      const ice = await agent.connect(decodeIceMessage(answer.iceMessage), signal);
+      const ice = await agent.connect(decodeIceMessage(answer.iceMessage), { signal });
       return await this.secure(ice, "server", peer, signal);
     } finally {
       agent.close();
@@ -179,18 +179,11 @@ export class ConnectionManager {
 
   private waitForAnswer(id: bigint, peer: VerifiedDevice, signal: AbortSignal): Promise<PeerConnectionRequest> {
     return new Promise((resolve, reject) => {
-      const done = (): void => {
-        clearTimeout(timer);
+      this.answers.set(id, { from: peer.deviceShortId.toString(), resolve: (r) => (cancel(), this.answers.delete(id), resolve(r)) });
+      const cancel = deadline(this.options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS, signal, (why) => {
         this.answers.delete(id);
-        signal.removeEventListener("abort", onAbort);
-      };
-      const timer = setTimeout(
-        () => (done(), reject(new LinkError("TIMEOUT", `no answer from device ${peer.deviceId} in time`))),
-        this.options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS,
-      );
-      const onAbort = (): void => (done(), reject(new LinkError("ABORTED", "connection aborted")));
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.answers.set(id, { from: peer.deviceShortId.toString(), resolve: (r) => (done(), resolve(r)) });
+        reject(why === "timeout" ? new LinkError("TIMEOUT", `no answer from device ${peer.deviceId} in time`) : new LinkError("ABORTED", "connection aborted"));
+      });
     });
   }
 
@@ -295,7 +288,7 @@ export class ConnectionManager {
           this.options.secure.putEncrypted(key, answer, peer.device.publicKey, { acknowledgedBy: 1, signal }),
         ),
       );
-      const ice = await agent.connect(remote, signal);
+      const ice = await agent.connect(remote, { signal });
       return await this.secure(ice, "client", peer, signal);
     } finally {
       agent.close();
