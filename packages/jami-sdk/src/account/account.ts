@@ -155,7 +155,7 @@ export class Account extends TypedEmitter<AccountEvents> {
       const started: FeatureLifecycle[] = [];
       try {
         throwIfAborted(options.signal);
-        await this.network.start(options.signal);
+        await this.network.start(options);
         this.inbox.start();
         for (const [name, feature] of this.lifecycle) {
           throwIfAborted(options.signal);

@@ -1,3 +1,4 @@
+import type { AbortOptions } from "jami-core";
 import { DhtNode, DhtProxyClient, SecureDht, type DhtClient } from "jami-dht";
 import type { PrivateKey } from "jami-identity";
 import type { StunServer, TurnServer } from "jami-ice";
@@ -49,7 +50,8 @@ export class AccountNetwork {
   }
 
   /** Binds the node and joins the network; on failure nothing stays bound. */
-  async start(signal?: AbortSignal): Promise<void> {
+  async start(options: AbortOptions = {}): Promise<void> {
+    const { signal } = options;
     if (this.client) return;
     let client: DhtClient;
     if (this.options.dht) client = this.options.dht();

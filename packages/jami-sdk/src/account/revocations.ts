@@ -1,3 +1,4 @@
+import type { AbortOptions } from "jami-core";
 import createDebug from "debug";
 import { createHash } from "node:crypto";
 import type { DhtClient } from "jami-dht";
@@ -30,8 +31,8 @@ export class RevocationChecker {
   ) {}
 
   /** Whether `device`'s own account revoked it. */
-  async isRevoked(device: VerifiedDevice, signal?: AbortSignal): Promise<boolean> {
-    for (const crl of await this.listsOf(device.jamiId, signal)) {
+  async isRevoked(device: VerifiedDevice, options: AbortOptions = {}): Promise<boolean> {
+    for (const crl of await this.listsOf(device.jamiId, options.signal)) {
       if (crl.isRevoked(device.device) && this.isSignedBy(crl, device)) return true;
     }
     return false;

@@ -43,7 +43,7 @@ export class TrustPolicy {
       const reason = rule(peer);
       if (reason) throw new AccountError("PEER_REFUSED", reason);
     }
-    if (await this.revocations.isRevoked(peer, options.signal)) throw new AccountError("PEER_REFUSED", `device ${peer.deviceId} is revoked`);
+    if (await this.revocations.isRevoked(peer, options)) throw new AccountError("PEER_REFUSED", `device ${peer.deviceId} is revoked`);
   }
 
   /**
