@@ -1,3 +1,4 @@
+import { lifetimeController } from "jami-core";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,13 +20,13 @@ async function device(dht: MemoryDht, local: LocalAccount): Promise<TestDevice> 
   const archive = await openAccountArchive({ dir: local.dir });
   const identity = new AccountIdentity(local, archive);
   const network = new AccountNetwork({ dht: () => dht.client(), iceAddresses: ["127.0.0.1"] }, local.device.key);
-  let lifetime = new AbortController();
+  let lifetime = lifetimeController();
   const components = buildComponents({ identity, store: new MemoryStore(), network, device: local.device, lifetime: () => lifetime.signal });
   return {
     components,
     local,
     start: async () => {
-      lifetime = new AbortController();
+      lifetime = lifetimeController();
       await network.start();
       components.inbox.start();
       await identity.publishDevice(network.dht);

@@ -6,8 +6,13 @@
  *   {"cmd":"ping","deviceId":…}                          (jamid's beacon on the link with that device)
  *   {"cmd":"clone","conversationId":…,"from":<Jami ID>}  {"cmd":"join","conversationId":…}  (join also announces)
  *   {"cmd":"send","conversationId":…,"text":…}       (commits and announces to the members' devices)
+ *   {"cmd":"post","conversationId":…,"text":…}       (account.conversations.send: what an application calls)
+ *   {"cmd":"createGroup"}  {"cmd":"invite","conversationId":…,"jamiId":…}  {"cmd":"acceptConversation","conversationId":…}
+ *   {"cmd":"status","conversationId":…,"messageId":…}  {"cmd":"displayed","conversationId":…,"messageId":…}
+ *   {"cmd":"composing","conversationId":…}  {"cmd":"conversations"}
  * and reporting JSON lines: ready, trustRequest, contact, presence, devices, sync, channel, channelData, reply,
- * error. Every channel another device asks for is accepted. Ends on stdin EOF.
+ * error, message, conversationRequest, conversationReady, member, composing, read, delivered, conversationError.
+ * Every channel another device asks for is accepted. Ends on stdin EOF.
  */
 import { mkdtempSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -31,6 +36,12 @@ async function main(): Promise<void> {
   account.conversations.on("error", ({ conversationId, from, error }) =>
     say({ event: "conversationError", conversationId, from, error: (error as Error & { rule?: string }).rule ?? error.message }),
   );
+  account.conversations.on("request", (r) => say({ event: "conversationRequest", ...r }));
+  account.conversations.on("ready", (r) => say({ event: "conversationReady", ...r }));
+  account.conversations.on("member", (m) => say({ event: "member", ...m }));
+  account.conversations.on("composing", (m) => say({ event: "composing", ...m }));
+  account.conversations.on("read", (m) => say({ event: "read", ...m }));
+  account.conversations.on("delivered", (m) => say({ event: "delivered", ...m }));
   account.contacts.on("request", (r) => say({ event: "trustRequest", ...r }));
   account.contacts.on("change", (c) => say({ event: "contact", ...c }));
   account.presence.on("change", (p) => say({ event: "presence", ...p }));
@@ -73,6 +84,30 @@ async function main(): Promise<void> {
         const commit = c.cmd === "join" ? await repo.join() : await repo.sendText(c.text!);
         const devices = await account.conversations.announce(c.conversationId!, commit, { signal: AbortSignal.timeout(90_000) });
         say({ event: "reply", id: c.id, commit, devices });
+      } else if (c.cmd === "post") {
+        say({ event: "reply", id: c.id, commit: await account.conversations.send(c.conversationId!, c.text!) });
+      } else if (c.cmd === "createGroup") {
+        say({ event: "reply", id: c.id, conversationId: (await account.conversations.create()).conversationId });
+      } else if (c.cmd === "invite") {
+        say({ event: "reply", id: c.id, ...(await account.conversations.invite(c.conversationId!, c.jamiId!, { signal: AbortSignal.timeout(90_000) })) });
+      } else if (c.cmd === "acceptConversation") {
+        const repo = await account.conversations.accept(c.conversationId!, { signal: AbortSignal.timeout(90_000) });
+        say({ event: "reply", id: c.id, head: await repo.head(), members: await repo.members() });
+      } else if (c.cmd === "status") {
+        say({ event: "reply", id: c.id, status: await account.conversations.status(c.conversationId!, c.messageId!) });
+      } else if (c.cmd === "displayed") {
+        await account.conversations.markDisplayed(c.conversationId!, c.messageId!, { signal: AbortSignal.timeout(60_000) });
+        say({ event: "reply", id: c.id });
+      } else if (c.cmd === "composing") {
+        await account.conversations.setComposing(c.conversationId!, true, { signal: AbortSignal.timeout(60_000) });
+        say({ event: "reply", id: c.id });
+      } else if (c.cmd === "conversations") {
+        const list = await Promise.all(
+          account.conversations
+            .list()
+            .map(async (id) => ({ id, head: await account.conversations.get(id)!.head(), members: await account.conversations.get(id)!.members() })),
+        );
+        say({ event: "reply", id: c.id, conversations: list });
       } else if (c.cmd === "waitDevices") {
         // Until the account's devices are on the DHT (set-up waits on this, not on a fixed delay).
         const deadline = Date.now() + 60_000;

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { JamiError } from "./errors.js";
 
 /** The options every async call of the jami-* packages ends with. */
@@ -96,4 +97,14 @@ export function sleep(ms: number, options?: AbortOptions): Promise<void> {
     timer.unref?.();
     const stop = onAbort(options?.signal, () => (clearTimeout(timer), resolve()));
   });
+}
+
+/**
+ * The controller of a long-lived scope (an account's lifetime): every operation in flight listens to its signal,
+ * so the default warning at 11 listeners would fire under ordinary load; a real leak (thousands) still warns.
+ */
+export function lifetimeController(maxListeners = 5000): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(maxListeners, controller.signal);
+  return controller;
 }

@@ -5,7 +5,7 @@
  * @module jami-core
  */
 export { JamiError, isJamiError, CodecError } from "./errors.js";
-export { withTimeout, abortable, onAbort, deadline, sleep, type AbortOptions, type DeadlineEnd } from "./abort.js";
+export { withTimeout, abortable, onAbort, deadline, sleep, lifetimeController, type AbortOptions, type DeadlineEnd } from "./abort.js";
 export { TypedEmitter } from "./typed-emitter.js";
 export {
   encode as encodeMsgpack,

@@ -5,7 +5,7 @@ import type { DeviceIdentity } from "jami-identity";
 import { decodeBody, encodeBody, isCommitId, messageFields, type CommitBody, type ConversationMode } from "./bodies.js";
 import { parseCommit, signedCommitBytes, unsignedCommitBytes, type CommitObject, type GitPerson } from "./commit-object.js";
 import { CommitRejectedError, SwarmError } from "./errors.js";
-import { joinPath, type GitFs } from "./fs.js";
+import { exists, joinPath, type GitFs } from "./fs.js";
 import { walkNewestFirst } from "./history.js";
 import { CertificateCache, membersAt, type Member } from "./members.js";
 import { ObjectStore, objectId, readTyped, type ObjectReader, type ObjectType, type RawObject } from "./objects.js";
@@ -140,8 +140,17 @@ export class SwarmRepository {
     if (init.mode === 0) files.set(`invited/${init.invited}`, new Uint8Array(0));
     const tree = await editTree(staged, new TreeReader(staged), EMPTY_TREE, files);
     const body = encodeBody({ type: "initial", mode: init.mode, ...(init.invited ? { invited: init.invited } : {}) });
-    const commit = signCommit(author, tree, [], body, options.now?.() ?? new Date());
-    const conversationId = objectId("commit", commit);
+    // The id is the initial commit's hash: the same author creating twice in one second would get the same id (and
+    // reset that conversation), so a taken id moves the commit time one second on, until it is free.
+    let when = options.now?.() ?? new Date();
+    let commit = signCommit(author, tree, [], body, when);
+    let conversationId = objectId("commit", commit);
+    for (let tries = 0; await exists(options.fs, joinPath(parentDir, conversationId)); tries++) {
+      if (tries >= 1000) throw new SwarmError("INVALID_ARGUMENT", "no free conversation id in the next 1000 seconds");
+      when = new Date(when.getTime() + 1000);
+      commit = signCommit(author, tree, [], body, when);
+      conversationId = objectId("commit", commit);
+    }
     const dir = joinPath(parentDir, conversationId);
     await git.init({ fs: options.fs, dir, defaultBranch: "main" });
     const repo = new SwarmRepository(dir, conversationId, options);
@@ -371,6 +380,24 @@ export class SwarmRepository {
   ): Promise<SwarmRepository> {
     const dir = await cloneFromPack(parentDir, source.conversationId, source.remoteDevice, source.head, source.pack, options);
     return SwarmRepository.open(dir, options);
+  }
+
+  /**
+   * Whether `commit` is `head` or one of its ancestors (false when either is unknown here). Walks the commit graph
+   * the store keeps cached, so asking about recent messages of a long history stays cheap after the first time.
+   */
+  async contains(head: string, commit: string): Promise<boolean> {
+    if (!(await this.store.has(head)) || !(await this.store.has(commit))) return false;
+    const seen = new Set<string>();
+    const queue = [head];
+    while (queue.length > 0) {
+      const oid = queue.pop()!;
+      if (oid === commit) return true;
+      if (seen.has(oid)) continue;
+      seen.add(oid);
+      for (const parent of (await this.store.links(oid)).parents) if (!seen.has(parent)) queue.push(parent);
+    }
+    return false;
   }
 
   /** Commits we have to offer as `have`s in a fetch: `main` and its recent ancestors, newest first. */

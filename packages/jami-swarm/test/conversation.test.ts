@@ -123,6 +123,16 @@ describe("a conversation between our own repositories", () => {
     expect(await a.roleOf(uriOf(bob))).toBe("invited");
   });
 
+  it("two conversations created by one device in the same second get different ids; the first keeps its history", async () => {
+    const fixed = (): Date => new Date(Date.UTC(2026, 11, 1));
+    const first = await SwarmRepository.create(tmp.dir, { mode: 2 }, { fs: nodeFs, author: { device: alice }, now: fixed });
+    const posted = await first.sendText("kept");
+    const second = await SwarmRepository.create(tmp.dir, { mode: 2 }, { fs: nodeFs, author: { device: alice }, now: fixed });
+    expect(second.conversationId).not.toBe(first.conversationId);
+    expect((await second.readCommit(second.conversationId)).committer.timestamp).toBe(Date.UTC(2026, 11, 1) / 1000 + 1);
+    expect(await first.head()).toBe(posted);
+  });
+
   it("modes 1–3 create groups; anything else, or a one-to-one without its peer, is refused", async () => {
     for (const mode of [1, 3] as const) {
       const repo = await SwarmRepository.create(join(tmp.dir, `m${mode}`), { mode }, { fs: nodeFs, author: { device: alice }, now });

@@ -1,4 +1,4 @@
-import { TypedEmitter } from "jami-core";
+import { TypedEmitter, lifetimeController } from "jami-core";
 import createDebug from "debug";
 import { setMaxListeners } from "node:events";
 
@@ -57,7 +57,7 @@ export class Account extends TypedEmitter<AccountEvents> {
   private readonly network: AccountNetwork;
   private readonly inbox: InboxRouter;
   private readonly lifecycle: Array<[string, FeatureLifecycle]>;
-  private lifetime = new AbortController();
+  private lifetime = lifetimeController();
   private phase: Phase = "stopped";
   private transition: Promise<void> = Promise.resolve();
 
@@ -149,7 +149,7 @@ export class Account extends TypedEmitter<AccountEvents> {
     return this.after(async () => {
       if (this.phase === "started") return;
       this.phase = "starting";
-      this.lifetime = new AbortController();
+      this.lifetime = lifetimeController();
       // Every verification and link in flight listens to it: many listeners are expected, not a leak.
       setMaxListeners(0, this.lifetime.signal);
       const started: FeatureLifecycle[] = [];

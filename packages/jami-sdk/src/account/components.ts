@@ -8,6 +8,7 @@ import { TrustPolicy } from "./trust.js";
 import { SyncRegistry } from "./sync-registry.js";
 import { EventBus } from "./event-bus.js";
 import { LinkManager } from "../features/links.js";
+import { OneToOneSlot } from "./one-to-one.js";
 
 /**
  * What every feature of an account receives, and nothing more (no private key: `identity` signs for them).
@@ -28,6 +29,8 @@ export interface AccountComponents {
   sync: SyncRegistry;
   /** Between features (they never import each other). */
   events: EventBus;
+  /** The one-to-one conversation a trust request names: provided by the conversations feature when composed. */
+  oneToOne: OneToOneSlot;
   /** `logger("contacts")`: debug lines under `jami:sdk:contacts`, prefixed with this device's short id. */
   logger: ComponentLogger;
   /** Aborted when the account stops: work in flight ends with it. */
@@ -70,6 +73,7 @@ export function buildComponents(options: {
     trust,
     sync: new SyncRegistry(events),
     events,
+    oneToOne: new OneToOneSlot(),
     logger: componentLogger(identity.deviceShortId.toString()),
     get lifetime() {
       return options.lifetime();

@@ -4,6 +4,8 @@ import { TypedEmitter } from "jami-core";
 export interface AccountInternalEvents {
   /** A contact was added, confirmed, removed or banned (here or from another device), or loaded at open. */
   contactChanged: [{ jamiId: string; active: boolean }];
+  /** We accepted a trust request naming `conversationId` (the one-to-one to clone from `from`). */
+  trustAccepted: [{ from: string; conversationId: string }];
   /** Something other devices of the account should learn: send them a DeviceSync (only to `onlyShortIds` if set). */
   syncRequested: [{ onlyShortIds?: string[] }];
   /** Work a feature did in the background failed (the account reports it as its `error` event). */

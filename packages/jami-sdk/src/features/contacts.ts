@@ -1,5 +1,4 @@
 import { TypedEmitter, toBase64, type AbortOptions } from "jami-core";
-import { randomBytes } from "node:crypto";
 import { Value, type InfoHash } from "jami-dht";
 import { JamiId, type VerifiedDevice } from "jami-identity";
 import { forEachDevice } from "../dht/devices.js";
@@ -20,7 +19,7 @@ export interface ContactEvents {
   change: [Contact];
 }
 
-type Components = Pick<AccountComponents, "identity" | "store" | "network" | "inbox" | "trust" | "sync" | "events" | "lifetime" | "logger">;
+type Components = Pick<AccountComponents, "identity" | "store" | "network" | "inbox" | "trust" | "sync" | "events" | "oneToOne" | "lifetime" | "logger">;
 
 /**
  * `account.contacts`: jamid's contacts and trust requests (sent encrypted to each device of the other account,
@@ -83,13 +82,14 @@ export class Contacts extends TypedEmitter<ContactEvents> {
     const book = this.requireBook();
     const existing = book.contact(jamiId);
     const reuse = existing && isActive(existing) ? existing : undefined;
-    // Until swarm conversations exist (jami-swarm), the conversation id is a fresh random 40-hex id.
+    // The one-to-one conversation (created by the conversations feature when the account has it).
+    const conversationId = reuse?.conversationId || (await this.c.oneToOne.conversationFor(jamiId, options));
     const contact: Contact = reuse ?? {
       jamiId,
       added: Date.now(),
       confirmed: false,
       banned: false,
-      conversationId: randomBytes(20).toString("hex"),
+      conversationId,
       ...(existing?.removed ? { removed: existing.removed } : {}),
     };
     // Recorded before sending, so a quick confirmation finds the contact.
@@ -113,6 +113,7 @@ export class Contacts extends TypedEmitter<ContactEvents> {
     };
     // Recorded first (as jamid does), so the contact exists before the peer can see our confirmation.
     await this.putThenSend(contact, () => this.sendTrustRequest(from, request.conversationId, true, new Uint8Array(), options.signal));
+    this.c.events.emit("trustAccepted", { from, conversationId: request.conversationId });
     return contact;
   }
 

@@ -1,5 +1,5 @@
 import { JamiId, type VerifiedDevice } from "jami-identity";
-import { SipEndpoint, type GitNotice, type IncomingSipMessage } from "jami-sip";
+import { SipEndpoint, type GitNotice, type IncomingSipMessage, type JamiPayload } from "jami-sip";
 import type { Channel } from "jami-dtls";
 import type { AccountComponents } from "../account/components.js";
 import { forEachDevice } from "../dht/devices.js";
@@ -7,17 +7,20 @@ import type { ChannelPeer } from "./links.js";
 
 /**
  * The `sip` channels of the conversations feature: one SIP endpoint per peer device (jamid keeps one `sip` channel
- * per device pair), git notices sent to every device of the members, and notices received handed to `onNotice`
- * with the device that really sent them (the link's, not the JSON's: 13.7 trusts the JSON).
+ * per device pair), payloads (git notices, invitations, typing and read notices) sent to every device of the
+ * members, and payloads received handed to `onPayload` with the device that really sent them (the link's, not the
+ * JSON's: 13.7 trusts the JSON).
  */
 export class ConversationNotices {
   private readonly endpoints = new Map<string, Promise<SipEndpoint>>();
   private readonly log;
 
   constructor(
-    private readonly c: AccountComponents,
-    private readonly onNotice: (notice: GitNotice, peer: ChannelPeer) => void,
+    private readonly c: Pick<AccountComponents, "identity" | "network" | "links" | "lifetime" | "logger">,
+    private readonly onPayload: (payload: JamiPayload, peer: ChannelPeer) => void,
     private readonly onReady: (peer: ChannelPeer) => void,
+    /** When no `sip` channel can be had with a device: jamid 13.7's DHT inbox path. */
+    private readonly fallback?: (device: VerifiedDevice, payload: JamiPayload, options: { signal?: AbortSignal }) => Promise<void>,
   ) {
     this.log = c.logger("conversations");
   }
@@ -45,7 +48,7 @@ export class ConversationNotices {
       this.log("MESSAGE from %s claims to be %s: dropped", peer.jamiId.slice(0, 8), message.sender.slice(0, 8));
       return;
     }
-    for (const payload of message.payloads) if (payload.type === "git-notice") this.onNotice(payload.notice, peer);
+    for (const payload of message.payloads) this.onPayload(payload, peer);
   }
 
   private endpointTo(device: VerifiedDevice): Promise<SipEndpoint> {
@@ -65,23 +68,50 @@ export class ConversationNotices {
    * jamid's `sendMessageNotification`: `{commit, deviceId, id}` to every device of every URI in `members` (our own
    * other devices too when `members` includes us). Resolves with the number of devices that answered 200 OK.
    */
-  async notify(notice: GitNotice, members: readonly string[], options: { signal?: AbortSignal } = {}): Promise<number> {
+  notify(notice: GitNotice, members: readonly string[], options: { signal?: AbortSignal } = {}): Promise<number> {
+    return this.send({ type: "git-notice", notice }, members, options);
+  }
+
+  /** `payload` to every device of every URI in `accounts` but this one; resolves with how many answered 200 OK. */
+  async send(payload: JamiPayload, accounts: readonly string[], options: { signal?: AbortSignal } = {}): Promise<number> {
     const self = this.c.identity.deviceId.toString();
     const sends: Array<Promise<unknown>> = [];
-    for (const uri of members) {
+    for (const uri of accounts) {
       await forEachDevice(
         this.c.network.dht,
         JamiId.fromHex(uri),
         (device) => {
           if (device.deviceId.toString() === self) return;
-          sends.push(this.endpointTo(device).then((sip) => sip.sendMessage({ type: "git-notice", notice }, options)));
+          const overSip = this.endpointTo(device).then((sip) => sip.sendMessage(payload, options));
+          const fallback = this.fallback;
+          sends.push(
+            fallback
+              ? overSip.catch((error: Error) => {
+                  this.log("%s to %s over the DHT (sip: %s)", payload.type, device.deviceId.toString().slice(0, 8), error.message);
+                  return fallback(device, payload, options);
+                })
+              : overSip,
+          );
         },
         options.signal,
       );
     }
     const results = await Promise.allSettled(sends);
-    for (const r of results) if (r.status === "rejected") this.log("notice not delivered: %s", (r.reason as Error).message);
+    for (const r of results) if (r.status === "rejected") this.log("%s not delivered: %s", payload.type, (r.reason as Error).message);
     return results.filter((r) => r.status === "fulfilled").length;
+  }
+
+  /** Opens `sip` channels to the devices of `jamiId` we have none with (jamid syncs shared conversations on each). */
+  async reach(jamiId: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const self = this.c.identity.deviceId.toString();
+    const opening: Array<Promise<unknown>> = [];
+    await forEachDevice(
+      this.c.network.dht,
+      JamiId.fromHex(jamiId),
+      (device) => void (device.deviceId.toString() !== self && opening.push(this.endpointTo(device).catch(() => undefined))),
+      options.signal,
+    );
+    await Promise.all(opening);
   }
 
   close(): void {

@@ -1,84 +1,118 @@
 import * as nodeFs from "node:fs";
 import { join } from "node:path";
 import { TypedEmitter, type AbortOptions } from "jami-core";
+import type { Channel } from "jami-dtls";
+import type { JamiPayload } from "jami-sip";
 import {
   CommitRejectedError,
   SwarmRepository,
-  fetchPack,
-  serveUploadPack,
+  readProfileVcf,
   type ConversationMode,
+  type ConversationProfile,
   type FetchOutcome,
   type GitFs,
   type SwarmMessage,
 } from "jami-swarm";
 import type { AccountComponents, FeatureLifecycle } from "../account/components.js";
-import type { ChannelPeer } from "./links.js";
-import type { Channel } from "jami-dtls";
-import type { GitNotice } from "jami-sip";
-import { ConversationNotices } from "./conversation-notices.js";
 import { AccountError } from "../errors.js";
-import { JamiId } from "jami-identity";
-import { forEachDevice } from "../dht/devices.js";
+import { ConversationGit, GIT_CHANNEL, SERVED_ROLES } from "./conversation-git.js";
+import { ConversationNotices } from "./conversation-notices.js";
+import { DhtMessages } from "./dht-messages.js";
+import { ConversationReceipts, type DeliveryStatus } from "./conversation-receipts.js";
+import { ConversationRequestBook, type ConversationRequest } from "./conversation-requests.js";
+import type { ChannelPeer } from "./links.js";
 
-const GIT_CHANNEL = /^git:\/\/([0-9a-f]{64})\/([0-9a-f]{40})$/;
+export type { ConversationRequest, DeliveryStatus };
 
 export interface ConversationEvents {
   /** New commits of a conversation after a fetch, oldest first (jamid's `messageReceived`, one per commit). */
   message: [{ conversationId: string; message: SwarmMessage }];
+  /** An invitation to a group (jamid's `conversationRequestReceived`); one-to-ones come as contact requests. */
+  request: [ConversationRequest];
+  /** A conversation is here and joined: cloned after an accept (jamid's `conversationReady`). */
+  ready: [{ conversationId: string }];
+  /** A member commit (add, join, remove, ban…) arrived or was made here (jamid's `conversationMemberEvent`). */
+  member: [{ conversationId: string; jamiId: string; action: string }];
+  /** A member is typing, or stopped (`active` false). */
+  composing: [{ conversationId: string; from: string; active: boolean }];
+  /** A member displayed messages up to `messageId` (an IMDN). */
+  read: [{ conversationId: string; from: string; messageId: string }];
+  /** A member's device fetched our history up to `head`: every message of ours in it is delivered to that member. */
+  delivered: [{ conversationId: string; from: string; head: string }];
   /** A fetch refused by validation: which commit, which rule; nothing was stored. */
   error: [{ conversationId: string; from: string; error: Error }];
 }
 
+const HEX40 = /^[0-9a-f]{40}$/;
+const ACTIVE_ROLES: ReadonlySet<string> = new Set(["admin", "member"]);
+
+type Components = Pick<AccountComponents, "identity" | "store" | "network" | "inbox" | "trust" | "links" | "events" | "oneToOne" | "lifetime" | "logger">;
+
 /**
- * `account.conversations`, first part: the swarm repositories of this account (`<dir>/conversations/<id>`, jamid's
- * layout), created and written as this device, served on `git://<device>/<conversation>` channels to the devices of
- * members (admins, members, invited — who must clone before joining), and cloned or fetched from a member's device
- * over a link. The notices that trigger fetches (SIP MESSAGE on `sip`) and requests come with the rest of the
- * conversations issue.
+ * `account.conversations`: jamid's swarm conversations. Each is a git repository in `<dir>/conversations/<id>`
+ * (jamid's layout), written as this device, served on `git://` to the devices of its members, fetched when a member
+ * announces a commit over `sip` (and whenever a `sip` channel with a member comes up, and at start). One-to-ones
+ * come with contacts (the trust request names the conversation, accepting clones it); groups with invitations.
  */
 export class Conversations extends TypedEmitter<ConversationEvents> implements FeatureLifecycle {
   private readonly repos = new Map<string, SwarmRepository>();
+  /** Conversations we left, still served until a member fetched the leave commit. */
+  private readonly leaving = new Map<string, SwarmRepository>();
   private readonly root: string;
   private readonly fs: GitFs;
-  private removeHandler?: () => void;
-  private notices?: ConversationNotices;
-  private readonly onChannel = ({ channel, peer }: { channel: Channel; peer: ChannelPeer }): void => {
-    if (channel.name === "sip") {
-      this.notices?.attach(peer, channel);
-      return;
-    }
-    if (!GIT_CHANNEL.test(channel.name)) return;
-    void serveUploadPack(channel, async (id) => ((await this.mayServe(id, peer)) ? this.repos.get(id) : undefined), { signal: this.c.lifetime }).catch(
-      (error: Error) => this.log("git server for %s: %s", peer.deviceId.slice(0, 8), error.message),
-    );
-  };
+  private readonly git: ConversationGit;
   private readonly log;
+  private requestBook?: ConversationRequestBook;
+  private receipts?: ConversationReceipts;
+  private notices?: ConversationNotices;
+  private dhtMessages?: DhtMessages;
+  private removeHandlers?: () => void;
+  /** One fetch at a time per conversation: notices arriving together fetch once. */
+  private readonly fetching = new Map<string, Promise<unknown>>();
+
+  private readonly onChannel = ({ channel, peer }: { channel: Channel; peer: ChannelPeer }): void => {
+    if (channel.name === "sip") this.notices?.attach(peer, channel);
+    else if (GIT_CHANNEL.test(channel.name)) this.git.serve(channel, peer);
+  };
+  private readonly onTrustAccepted = ({ from, conversationId }: { from: string; conversationId: string }): void => {
+    if (HEX40.test(conversationId) && !this.repos.has(conversationId))
+      void this.cloneAndJoin(conversationId, from).catch((error: Error) => this.log("one-to-one %s with %s: %s", conversationId, from, error.message));
+  };
 
   constructor(
-    private readonly c: AccountComponents,
+    private readonly c: Components,
     options: { fs?: GitFs } = {},
   ) {
     super();
     this.root = join(c.identity.dir, "conversations");
     this.fs = options.fs ?? (nodeFs as unknown as GitFs);
     this.log = c.logger("conversations");
+    this.git = new ConversationGit(
+      c,
+      (id) => this.repos.get(id) ?? this.leaving.get(id),
+      (id, head, peer) => void this.onServed(id, head, peer),
+    );
+    c.oneToOne.provide((jamiId) => this.oneToOneWith(jamiId));
   }
 
-  private options() {
+  private repoOptions() {
     return { fs: this.fs, author: { device: this.c.identity.signingDevice, displayName: this.c.identity.deviceName } };
   }
 
-  /** Opens the repositories on disk (a broken one is logged and left out, not fatal). */
+  /** Opens the repositories on disk (a broken one is logged and left out, not fatal), the requests and receipts. */
   async load(): Promise<void> {
+    this.requestBook = await ConversationRequestBook.open(this.c.store);
+    this.receipts = await ConversationReceipts.open(this.c.store);
     let names: string[] = [];
     try {
       names = await this.fs.promises.readdir(this.root);
     } catch {
       return;
     }
-    for (const name of names.filter((n) => /^[0-9a-f]{40}$/.test(n))) {
+    for (const id of this.requestBook.left()) await this.erase(id);
+    for (const name of names.filter((n) => HEX40.test(n) && !this.requestBook!.left().includes(n))) {
       try {
-        this.repos.set(name, await SwarmRepository.open(join(this.root, name), this.options()));
+        this.repos.set(name, await SwarmRepository.open(join(this.root, name), this.repoOptions()));
       } catch (error) {
         this.log("conversation %s not loaded: %s", name, (error as Error).message);
       }
@@ -86,66 +120,57 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   }
 
   async start(): Promise<void> {
+    const onPayload = (payload: JamiPayload, peer: ChannelPeer): void =>
+      void this.onPayload(payload, peer).catch((error: Error) => this.log("%s from %s: %s", payload.type, peer.jamiId, error.message));
+    const dhtMessages = new DhtMessages(this.c, onPayload);
+    this.dhtMessages = dhtMessages;
+    dhtMessages.start();
     this.notices = new ConversationNotices(
       this.c,
-      (notice, peer) => void this.onNotice(notice, peer),
+      onPayload,
       (peer) => void this.syncWith(peer),
+      (device, payload, options) => dhtMessages.send(device, payload, options),
     );
     const removers = [
-      this.c.links.handle(GIT_CHANNEL, async ({ name, peer }) => this.mayServe(GIT_CHANNEL.exec(name)![2]!, peer, GIT_CHANNEL.exec(name)![1])),
+      this.c.links.handle(GIT_CHANNEL, async ({ name, peer }) => this.git.mayServe(GIT_CHANNEL.exec(name)![2]!, peer, GIT_CHANNEL.exec(name)![1])),
       // jamid accepts every `sip` channel; what arrives on it is checked message by message
       this.c.links.handle("sip"),
     ];
-    this.removeHandler = () => removers.forEach((remove) => remove());
+    this.removeHandlers = () => removers.forEach((remove) => remove());
     this.c.links.on("channel", this.onChannel);
+    this.c.events.on("trustAccepted", this.onTrustAccepted);
+    // In the background: reach the members (each `sip` channel syncs what we share) and retry pending clones.
+    void this.catchUp();
   }
 
   async stop(): Promise<void> {
-    this.removeHandler?.();
+    this.removeHandlers?.();
     this.c.links.off("channel", this.onChannel);
+    this.c.events.off("trustAccepted", this.onTrustAccepted);
     this.notices?.close();
     this.notices = undefined;
+    this.dhtMessages?.stop();
+    this.dhtMessages = undefined;
+    await Promise.allSettled([...this.fetching.values()]);
   }
 
-  /**
-   * Tells every member device (admins and members, and our own other devices) that `commit` is there to fetch, as
-   * jamid does after each commit it makes. Resolves with the number of devices that took the notice.
-   */
-  async announce(conversationId: string, commit: string, options: AbortOptions = {}): Promise<number> {
-    const repo = this.repos.get(conversationId);
+  private requireStarted(): ConversationNotices {
     if (!this.notices) throw new AccountError("NOT_STARTED", "the conversations feature is not started");
-    if (!repo) throw new AccountError("INVALID_ARGUMENT", `unknown conversation ${conversationId}`);
-    const members = (await repo.members()).filter((m) => m.role === "admin" || m.role === "member").map((m) => m.uri);
-    return this.notices.notify({ conversationId, commit, deviceId: this.c.identity.deviceId.toString() }, members, options);
+    return this.notices;
   }
 
-  /** A notice from a member device: fetch from that device (the link's device, whatever the JSON says). */
-  private async onNotice(notice: GitNotice, peer: ChannelPeer): Promise<void> {
-    const repo = this.repos.get(notice.conversationId);
-    if (!repo) return; // unknown conversation: requests come with the rest of the feature
-    const role = await repo.roleOf(peer.jamiId);
-    if (role !== "admin" && role !== "member" && role !== "invited") return;
-    if (await repo.store.has(notice.commit)) return;
-    await this.fetch(notice.conversationId, peer).catch((error: Error) => this.log("fetch after a notice: %s", error.message));
-  }
-
-  /** jamid, when a `sip` channel comes up: fetch every conversation this device's account is a member of. */
-  private async syncWith(peer: ChannelPeer): Promise<void> {
-    for (const [id, repo] of this.repos) {
-      const role = await repo.roleOf(peer.jamiId).catch(() => undefined);
-      if (role !== "admin" && role !== "member") continue;
-      await this.fetch(id, peer).catch((error: Error) => this.log("sync of %s with %s: %s", id, peer.deviceId.slice(0, 8), error.message));
-    }
-  }
-
-  /** jamid serves a conversation's git to devices of its members; we also require the name to be our device. */
-  private async mayServe(conversationId: string, peer: ChannelPeer, targetDevice?: string): Promise<boolean> {
-    if (targetDevice !== undefined && targetDevice !== this.c.identity.deviceId.toString()) return false;
+  private requireRepo(conversationId: string): SwarmRepository {
     const repo = this.repos.get(conversationId);
-    if (!repo) return false;
-    const role = await repo.roleOf(peer.jamiId);
-    return role === "admin" || role === "member" || role === "invited";
+    if (!repo) throw new AccountError("INVALID_ARGUMENT", `unknown conversation ${conversationId}`);
+    return repo;
   }
+
+  private books(): { requests: ConversationRequestBook; receipts: ConversationReceipts } {
+    if (!this.requestBook || !this.receipts) throw new AccountError("NOT_STARTED", "the conversations feature is not loaded");
+    return { requests: this.requestBook, receipts: this.receipts };
+  }
+
+  // ── what is here ──
 
   list(): string[] {
     return [...this.repos.keys()];
@@ -155,46 +180,177 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     return this.repos.get(conversationId);
   }
 
-  /** A new conversation written by this device (mode 2 by default; a one-to-one names the invited peer). */
-  async create(options: { mode?: ConversationMode; invited?: string } = {}): Promise<SwarmRepository> {
-    const repo = await SwarmRepository.create(this.root, { mode: options.mode ?? 2, ...(options.invited ? { invited: options.invited } : {}) }, this.options());
+  /** Invitations not answered yet. */
+  requests(): ConversationRequest[] {
+    return this.books().requests.pending();
+  }
+
+  /** The history, newest first, in jamid's display order: `n` messages (default all) starting at `from` (jamid's `loadConversationMessages`). */
+  loadMessages(conversationId: string, options: { n?: number; from?: string } = {}): Promise<SwarmMessage[]> {
+    return this.requireRepo(conversationId).load(options);
+  }
+
+  /** The whole history, newest first, read a page at a time (each page starts at the previous one's next commit). */
+  async *messages(conversationId: string, options: { pageSize?: number } = {}): AsyncGenerator<SwarmMessage> {
+    const pageSize = Math.max(1, options.pageSize ?? 64);
+    let from: string | undefined;
+    for (;;) {
+      const page = await this.loadMessages(conversationId, { n: pageSize, ...(from ? { from } : {}) });
+      yield* page;
+      const next = page[page.length - 1]?.linearizedParent;
+      if (page.length < pageSize || !next) return;
+      from = next;
+    }
+  }
+
+  /** Where a message of ours stands with the other members (`sent` until a member's device fetched it). */
+  async status(conversationId: string, messageId: string): Promise<DeliveryStatus> {
+    const repo = this.requireRepo(conversationId);
+    let status: DeliveryStatus = "sent";
+    for (const [, marks] of this.books().receipts.marks(conversationId)) {
+      if (marks.displayed && (await repo.contains(marks.displayed, messageId))) return "displayed";
+      if (marks.fetched && (await repo.contains(marks.fetched, messageId))) status = "delivered";
+    }
+    return status;
+  }
+
+  // ── writing ──
+
+  /** A new group written by this device (mode 2 by default), with an optional title; or a one-to-one (`invited`). */
+  async create(options: { mode?: ConversationMode; invited?: string; profile?: ConversationProfile } = {}): Promise<SwarmRepository> {
+    const mode = options.mode ?? 2;
+    const repo = await SwarmRepository.create(this.root, { mode, ...(options.invited ? { invited: options.invited } : {}) }, this.repoOptions());
     this.repos.set(repo.conversationId, repo);
+    if (options.profile && mode !== 0) await repo.updateProfile(options.profile).catch((e: Error) => this.log("profile of a new group: %s", e.message));
     return repo;
   }
 
-  /**
-   * A `git://<device>/<conversation>` channel to a device of `from` (a Jami ID: the first of its devices to answer,
-   * as jamid's `cloneConversationFrom`; or one device). Devices are found through the account's DHT announcement,
-   * which 13.7 and today's devices both publish.
-   */
-  private async gitChannel(conversationId: string, from: string | ChannelPeer, options: AbortOptions): Promise<{ channel: Channel; deviceId: string }> {
-    const jamiId = typeof from === "string" ? from : from.jamiId;
-    const wanted = typeof from === "string" ? undefined : from.deviceId;
-    const self = this.c.identity.deviceId.toString();
-    const attempts: Array<Promise<{ channel: Channel; deviceId: string }>> = [];
-    await forEachDevice(
-      this.c.network.dht,
-      JamiId.fromHex(jamiId),
-      (device) => {
-        const deviceId = device.deviceId.toString();
-        if (deviceId === self || (wanted !== undefined && deviceId !== wanted)) return;
-        const attempt = this.c.links.connect(device, `git://${deviceId}/${conversationId}`, options).then((channel) => ({ channel, deviceId }));
-        attempt.catch(() => undefined);
-        attempts.push(attempt);
-      },
-      options.signal,
-    );
-    if (attempts.length === 0) throw new AccountError("NO_DEVICES", `no device of ${jamiId} to fetch ${conversationId} from`);
-    const first = await Promise.any(attempts).catch((e: AggregateError) => {
-      throw e.errors[0] as Error;
-    });
-    for (const a of attempts)
-      void a.then(
-        (other) => other !== first && other.channel.end(),
-        () => undefined,
-      );
-    return first;
+  /** The one-to-one with `jamiId`: the existing one, else a new mode-0 conversation inviting it (jamid's `addContact`). */
+  private async oneToOneWith(jamiId: string): Promise<string> {
+    for (const [id, repo] of this.repos) {
+      const info = await repo.initialInfo().catch(() => undefined);
+      if (info?.mode === 0 && (info.invited === jamiId || info.creator === jamiId)) return id;
+    }
+    return (await this.create({ mode: 0, invited: jamiId })).conversationId;
   }
+
+  /** Commits made here go to every member device (our other devices too), as jamid's `sendMessageNotification`. */
+  async announce(conversationId: string, commit: string, options: AbortOptions = {}): Promise<number> {
+    const notices = this.requireStarted();
+    const repo = this.requireRepo(conversationId);
+    const members = (await repo.members()).filter((m) => ACTIVE_ROLES.has(m.role)).map((m) => m.uri);
+    return notices.notify({ conversationId, commit, deviceId: this.c.identity.deviceId.toString() }, members, options);
+  }
+
+  /** Commits `write`'s work and announces the last commit; resolves once it is committed (delivery goes on). */
+  private async commitAndAnnounce<T extends string | string[]>(conversationId: string, write: (repo: SwarmRepository) => Promise<T>): Promise<T> {
+    const repo = this.requireRepo(conversationId);
+    const result = await write(repo);
+    const last = (Array.isArray(result) ? result[result.length - 1] : result) as string | undefined;
+    if (last) void this.announce(conversationId, last, { signal: this.c.lifetime }).catch((e: Error) => this.log("announce: %s", e.message));
+    return result;
+  }
+
+  /** Posts a text message (optionally a reply); resolves with its id once committed. */
+  send(conversationId: string, text: string, options: { replyTo?: string } & AbortOptions = {}): Promise<string> {
+    return this.commitAndAnnounce(conversationId, (repo) => repo.sendText(text, options.replyTo ? { replyTo: options.replyTo } : {}));
+  }
+
+  /** Edits one of our text messages (jamid 13.7's `application/edited-message`). */
+  edit(conversationId: string, messageId: string, text: string, _options: AbortOptions = {}): Promise<string> {
+    return this.commitAndAnnounce(conversationId, (repo) => repo.edit(messageId, text));
+  }
+
+  react(conversationId: string, messageId: string, emoji: string, _options: AbortOptions = {}): Promise<string> {
+    return this.commitAndAnnounce(conversationId, (repo) => repo.react(messageId, emoji));
+  }
+
+  /** Adds `jamiId` as invited, announces it to the members, and sends the invitation to its devices. */
+  async invite(conversationId: string, jamiId: string, options: AbortOptions = {}): Promise<{ commit: string; devices: number }> {
+    const notices = this.requireStarted();
+    const commit = await this.commitAndAnnounce(conversationId, (repo) => repo.addMember(jamiId));
+    this.emit("member", { conversationId, jamiId, action: "add" });
+    const devices = await notices.send({ type: "invitation", invitation: await this.invitation(conversationId) }, [jamiId], options);
+    return { commit, devices };
+  }
+
+  /** jamid's invitation body: the conversation's profile fields and its mode, as strings. */
+  private async invitation(conversationId: string): Promise<{ conversationId: string; metadatas: Record<string, string> }> {
+    const repo = this.requireRepo(conversationId);
+    const vcf = await repo.readFile("profile.vcf");
+    const profile = vcf ? readProfileVcf(new TextDecoder().decode(vcf)) : {};
+    const metadatas: Record<string, string> = { mode: String(await repo.mode()) };
+    for (const [k, v] of Object.entries(profile)) if (typeof v === "string") metadatas[k] = v;
+    return { conversationId, metadatas };
+  }
+
+  /** Accepts an invitation: clones from the inviter, joins, and tells the members (`ready` once done). */
+  async accept(conversationId: string, options: AbortOptions = {}): Promise<SwarmRepository> {
+    const { requests } = this.books();
+    const request = requests.get(conversationId);
+    if (!request || request.declined !== undefined) throw new AccountError("NO_REQUEST", `no pending invitation to ${conversationId}`);
+    await requests.remove(conversationId);
+    return this.cloneAndJoin(conversationId, request.from, options);
+  }
+
+  /** Declines an invitation; it stays declined if sent again. */
+  async decline(conversationId: string, _options: AbortOptions = {}): Promise<void> {
+    const { requests } = this.books();
+    if (!requests.get(conversationId)) throw new AccountError("NO_REQUEST", `no invitation to ${conversationId}`);
+    await requests.decline(conversationId, Date.now());
+  }
+
+  /**
+   * Leaves: the leave commit is announced to the members and the conversation is gone from `list()` at once; its
+   * repository stays only to serve that commit, and is erased once a member fetched it (or at the next load).
+   */
+  async leave(conversationId: string, options: AbortOptions = {}): Promise<void> {
+    const repo = this.requireRepo(conversationId);
+    const commit = await repo.leave();
+    await this.books().requests.setLeft(conversationId, true);
+    this.repos.delete(conversationId);
+    this.leaving.set(conversationId, repo);
+    await this.books().receipts.forget(conversationId);
+    const members = (await repo.members()).filter((m) => ACTIVE_ROLES.has(m.role)).map((m) => m.uri);
+    await this.requireStarted()
+      .notify({ conversationId, commit, deviceId: this.c.identity.deviceId.toString() }, members, options)
+      .catch((e: Error) => this.log("leave notice: %s", e.message));
+  }
+
+  /** Erases a conversation we left, once its leave commit is out (or at load: the members had their chance). */
+  private async erase(conversationId: string): Promise<void> {
+    const repo = this.leaving.get(conversationId);
+    this.leaving.delete(conversationId);
+    const dir = repo?.dir ?? join(this.root, conversationId);
+    await removeTree(this.fs, dir).catch((e: Error) => this.log("erasing %s: %s", conversationId, e.message));
+    await this.books().requests.setLeft(conversationId, false);
+  }
+
+  /** An admin removes a member: a ban vote, and the ban once more than half the admins voted (jamid's rule). */
+  async removeMember(conversationId: string, jamiId: string, _options: AbortOptions = {}): Promise<string[]> {
+    const commits = await this.commitAndAnnounce(conversationId, (repo) => repo.ban(jamiId));
+    if (commits.length > 1) this.emit("member", { conversationId, jamiId, action: "ban" });
+    return commits;
+  }
+
+  /** Tells the members we are typing (or stopped). */
+  async setComposing(conversationId: string, active: boolean, options: AbortOptions = {}): Promise<void> {
+    await this.toMembers(conversationId, { type: "composing", conversationId, active }, options);
+  }
+
+  /** Tells the members we displayed the conversation up to `messageId` (an IMDN, as jamid's `setMessageDisplayed`). */
+  async markDisplayed(conversationId: string, messageId: string, options: AbortOptions = {}): Promise<void> {
+    await this.toMembers(conversationId, { type: "displayed", conversationId, messageId }, options);
+  }
+
+  private async toMembers(conversationId: string, payload: JamiPayload, options: AbortOptions): Promise<number> {
+    const repo = this.requireRepo(conversationId);
+    const self = this.c.identity.jamiId.toString();
+    const members = (await repo.members()).filter((m) => ACTIVE_ROLES.has(m.role) && m.uri !== self).map((m) => m.uri);
+    return this.requireStarted().send(payload, members, options);
+  }
+
+  // ── fetching ──
 
   /**
    * Clones `conversationId` from a member (a Jami ID, or one of its devices); the whole history is validated first
@@ -202,15 +358,23 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
    */
   async clone(conversationId: string, from: string | ChannelPeer, options: AbortOptions = {}): Promise<SwarmRepository> {
     if (this.repos.has(conversationId)) throw new AccountError("INVALID_ARGUMENT", `conversation ${conversationId} is already here`);
-    const { channel, deviceId } = await this.gitChannel(conversationId, from, options);
-    const fetched = await fetchPack(channel, { conversationId, host: deviceId }, options);
-    if (!fetched.pack) throw new AccountError("INVALID_ARGUMENT", "the peer sent nothing to clone");
-    const repo = await SwarmRepository.clone(
-      this.root,
-      { conversationId, remoteDevice: deviceId, head: fetched.head, pack: fetched.pack },
-      { ...this.options(), requireMember: this.c.identity.jamiId.toString() },
-    );
+    const repo = await this.git.clone(this.root, conversationId, from, this.repoOptions(), options);
     this.repos.set(conversationId, repo);
+    return repo;
+  }
+
+  /** Clones, joins if invited, and tells the members; an unreachable inviter is tried again when it shows up. */
+  private async cloneAndJoin(conversationId: string, from: string, options: AbortOptions = {}): Promise<SwarmRepository> {
+    const { requests } = this.books();
+    await requests.addClone({ conversationId, from, since: Date.now() });
+    const repo = this.repos.get(conversationId) ?? (await this.clone(conversationId, from, options));
+    await requests.removeClone(conversationId);
+    if ((await repo.roleOf(this.c.identity.jamiId.toString())) === "invited") {
+      const joined = await repo.join();
+      this.emit("member", { conversationId, jamiId: this.c.identity.jamiId.toString(), action: "join" });
+      await this.announce(conversationId, joined, options).catch((e: Error) => this.log("join notice: %s", e.message));
+    }
+    this.emit("ready", { conversationId });
     return repo;
   }
 
@@ -219,19 +383,122 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
    * for each new commit, or `error` (and rejects) when a commit is refused.
    */
   async fetch(conversationId: string, from: string | ChannelPeer, options: AbortOptions = {}): Promise<FetchOutcome> {
-    const repo = this.repos.get(conversationId);
-    if (!repo) throw new AccountError("INVALID_ARGUMENT", `unknown conversation ${conversationId}`);
-    const { channel, deviceId } = await this.gitChannel(conversationId, from, options);
-    const fetched = await fetchPack(channel, { conversationId, host: deviceId, haves: await repo.haves(), hasCommit: (oid) => repo.store.has(oid) }, options);
+    const repo = this.requireRepo(conversationId);
+    const previous = this.fetching.get(conversationId) ?? Promise.resolve();
+    const run = previous.catch(() => undefined).then(() => this.fetchNow(repo, from, options));
+    this.fetching.set(conversationId, run);
+    void run.finally(() => this.fetching.get(conversationId) === run && this.fetching.delete(conversationId)).catch(() => undefined);
+    return run;
+  }
+
+  private async fetchNow(repo: SwarmRepository, from: string | ChannelPeer, options: AbortOptions): Promise<FetchOutcome> {
+    const conversationId = repo.conversationId;
     try {
-      const outcome = await repo.applyFetch(deviceId, fetched.head, fetched.pack);
-      for (const message of outcome.newCommits) this.emit("message", { conversationId, message });
+      const { outcome } = await this.git.fetch(repo, from, options);
+      for (const message of outcome.newCommits) {
+        this.emit("message", { conversationId, message });
+        if (message.body.type === "member") this.emit("member", { conversationId, jamiId: message.body.uri, action: message.body.action });
+      }
       return outcome;
     } catch (error) {
-      if (error instanceof CommitRejectedError && this.listenerCount("error") > 0) this.emit("error", { conversationId, from: deviceId, error });
+      if (error instanceof CommitRejectedError && this.listenerCount("error") > 0)
+        this.emit("error", { conversationId, from: typeof from === "string" ? from : from.deviceId, error });
       throw error;
     }
   }
+
+  // ── what arrives ──
+
+  private async onPayload(payload: JamiPayload, peer: ChannelPeer): Promise<void> {
+    switch (payload.type) {
+      case "git-notice": {
+        const { conversationId, commit } = payload.notice;
+        const repo = this.repos.get(conversationId);
+        if (!repo) return; // unknown: jamid asks for an invitation, we wait for one
+        if (!SERVED_ROLES.has((await repo.roleOf(peer.jamiId)) ?? "")) return;
+        if (await repo.store.has(commit)) return;
+        await this.fetch(conversationId, peer).catch((error: Error) => this.log("fetch after a notice: %s", error.message));
+        return;
+      }
+      case "invitation":
+        return this.onInvitation(payload.invitation, peer);
+      case "invitation-request": {
+        // a member asks us to send the invitation again: only to someone invited there
+        const repo = this.repos.get(payload.conversationId);
+        if (!repo || (await repo.roleOf(peer.jamiId)) !== "invited") return;
+        await this.requireStarted().send({ type: "invitation", invitation: await this.invitation(payload.conversationId) }, [peer.jamiId]);
+        return;
+      }
+      case "composing":
+      case "displayed": {
+        const conversationId = payload.conversationId;
+        const repo = conversationId ? this.repos.get(conversationId) : undefined;
+        if (!repo || !conversationId || !ACTIVE_ROLES.has((await repo.roleOf(peer.jamiId)) ?? "")) return;
+        if (payload.type === "composing") return void this.emit("composing", { conversationId, from: peer.jamiId, active: payload.active });
+        if (!HEX40.test(payload.messageId) || !(await repo.store.has(payload.messageId))) return;
+        if (await this.books().receipts.mark(conversationId, peer.jamiId, "displayed", payload.messageId))
+          this.emit("read", { conversationId, from: peer.jamiId, messageId: payload.messageId });
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** jamid stores an invitation from anyone who can reach us over a link (banned accounts cannot). */
+  private async onInvitation(invitation: { conversationId: string; metadatas: Record<string, string> }, peer: ChannelPeer): Promise<void> {
+    if (this.repos.has(invitation.conversationId)) return;
+    const request: ConversationRequest = {
+      conversationId: invitation.conversationId,
+      from: peer.jamiId,
+      received: Date.now(),
+      metadatas: invitation.metadatas,
+    };
+    if (await this.books().requests.add(request)) this.emit("request", request);
+  }
+
+  private async onServed(conversationId: string, head: string, peer: ChannelPeer): Promise<void> {
+    const left = this.leaving.get(conversationId);
+    if (left) return void (head === (await left.head()) && (await this.erase(conversationId)));
+    if (peer.jamiId === this.c.identity.jamiId.toString()) return;
+    if (await this.books().receipts.mark(conversationId, peer.jamiId, "fetched", head)) this.emit("delivered", { conversationId, from: peer.jamiId, head });
+  }
+
+  /** jamid, when a `sip` channel comes up: fetch what we share with that account, clone what waits on it. */
+  private async syncWith(peer: ChannelPeer): Promise<void> {
+    for (const pending of this.requestBook?.clones() ?? []) {
+      if (pending.from === peer.jamiId && !this.repos.has(pending.conversationId))
+        await this.cloneAndJoin(pending.conversationId, pending.from, { signal: this.c.lifetime }).catch((e: Error) =>
+          this.log("pending clone: %s", e.message),
+        );
+    }
+    for (const [id, repo] of this.repos) {
+      const role = await repo.roleOf(peer.jamiId).catch(() => undefined);
+      if (!ACTIVE_ROLES.has(role ?? "")) continue;
+      await this.fetch(id, peer, { signal: this.c.lifetime }).catch((error: Error) =>
+        this.log("sync of %s with %s: %s", id, peer.deviceId.slice(0, 8), error.message),
+      );
+    }
+  }
+
+  /** At start: a `sip` channel to every member we share a conversation with, and the clones still to do. */
+  private async catchUp(): Promise<void> {
+    const self = this.c.identity.jamiId.toString();
+    const accounts = new Set<string>();
+    for (const repo of this.repos.values()) {
+      for (const m of await repo.members().catch(() => [])) if (ACTIVE_ROLES.has(m.role) && m.uri !== self) accounts.add(m.uri);
+    }
+    for (const pending of this.requestBook?.clones() ?? []) accounts.add(pending.from);
+    await Promise.allSettled([...accounts].map((jamiId) => this.notices?.reach(jamiId, { signal: this.c.lifetime })));
+  }
+}
+
+/** Deletes a directory and what it holds through the injected file system (which has no recursive remove). */
+async function removeTree(fs: GitFs, path: string): Promise<void> {
+  const stat = (await fs.promises.lstat(path)) as { isDirectory(): boolean };
+  if (!stat.isDirectory()) return fs.promises.unlink(path);
+  for (const name of await fs.promises.readdir(path)) await removeTree(fs, `${path}/${name}`);
+  await fs.promises.rmdir(path);
 }
 
 /** The feature factory: `Account.create({ ..., features: { conversations: conversations() } })` → `account.conversations`. */
