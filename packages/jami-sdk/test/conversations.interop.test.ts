@@ -1,18 +1,31 @@
 /**
- * Conversations with jamid 13.7 (spec jami-swarm.md §9 steps 2–3), jamid in the harness's network namespace: jamid
- * creates a group and adds us; we clone it from jamid's device over `git://` (its history validated strictly:
- * signatures, chains), join, and announce the join with a SIP MESSAGE on `sip`; jamid fetches from our device
- * (our upload-pack server) and reports us as a member; our message reaches jamid; jamid's message reaches us.
+ * Conversations with jamid 13.7 (spec jami-swarm.md §9), jamid in the harness's network namespace, our side an
+ * Account with `account.conversations` (test-support/jami-account-probe.ts):
+ *  - jamid's group: its invitation reaches us (invite+json), we accept (clone over `git://`, strict validation, join,
+ *    SIP notice), jamid reports us as a member; messages both ways; our message is `delivered` once jamid fetched it;
+ *  - our group: jamid gets our invitation, accepts it (clones from our git server), joins; we see the join and its
+ *    message;
+ *  - one-to-one both ways: the trust request names the real conversation; the side that accepts clones and joins.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JsonLinesProcess } from "../../../test-support/opendht.js";
 import type { JamidHarness, JamidAccount } from "../../../test-support/jamid-harness.js";
-import { jamidAndProbe } from "../../../test-support/jamid-with-probe.js";
+import { jamidAndProbe, spawnProbe } from "../../../test-support/jamid-with-probe.js";
 
 jest.setTimeout(300_000);
 const NETNS = "jamits-conv";
 const DHT_PORT = 4462;
+
+let nextId = 0;
+/** A probe command and its reply (an `error` reply fails with its message). */
+async function ask(probe: JsonLinesProcess, cmd: Record<string, unknown>, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+  const id = `q${++nextId}`;
+  probe.child.stdin.write(JSON.stringify({ ...cmd, id }) + "\n");
+  const reply = await probe.waitFor((e) => e.id === id, timeoutMs);
+  if (reply.event !== "reply") throw new Error(`${String(cmd.cmd)}: ${JSON.stringify(reply)}`);
+  return reply;
+}
 
 describe("conversations with jamid 13.7", () => {
   let harness: JamidHarness;
@@ -29,75 +42,91 @@ describe("conversations with jamid 13.7", () => {
     await harness?.stop();
   });
 
-  it("jamid's group: we clone, join and post; jamid sees the join and the message; jamid's message reaches us", async () => {
+  /** jamid's log lines about conversations, to explain a failed wait. */
+  function explain(error: Error): never {
+    const log = readFileSync(join(harness.root, "inst", "j", "jamid.log"), "utf8");
+    const lines = log.split("\n").filter((l) => /onversation|git|Git|MESSAGE|fetch|Malformed|sip|clone/i.test(l));
+    throw new Error(`${error.message}\n${lines.slice(-60).join("\n")}`);
+  }
+
+  function jamidEvent(signal: string, since: string, ...args: string[]): Promise<{ args: unknown[] }> {
+    const filters = args.flatMap((a) => ["--arg", a]);
+    return harness.run<{ args: unknown[] }>("wait-event", "j", signal, ...filters, "--since", since, "--timeout", "90").catch(explain);
+  }
+
+  it("jamid's group: its invitation reaches us; we accept, join and post; jamid's message reaches us", async () => {
     const { conversationId } = await harness.run<{ conversationId: string }>("start-conversation", "j", jamid.accountId);
     await harness.run("add-member", "j", jamid.accountId, conversationId, me.jamiId as string);
-
-    us.child.stdin.write(JSON.stringify({ id: "c1", cmd: "clone", conversationId, from: jamid.jamiId }) + "\n");
-    const cloned = await us.waitFor((e) => e.id === "c1", 120_000);
-    expect(cloned.message).toBeUndefined(); // an error's text, shown when the clone fails
-    expect(cloned).toMatchObject({
-      event: "reply",
-      members: expect.arrayContaining([
-        { uri: jamid.jamiId, role: "admin" },
-        { uri: me.jamiId, role: "invited" },
-      ]),
-    });
+    const request = await us.waitFor((e) => e.event === "conversationRequest" && e.conversationId === conversationId, 120_000);
+    expect(request).toMatchObject({ from: jamid.jamiId, metadatas: { mode: "2" } });
 
     let since = String(Date.now() / 1000);
-    us.child.stdin.write(JSON.stringify({ id: "j1", cmd: "join", conversationId }) + "\n");
-    expect(await us.waitFor((e) => e.id === "j1", 120_000)).toMatchObject({ event: "reply", devices: 1 });
-    await harness
-      .run(
-        "wait-event",
-        "j",
-        "conversationMemberEvent",
-        "--arg",
-        `1=${conversationId}`,
-        "--arg",
-        `2=${me.jamiId}`,
-        "--arg",
-        "3=1",
-        "--since",
-        since,
-        "--timeout",
-        "90",
-      )
-      .catch((e: Error) => {
-        const log = readFileSync(join(harness.root, "inst", "j", "jamid.log"), "utf8");
-        throw new Error(
-          e.message +
-            "\n" +
-            log
-              .split("\n")
-              .filter((l) => /onversation|git|Git|MESSAGE|fetch|Malformed|sip/i.test(l))
-              .slice(-60)
-              .join("\n"),
-        );
-      });
+    const accepted = await ask(us, { cmd: "acceptConversation", conversationId });
+    expect(accepted.members).toEqual(expect.arrayContaining([{ uri: jamid.jamiId, role: "admin" }]));
+    await us.waitFor((e) => e.event === "conversationReady" && e.conversationId === conversationId, 10_000);
+    await jamidEvent("conversationMemberEvent", since, `1=${conversationId}`, `2=${me.jamiId as string}`, "3=1");
 
     since = String(Date.now() / 1000);
-    us.child.stdin.write(JSON.stringify({ id: "s1", cmd: "send", conversationId, text: "hello jamid, from jami-ts" }) + "\n");
-    expect(await us.waitFor((e) => e.id === "s1", 120_000)).toMatchObject({ event: "reply", devices: 1 });
-    const received = await harness.run<{ args: unknown[] }>(
-      "wait-event",
-      "j",
-      "messageReceived",
-      "--arg",
-      `1=${conversationId}`,
-      "--since",
-      since,
-      "--timeout",
-      "90",
-    );
+    const { commit } = await ask(us, { cmd: "post", conversationId, text: "hello jamid, from jami-ts" });
+    const received = await jamidEvent("messageReceived", since, `1=${conversationId}`);
     expect(JSON.stringify(received)).toContain("hello jamid, from jami-ts");
-    // jamid took our notices as SIP MESSAGEs (not only the fetch it does when a sip channel comes up)
+    // jamid fetched it from our git server: delivered
+    await us.waitFor((e) => e.event === "delivered" && e.conversationId === conversationId && e.from === jamid.jamiId, 30_000);
+    expect(await ask(us, { cmd: "status", conversationId, messageId: commit })).toMatchObject({ status: "delivered" });
     const log = readFileSync(join(harness.root, "inst", "j", "jamid.log"), "utf8");
-    expect(log.split(`Text message received from ${me.jamiId as string}, 1 part(s)`).length - 1).toBeGreaterThanOrEqual(2);
     expect(log).toContain(`fetch commits for peer ${me.jamiId as string} on device ${me.deviceId as string}`);
 
     await harness.run("send-message", "j", jamid.accountId, conversationId, "hello jami-ts, from jamid");
     const ours = await us.waitFor((e) => e.event === "message" && (e.body as { body?: string })?.body === "hello jami-ts, from jamid", 120_000);
     expect(ours).toMatchObject({ conversationId, author: jamid.jamiId, body: { type: "text/plain", body: "hello jami-ts, from jamid" } });
+  });
+
+  it("our group: jamid gets our invitation, accepts it (cloning from us) and joins; we see the join and its message", async () => {
+    const { conversationId } = await ask(us, { cmd: "createGroup" });
+    await ask(us, { cmd: "post", conversationId, text: "welcome" });
+    const since = String(Date.now() / 1000);
+    const invited = await ask(us, { cmd: "invite", conversationId, jamiId: jamid.jamiId });
+    expect(invited.devices).toBe(1);
+    await jamidEvent("conversationRequestReceived", since, `1=${conversationId as string}`);
+    await harness.run("accept-conversation", "j", jamid.accountId, conversationId as string);
+    await jamidEvent("conversationReady", since, `1=${conversationId as string}`);
+    await us.waitFor((e) => e.event === "member" && e.conversationId === conversationId && e.jamiId === jamid.jamiId && e.action === "join", 90_000);
+
+    await harness.run("send-message", "j", jamid.accountId, conversationId as string, "thanks for the invitation");
+    await us.waitFor((e) => e.event === "message" && (e.body as { body?: string })?.body === "thanks for the invitation", 90_000);
+    const log = await harness.run<{ commits?: unknown[] }>("git-log", "j", jamid.accountId, conversationId as string);
+    expect(JSON.stringify(log)).toContain("welcome");
+  });
+
+  it("one-to-one, we add jamid: the trust request names our conversation; jamid accepts, clones it from us and joins", async () => {
+    const since = String(Date.now() / 1000);
+    const { contact } = (await ask(us, { cmd: "addContact", jamiId: jamid.jamiId })) as { contact: { conversationId: string } };
+    const conversationId = contact.conversationId;
+    await jamidEvent("incomingTrustRequest", since, `1=${conversationId}`, `2=${me.jamiId as string}`);
+    await harness.run("accept", "j", jamid.accountId, me.jamiId as string);
+    await jamidEvent("conversationReady", since, `1=${conversationId}`);
+    await us.waitFor((e) => e.event === "member" && e.conversationId === conversationId && e.jamiId === jamid.jamiId && e.action === "join", 90_000);
+    const posted = String(Date.now() / 1000);
+    await ask(us, { cmd: "post", conversationId, text: "one to one" });
+    expect(JSON.stringify(await jamidEvent("messageReceived", posted, `1=${conversationId}`))).toContain("one to one");
+  });
+
+  it("one-to-one, jamid adds us: we accept its trust request, clone its conversation and join", async () => {
+    const other = spawnProbe(harness, NETNS, DHT_PORT);
+    try {
+      const ready = await other.waitFor((e) => e.event === "ready" || e.event === "error", 60_000);
+      expect(ready.event).toBe("ready");
+      const { conversationId } = await harness.run<{ conversationId: string }>("add-contact", "j", jamid.accountId, ready.jamiId as string);
+      const request = await other.waitFor((e) => e.event === "trustRequest", 120_000);
+      expect(request).toMatchObject({ from: jamid.jamiId, conversationId });
+      const since = String(Date.now() / 1000);
+      await ask(other, { cmd: "accept", from: jamid.jamiId });
+      await other.waitFor((e) => e.event === "conversationReady" && e.conversationId === conversationId, 120_000);
+      await jamidEvent("conversationMemberEvent", since, `1=${conversationId}`, `2=${ready.jamiId as string}`, "3=1");
+      await harness.run("send-message", "j", jamid.accountId, conversationId, "hello new contact");
+      await other.waitFor((e) => e.event === "message" && (e.body as { body?: string })?.body === "hello new contact", 90_000);
+    } finally {
+      await other.endInput();
+    }
   });
 });
