@@ -30,6 +30,6 @@ export type { LinkManager, LinkEvents, ChannelPeer, ChannelRequestFilter } from 
 export { conversations, type Conversations, type ConversationEvents } from "./features/conversations.js";
 export type { Channel } from "jami-dtls";
 export type { LinkPath } from "./connection/connection-manager.js";
-export { createLocalNetwork, type LocalNetwork, type LocalNetworkOptions } from "./local-network.js";
+export { createLocalNetwork, type LocalNetwork, type LocalNetworkOptions, type LocalNetworkAccount } from "./local-network.js";
 export { AccountError, type AccountErrorCode } from "./errors.js";
 export { JamiError, isJamiError } from "jami-core";

@@ -3,6 +3,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DhtNode } from "jami-dht";
 import { Account } from "./account/account.js";
+import { conversations, type Conversations } from "./features/conversations.js";
+
+/** An account of the local network: the built-in features and `conversations`. */
+export type LocalNetworkAccount = Account & { conversations: Conversations };
 
 export interface LocalNetworkOptions {
   /** How many accounts to create and start (default 2). */
@@ -21,13 +25,13 @@ export interface LocalNetwork {
   /** `host:port` of the embedded bootstrap node(s), to start more accounts (or a jamid) on this network. */
   bootstrap: string[];
   nodes: DhtNode[];
-  accounts: Account[];
+  accounts: LocalNetworkAccount[];
   dir: string;
   /** Stops the accounts, then the nodes. */
   close(): Promise<void>;
 }
 
-/** An in-process DHT on 127.0.0.1 with n started accounts on it: for tests, demos and bots. */
+/** An in-process DHT on 127.0.0.1 with n started accounts (conversations included) on it: for tests, demos and bots. */
 export async function createLocalNetwork(options: LocalNetworkOptions = {}): Promise<LocalNetwork> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "jami-local-")));
   const first = await DhtNode.create({ host: "127.0.0.1", port: 0 });
@@ -47,6 +51,7 @@ export async function createLocalNetwork(options: LocalNetworkOptions = {}): Pro
         bootstrap,
         host: "127.0.0.1",
         iceAddresses: ["127.0.0.1"],
+        features: { conversations: conversations() },
       });
     }),
   );

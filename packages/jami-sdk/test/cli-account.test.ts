@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLocalNetwork, type LocalNetwork } from "jami-sdk";
 import { runCli } from "../src/cli/run.js";
+import { next, waitFor } from "../../../test-support/events.js";
 
 /** Runs the CLI in-process; `onOutput` sees what it prints as it prints it. */
 async function jami(argv: string[], signal?: AbortSignal, onOutput?: (text: string) => void): Promise<{ status: number; lines: any[] }> {
@@ -66,10 +67,57 @@ describe("jami online / jami contact", () => {
     expect(nobody.status).toBe(1);
     expect(nobody.lines[0].error.code).toBe("NO_DEVICES");
     expect((await jami(["contact", "list", "--dir", dir])).lines[0].contacts).toHaveLength(2);
+    // nor a one-to-one made for the request that could not be sent
+    const left = (await jami(["conversation", "list", "--dir", dir])).lines[0].conversations as Array<{ members: Array<{ uri: string }> }>;
+    expect(left.some((c) => c.members.some((m) => m.uri === carol!.jamiId))).toBe(true);
+    expect(left.some((c) => c.members.some((m) => m.uri === "cd".repeat(20)))).toBe(false);
     const missing = await jami(["contact", "accept", "ab".repeat(20), "--dir", dir, "--bootstrap", net.bootstrap[0]!, "--bind", "127.0.0.1"]);
     expect(missing.status).toBe(1);
     expect(missing.lines[0].error.code).toBe("NO_TRUST_REQUEST");
     expect((await jami(["contact", "decline", "--dir", dir])).status).toBe(2);
     expect((await jami(["contact", "list"])).status).toBe(2);
+  });
+
+  it("conversations: an invitation accepted by `online --accept-all`, messages printed; list, messages, send, decline", async () => {
+    const [bob, carol] = net.accounts;
+    const group = await bob!.conversations.create({ profile: { title: "CLI group" } });
+    const controller = new AbortController();
+    let seen = "";
+    const running = jami(["online", "--dir", dir, "--bootstrap", net.bootstrap[0]!, "--bind", "127.0.0.1", "--accept-all"], controller.signal, (text) => {
+      seen = text;
+    });
+    await waitFor(() => seen.includes('"event":"online"'));
+    const joined = next(bob!.conversations, "member", { filter: (m) => m.action === "join" && m.jamiId === ourId });
+    await bob!.conversations.invite(group.conversationId, ourId);
+    await joined;
+    await bob!.conversations.send(group.conversationId, "hello CLI");
+    await waitFor(() => seen.includes("hello CLI"));
+    controller.abort();
+    const { lines } = await running;
+    expect(lines).toContainEqual(expect.objectContaining({ event: "conversationRequest", conversationId: group.conversationId, from: bob!.jamiId }));
+    expect(lines).toContainEqual(expect.objectContaining({ event: "conversationReady", conversationId: group.conversationId }));
+    expect(lines).toContainEqual(
+      expect.objectContaining({ event: "message", conversationId: group.conversationId, author: bob!.jamiId, body: { type: "text/plain", body: "hello CLI" } }),
+    );
+
+    const list = await jami(["conversation", "list", "--dir", dir]);
+    expect(list.lines[0].conversations).toContainEqual(expect.objectContaining({ id: group.conversationId, mode: 2 }));
+    const history = await jami(["conversation", "messages", group.conversationId, "--dir", dir, "--n", "1"]);
+    expect(history.lines).toEqual([expect.objectContaining({ author: bob!.jamiId, body: { type: "text/plain", body: "hello CLI" } })]);
+
+    const atBob = next(bob!.conversations, "message", { filter: ({ message }) => message.body.type === "text/plain" && message.body.body === "from the CLI" });
+    const sent = await jami(["message", "send", group.conversationId, "from the CLI", "--dir", dir, "--bootstrap", net.bootstrap[0]!, "--bind", "127.0.0.1"]);
+    expect(sent.status).toBe(0);
+    expect(sent.lines[0].status).toBe("delivered");
+    expect((await atBob)[0].message.id).toBe(sent.lines[0].id);
+
+    // an invitation while offline, declined from the CLI
+    const other = await carol!.conversations.create();
+    const invited = next(carol!.conversations, "member", { filter: (m) => m.action === "add" });
+    void carol!.conversations.invite(other.conversationId, ourId).catch(() => undefined);
+    await invited;
+    expect((await jami(["conversation", "decline", other.conversationId, "--dir", dir])).lines[0]).toMatchObject({ error: { code: "NO_REQUEST" } });
+    expect((await jami(["conversation", "messages", "zz", "--dir", dir])).status).toBe(2);
+    expect((await jami(["message", "send", group.conversationId, "--dir", dir])).status).toBe(2);
   });
 });

@@ -1,21 +1,7 @@
-import { Account } from "../account/account.js";
-import { parseInteger, printLine as line, untilStopped, UsageError, type CliIo } from "./output.js";
+import { openAccount as open, type AccountCliOptions } from "./open.js";
+import { printLine as line, untilStopped, UsageError, type CliIo } from "./output.js";
 
-export interface AccountCliOptions {
-  dir?: string;
-  password?: string;
-  bootstrap?: string[];
-  proxy?: string;
-  port?: string;
-  bind?: string;
-  "accept-all"?: boolean;
-}
-
-async function open(options: AccountCliOptions): Promise<Account> {
-  if (!options.dir) throw new UsageError("--dir is required");
-  const port = options.port === undefined ? undefined : parseInteger(options.port, "port", 0);
-  return Account.load({ dir: options.dir, password: options.password, bootstrap: options.bootstrap, proxy: options.proxy, port, host: options.bind });
-}
+export type { AccountCliOptions };
 
 /** `jami online`: the account on the network, its events as JSON lines, until Ctrl-C. */
 export async function onlineCommand(options: AccountCliOptions, io: CliIo, signal?: AbortSignal): Promise<void> {
@@ -30,6 +16,20 @@ export async function onlineCommand(options: AccountCliOptions, io: CliIo, signa
     line(io, { event: "trustRequest", ...r });
     if (options["accept-all"] && !r.confirm) void account.contacts.accept(r.from).catch((e: Error) => line(io, { event: "warning", message: e.message }));
   });
+  const chats = account.conversations;
+  chats.on("message", ({ conversationId, message }) =>
+    line(io, { event: "message", conversationId, id: message.id, author: message.author, timestamp: message.timestamp, body: message.body }),
+  );
+  chats.on("request", (r) => {
+    line(io, { event: "conversationRequest", ...r });
+    if (options["accept-all"]) void chats.accept(r.conversationId).catch((e: Error) => line(io, { event: "warning", message: e.message }));
+  });
+  chats.on("ready", (r) => line(io, { event: "conversationReady", ...r }));
+  chats.on("member", (m) => line(io, { event: "member", ...m }));
+  chats.on("composing", (m) => line(io, { event: "composing", ...m }));
+  chats.on("read", (m) => line(io, { event: "read", ...m }));
+  chats.on("delivered", (m) => line(io, { event: "delivered", ...m }));
+  chats.on("error", ({ conversationId, from, error }) => line(io, { event: "conversationError", conversationId, from, error: error.message }));
   await account.start({ signal });
   line(io, { event: "online", jamiId: account.jamiId, deviceId: account.deviceId });
   const why = await untilStopped(signal);

@@ -3,8 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createAccount, exportAccount, importAccount, isIdentityError, loadAccount, revokeDevice, verifyDeviceChain, type Certificate } from "jami-identity";
 import type { CliIo } from "./output.js";
-import type { Account } from "../account/account.js";
-import { createLocalNetwork } from "../local-network.js";
+import { createLocalNetwork, type LocalNetworkAccount } from "../local-network.js";
 
 const DEMO_PASSWORD = "demo-password";
 
@@ -61,7 +60,7 @@ export async function demoCommand(io: CliIo): Promise<void> {
   say();
   say("5. Two accounts on an embedded local DHT (127.0.0.1), as jamid would be on the real network...");
   const [net, started] = await timed(() => createLocalNetwork({ accounts: 2, names: ["alice", "bob"], dir: join(root, "network") }));
-  const [a, b] = net.accounts as [Account, Account];
+  const [a, b] = net.accounts as [LocalNetworkAccount, LocalNetworkAccount];
   say(`   DHT bootstrap node ${net.bootstrap[0]}; both accounts created, started and announced in ${started}`);
   say(`   alice ${a.jamiId}  device ${a.deviceId.slice(0, 16)}…`);
   say(`   bob   ${b.jamiId}  device ${b.deviceId.slice(0, 16)}…`);
@@ -77,6 +76,8 @@ export async function demoCommand(io: CliIo): Promise<void> {
     await online;
     say("   alice sees bob online (his device announcement is live)");
     const confirmed = new Promise<void>((resolve) => a.contacts.on("change", (c) => c.confirmed && resolve()));
+    const bobReady = new Promise<string>((resolve) => b.conversations.once("ready", ({ conversationId }) => resolve(conversationId)));
+    const bobJoined = new Promise<void>((resolve) => a.conversations.on("member", (m) => m.action === "join" && m.jamiId === b.jamiId && resolve()));
     await b.contacts.accept(a.jamiId);
     await confirmed;
     say(
@@ -95,6 +96,29 @@ export async function demoCommand(io: CliIo): Promise<void> {
     channel.write("hello over the link");
     say(`   bob's device answers: ${await echoed}`);
     channel.end();
+    say();
+    say("7. Their one-to-one conversation (a git repository on each side, signed commits, as jamid's swarms)...");
+    const conversationId = await bobReady;
+    await bobJoined;
+    say(`   alice's trust request named conversation ${conversationId.slice(0, 12)}…; bob cloned it when he accepted, and joined`);
+    const chat = (who: LocalNetworkAccount, name: string): void =>
+      void who.conversations.on("message", ({ message }) => {
+        if (message.body.type === "text/plain") say(`   ${name} receives: "${message.body.body}" (commit ${message.id.slice(0, 12)}…)`);
+      });
+    chat(b, "bob");
+    chat(a, "alice");
+    const bobGot = new Promise<void>((resolve) => b.conversations.once("message", () => resolve()));
+    const [hello, posted] = await timed(async () => {
+      const id = await a.conversations.send(conversationId, "Hi Bob! This is a swarm message.");
+      await bobGot;
+      return id;
+    });
+    say(`   alice → bob delivered in ${posted}; its status on alice's side: ${await a.conversations.status(conversationId, hello)}`);
+    const aliceGot = new Promise<void>((resolve) => a.conversations.once("message", () => resolve()));
+    await b.conversations.send(conversationId, "Hello Alice, got it.", { replyTo: hello });
+    await aliceGot;
+    const history = await a.conversations.loadMessages(conversationId);
+    say(`   alice's history, newest first: ${history.map((m) => m.body.type).join(", ")}`);
   } finally {
     await net.close();
   }

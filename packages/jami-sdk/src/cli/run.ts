@@ -3,6 +3,7 @@ import { isJamiError } from "jami-core";
 import { accountCommand } from "./account.js";
 import { demoCommand } from "./demo.js";
 import { contactCommand, onlineCommand } from "./contact.js";
+import { conversationCommand, messageCommand } from "./conversation.js";
 import { dhtCommand } from "./dht.js";
 import { swarmCommand } from "./swarm.js";
 import { processIo, UsageError, type CliIo } from "./output.js";
@@ -16,10 +17,22 @@ const HELP = `jami — the Jami SDK command line (every command prints one JSON 
   jami demo            (a readable walk-through, not JSON)
 
   jami online  --dir D [--password P] [--bootstrap HOST:PORT]... [--proxy URL] [--port N] [--bind ADDR] [--accept-all]
-      (JSON lines: online, presence, trustRequest, contact; until Ctrl-C)
+               [--ice-address ADDR]...   (addresses device links offer; a loopback --bind implies it)
+      (JSON lines: online, presence, trustRequest, contact, message, conversationRequest, conversationReady, member,
+       composing, read, delivered; until Ctrl-C. --accept-all accepts trust requests and invitations)
   jami contact add|accept|remove|block JAMI_ID --dir D [--password P] --bootstrap HOST:PORT
   jami contact decline JAMI_ID --dir D [--password P]
   jami contact list --dir D [--password P]
+
+  jami conversation list     --dir D                       conversations (id, mode, head, members) and invitations
+  jami conversation create   --dir D [--title T] [--mode 1|2|3]
+  jami conversation invite   CONVERSATION_ID JAMI_ID --dir D --bootstrap HOST:PORT
+  jami conversation accept   CONVERSATION_ID --dir D --bootstrap HOST:PORT   (clones from the inviter, joins)
+  jami conversation decline  CONVERSATION_ID --dir D
+  jami conversation leave    CONVERSATION_ID --dir D --bootstrap HOST:PORT
+  jami conversation messages CONVERSATION_ID --dir D [--n N]   (JSON lines, newest first)
+  jami message send CONVERSATION_ID TEXT --dir D --bootstrap HOST:PORT [--reply-to COMMIT] [--wait S]
+      {id, status}: stays online until a member's device fetched the message ("delivered"), at most S s (30)
 
   jami dht node   [--port 4222] [--bind ADDR] [--bootstrap HOST:PORT]... [--proxy-port P] [--status-interval S]
                   [--no-rate-limit]   (like dhtnode -U: no 8192/s global, 1024/s per-IP request limits)
@@ -63,7 +76,13 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
         "no-rate-limit": { type: "boolean" },
         proxy: { type: "string" },
         "accept-all": { type: "boolean" },
+        "ice-address": { type: "string", multiple: true },
         lenient: { type: "boolean" },
+        title: { type: "string" },
+        mode: { type: "string" },
+        n: { type: "string" },
+        "reply-to": { type: "string" },
+        wait: { type: "string" },
       },
     });
     const [command, sub] = positionals;
@@ -81,6 +100,12 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
         return 0;
       case "contact":
         await contactCommand(sub, positionals.slice(2), { ...values, password }, io);
+        return 0;
+      case "conversation":
+        await conversationCommand(sub, positionals.slice(2), { ...values, password }, io);
+        return 0;
+      case "message":
+        await messageCommand(sub, positionals.slice(2), { ...values, password }, io);
         return 0;
       case "dht":
         await dhtCommand(sub, positionals.slice(2), values, io, io.signal);

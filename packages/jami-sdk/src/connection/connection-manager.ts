@@ -64,6 +64,8 @@ interface Dialing {
 export class ConnectionManager {
   private readonly links = new Map<string, Link>();
   private readonly dialing = new Map<string, Dialing>();
+  /** Links the peer asked for that are being set up (ICE, TLS), by device id: a dial to it waits for them. */
+  private readonly answering = new Map<string, Promise<Link>>();
   private readonly answers = new Map<bigint, { from: string; resolve: (r: PeerConnectionRequest) => void }>();
   private readonly treated = new BoundedSet<bigint>(MAX_TREATED);
   /** Requests being answered (ICE and TLS under way), per asking device key id. */
@@ -136,6 +138,10 @@ export class ConnectionManager {
     if (existing && !existing.socket.isClosed) return Promise.resolve(existing);
     const pending = this.dialing.get(id);
     if (pending) return pending.promise;
+    // The peer asked first and its link is being set up: use it (a request of ours now would cross it, and the
+    // peer, if its id is smaller, would ignore ours), dialing only if it fails.
+    const answering = this.answering.get(id);
+    if (answering) return answering.catch(() => this.link(peer, signal));
     const abort = new AbortController();
     const stopListening = onAbort(signal, () => abort.abort());
     const entry: Dialing = { promise: Promise.resolve() as unknown as Promise<Link>, abort };
@@ -268,6 +274,11 @@ export class ConnectionManager {
     const ours = this.dialing.get(id);
     if (ours && this.selfId < id) return log("ignored a crossing request from %s: ours goes on", id);
     const incoming = this.answerRequest(request, peer);
+    this.answering.set(id, incoming);
+    void incoming.then(
+      () => this.answering.get(id) === incoming && this.answering.delete(id),
+      () => this.answering.get(id) === incoming && this.answering.delete(id),
+    );
     if (ours) {
       ours.crossed = incoming;
       incoming.catch(() => undefined);

@@ -83,7 +83,8 @@ export class Contacts extends TypedEmitter<ContactEvents> {
     const existing = book.contact(jamiId);
     const reuse = existing && isActive(existing) ? existing : undefined;
     // The one-to-one conversation (created by the conversations feature when the account has it).
-    const conversationId = reuse?.conversationId || (await this.c.oneToOne.conversationFor(jamiId, options));
+    const oneToOne = reuse?.conversationId ? { conversationId: reuse.conversationId, created: false } : await this.c.oneToOne.conversationFor(jamiId, options);
+    const conversationId = oneToOne.conversationId;
     const contact: Contact = reuse ?? {
       jamiId,
       added: Date.now(),
@@ -93,7 +94,13 @@ export class Contacts extends TypedEmitter<ContactEvents> {
       ...(existing?.removed ? { removed: existing.removed } : {}),
     };
     // Recorded before sending, so a quick confirmation finds the contact.
-    await this.putThenSend(contact, () => this.sendTrustRequest(jamiId, contact.conversationId, false, options.payload ?? new Uint8Array(), options.signal));
+    try {
+      await this.putThenSend(contact, () => this.sendTrustRequest(jamiId, contact.conversationId, false, options.payload ?? new Uint8Array(), options.signal));
+    } catch (error) {
+      // nothing stays of a request that could not be sent: nor the contact, nor a conversation made for it
+      if (oneToOne.created) await this.c.oneToOne.discard(conversationId).catch((e: Error) => this.log("discarding %s: %s", conversationId, e.message));
+      throw error;
+    }
     return contact;
   }
 

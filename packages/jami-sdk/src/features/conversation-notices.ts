@@ -82,12 +82,19 @@ export class ConversationNotices {
         JamiId.fromHex(uri),
         (device) => {
           if (device.deviceId.toString() === self) return;
-          const overSip = this.endpointTo(device).then((sip) => sip.sendMessage(payload, options));
           const fallback = this.fallback;
+          const deviceId = device.deviceId.toString();
+          if (fallback && !this.endpoints.has(deviceId)) {
+            // jamid 13.7 without a `sip` channel: the DHT message now, and a channel asked for (it syncs when up)
+            this.endpointTo(device).catch((error: Error) => this.log("sip with %s: %s", deviceId.slice(0, 8), error.message));
+            sends.push(fallback(device, payload, options));
+            return;
+          }
+          const overSip = this.endpointTo(device).then((sip) => sip.sendMessage(payload, options));
           sends.push(
             fallback
               ? overSip.catch((error: Error) => {
-                  this.log("%s to %s over the DHT (sip: %s)", payload.type, device.deviceId.toString().slice(0, 8), error.message);
+                  this.log("%s to %s over the DHT (sip: %s)", payload.type, deviceId.slice(0, 8), error.message);
                   return fallback(device, payload, options);
                 })
               : overSip,

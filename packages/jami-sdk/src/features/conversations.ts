@@ -67,6 +67,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   private notices?: ConversationNotices;
   private dhtMessages?: DhtMessages;
   private removeHandlers?: () => void;
+  private readonly background = new Set<Promise<void>>();
   /** One fetch at a time per conversation: notices arriving together fetch once. */
   private readonly fetching = new Map<string, Promise<unknown>>();
 
@@ -92,7 +93,15 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
       (id) => this.repos.get(id) ?? this.leaving.get(id),
       (id, head, peer) => void this.onServed(id, head, peer),
     );
-    c.oneToOne.provide((jamiId) => this.oneToOneWith(jamiId));
+    c.oneToOne.provide({
+      conversationFor: (jamiId) => this.oneToOneWith(jamiId),
+      discard: async (conversationId) => {
+        const repo = this.repos.get(conversationId);
+        if (!repo) return;
+        this.repos.delete(conversationId);
+        await removeTree(this.fs, repo.dir);
+      },
+    });
   }
 
   private repoOptions() {
@@ -226,12 +235,12 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   }
 
   /** The one-to-one with `jamiId`: the existing one, else a new mode-0 conversation inviting it (jamid's `addContact`). */
-  private async oneToOneWith(jamiId: string): Promise<string> {
-    for (const [id, repo] of this.repos) {
+  private async oneToOneWith(jamiId: string): Promise<{ conversationId: string; created: boolean }> {
+    for (const [conversationId, repo] of this.repos) {
       const info = await repo.initialInfo().catch(() => undefined);
-      if (info?.mode === 0 && (info.invited === jamiId || info.creator === jamiId)) return id;
+      if (info?.mode === 0 && (info.invited === jamiId || info.creator === jamiId)) return { conversationId, created: false };
     }
-    return (await this.create({ mode: 0, invited: jamiId })).conversationId;
+    return { conversationId: (await this.create({ mode: 0, invited: jamiId })).conversationId, created: true };
   }
 
   /** Commits made here go to every member device (our other devices too), as jamid's `sendMessageNotification`. */
@@ -247,8 +256,26 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     const repo = this.requireRepo(conversationId);
     const result = await write(repo);
     const last = (Array.isArray(result) ? result[result.length - 1] : result) as string | undefined;
-    if (last) void this.announce(conversationId, last, { signal: this.c.lifetime }).catch((e: Error) => this.log("announce: %s", e.message));
+    if (last) this.inBackground(this.announce(conversationId, last, { signal: this.c.lifetime }), "announce");
     return result;
+  }
+
+  /** Work that goes on after a call resolved (announcing a commit to the members), for `settled()`. */
+  private inBackground(work: Promise<unknown>, what: string): void {
+    const tracked = work.then(
+      () => undefined,
+      (e: Error) => this.log("%s: %s", what, e.message),
+    );
+    this.background.add(tracked);
+    void tracked.finally(() => this.background.delete(tracked));
+  }
+
+  /**
+   * Resolves once the announcements of the commits made so far went out (each member device took the notice, or
+   * it failed): what a short-lived program (a CLI command, a script) waits for before it stops.
+   */
+  async settled(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
   }
 
   /** Posts a text message (optionally a reply); resolves with its id once committed. */

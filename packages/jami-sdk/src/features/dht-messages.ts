@@ -1,4 +1,4 @@
-import { randomInt } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import type { AbortOptions } from "jami-core";
 import { Value, type InfoHash } from "jami-dht";
 import type { VerifiedDevice } from "jami-identity";
@@ -11,7 +11,11 @@ import type { ChannelPeer } from "./links.js";
 
 /** Message tokens already handled (13.7 re-puts until confirmed; the value lives 5 minutes). */
 const MAX_TREATED_MESSAGES = 4096;
-const MAX_TOKEN = 2 ** 53;
+
+/** jamid's message token: random in 1..2^53. */
+function messageToken(): bigint {
+  return (BigInt(`0x${randomBytes(7).toString("hex")}`) & ((1n << 53n) - 1n)) + 1n;
+}
 
 type Components = Pick<AccountComponents, "identity" | "network" | "inbox" | "trust" | "lifetime" | "logger">;
 
@@ -45,7 +49,7 @@ export class DhtMessages {
   async send(device: VerifiedDevice, payload: JamiPayload, options: AbortOptions = {}): Promise<void> {
     const { mimeType, body } = encodePayload(payload);
     const data = encodeImMessage({
-      id: BigInt(randomInt(1, MAX_TOKEN)),
+      id: messageToken(),
       msg: body,
       datatype: mimeType,
       date: Math.floor(Date.now() / 1000),
