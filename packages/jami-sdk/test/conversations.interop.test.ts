@@ -11,7 +11,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JsonLinesProcess } from "../../../test-support/opendht.js";
 import type { JamidHarness, JamidAccount } from "../../../test-support/jamid-harness.js";
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { resolve } from "node:path";
+import { JsonLinesProcess as Lines } from "../../../test-support/opendht.js";
+import { JAMIH } from "../../../test-support/jamid-harness.js";
 import { jamidAndProbe, spawnProbe } from "../../../test-support/jamid-with-probe.js";
+import { waitFor } from "../../../test-support/events.js";
 
 jest.setTimeout(300_000);
 const NETNS = "jamits-conv";
@@ -127,6 +134,31 @@ describe("conversations with jamid 13.7", () => {
       await other.waitFor((e) => e.event === "message" && (e.body as { body?: string })?.body === "hello new contact", 90_000);
     } finally {
       await other.endInput();
+    }
+  });
+
+  it("examples/echo-bot answers a jamid user: it accepts jamid's trust request, joins, and replies to its message", async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), "echo-bot-")), "bot");
+    const bot = new Lines(
+      spawn(JAMIH, ["exec", "--", process.execPath, "--import", "tsx", "examples/echo-bot/index.ts", "--dir", dir, "--bootstrap", `127.0.0.1:${DHT_PORT}`], {
+        cwd: resolve(__dirname, "..", "..", ".."),
+        env: { ...process.env, JAMIH_ROOT: harness.root, JAMIH_NETNS: NETNS },
+      }),
+    );
+    try {
+      const ready = await bot.waitFor((e) => e.event === "ready", 60_000);
+      const { conversationId } = await harness.run<{ conversationId: string }>("add-contact", "j", jamid.accountId, ready.jamiId as string);
+      await bot.waitFor((e) => e.event === "accepting contact" && e.from === jamid.jamiId, 120_000);
+      await jamidEvent("conversationMemberEvent", "0", `1=${conversationId}`, `2=${ready.jamiId as string}`, "3=1");
+      await harness.run("send-message", "j", jamid.accountId, conversationId, "ping from jamid");
+      await bot.waitFor((e) => e.event === "echoing" && e.text === "ping from jamid", 90_000);
+      // jamid fetches the answer when the bot's notice arrives: its history then holds it
+      await waitFor(async () => JSON.stringify(await harness.run("list-messages", "j", jamid.accountId, conversationId)).includes("echo: ping from jamid"), {
+        timeoutMs: 90_000,
+        what: "the bot's answer in jamid's history",
+      });
+    } finally {
+      await bot.endInput();
     }
   });
 });

@@ -19,3 +19,12 @@ describe("examples/device-link", () => {
     expect(stdout).toContain("alice is linked with 1 device(s)");
   });
 });
+
+describe("examples/echo-bot (demo mode)", () => {
+  it("accepts a visitor, joins the one-to-one and answers its message", () => {
+    const stdout = runExample("echo-bot");
+    expect(stdout).toMatch(/the bot accepted the visitor and joined their conversation [0-9a-f]{12}…/);
+    expect(stdout).toContain("visitor: hello bot");
+    expect(stdout).toContain("bot: echo: hello bot");
+  });
+});
