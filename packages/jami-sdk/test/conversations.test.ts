@@ -3,6 +3,7 @@ import { verifyConversation, type GitFs } from "jami-swarm";
 import * as fs from "node:fs";
 import { SipEndpoint } from "jami-sip";
 import { Conversations } from "../src/features/conversations.js";
+import { SyncRegistry } from "../src/account/sync-registry.js";
 import { newTestDevice, type TestDevice } from "../../../test-support/components.js";
 
 /**
@@ -69,7 +70,8 @@ describe("conversations over device links", () => {
     expect(fs.existsSync(`${c.local.dir}/conversations/${group.conversationId}`)).toBe(false);
 
     // what a reloaded feature finds on disk is what it had, and it verifies
-    const reloaded = new Conversations(b.components);
+    // (its own sync registry: the account's already holds the running feature's part)
+    const reloaded = new Conversations({ ...b.components, sync: new SyncRegistry(b.components.events) });
     await reloaded.load();
     expect(reloaded.list()).toEqual([group.conversationId]);
     await verifyConversation(reloaded.get(group.conversationId)!.dir, { fs: fs as unknown as GitFs });

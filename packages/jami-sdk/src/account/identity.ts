@@ -11,6 +11,7 @@ import {
   type LocalAccount,
   type PublicKey,
   type RevocationList,
+  type ArchiveConversation,
 } from "jami-identity";
 import type { DhtClient, PutOptions } from "jami-dht";
 import { publishDevice } from "../dht/devices.js";
@@ -50,6 +51,11 @@ export class AccountIdentity {
   /** The contacts the archive held when the account was opened (what a fresh import starts from). */
   get archiveContacts(): Readonly<Record<string, ArchiveContact>> {
     return this.archive.contacts;
+  }
+
+  /** The conversations the archive listed when the account was opened (jamid's `ConvInfo` JSON, by id). */
+  get archiveConversations(): Readonly<Record<string, ArchiveConversation>> {
+    return this.archive.conversations;
   }
 
   /** The account's own revocation list, from its archive. */

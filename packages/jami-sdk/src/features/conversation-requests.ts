@@ -25,6 +25,8 @@ interface Stored {
   pendingClones: PendingClone[];
   /** Conversations we left whose directory is kept until the members fetched the leave (jamid's `removed`). */
   left?: string[];
+  /** When each conversation came here and, once left, when it was removed (Unix s): jamid's `ConvInfo` times. */
+  times?: Record<string, { created: number; removed?: number }>;
 }
 
 const KEY = "conversation-requests";
@@ -40,7 +42,17 @@ export class ConversationRequestBook {
 
   static async open(store: AccountStore): Promise<ConversationRequestBook> {
     const stored = await store.read<Stored>(KEY);
-    return new ConversationRequestBook(store, { requests: stored?.requests ?? [], pendingClones: stored?.pendingClones ?? [], left: stored?.left ?? [] });
+    return new ConversationRequestBook(store, {
+      requests: stored?.requests ?? [],
+      pendingClones: stored?.pendingClones ?? [],
+      left: stored?.left ?? [],
+      times: stored?.times ?? {},
+    });
+  }
+
+  /** Every request kept, declined ones included (what own devices are told). */
+  all(): readonly ConversationRequest[] {
+    return this.state.requests;
   }
 
   /** Requests not answered (declined ones are kept apart). */
@@ -89,6 +101,14 @@ export class ConversationRequestBook {
   async setLeft(conversationId: string, left: boolean): Promise<void> {
     const others = this.left().filter((id) => id !== conversationId);
     await this.save({ ...this.state, left: left ? [...others, conversationId] : others });
+  }
+
+  times(conversationId: string): { created: number; removed?: number } | undefined {
+    return this.state.times?.[conversationId];
+  }
+
+  async setTimes(conversationId: string, times: { created: number; removed?: number }): Promise<void> {
+    await this.save({ ...this.state, times: { ...this.state.times, [conversationId]: times } });
   }
 
   private async save(next: Stored): Promise<void> {

@@ -18,6 +18,8 @@ import { AccountError } from "../errors.js";
 import { ConversationGit, GIT_CHANNEL, SERVED_ROLES } from "./conversation-git.js";
 import { ConversationNotices } from "./conversation-notices.js";
 import { DhtMessages } from "./dht-messages.js";
+import { ConversationSync, SYNC_CHANNEL } from "./conversation-sync.js";
+import type { ConvInfo, SyncMsg } from "../dht/sync-msg.js";
 import { ConversationReceipts, type DeliveryStatus } from "./conversation-receipts.js";
 import { ConversationRequestBook, type ConversationRequest } from "./conversation-requests.js";
 import type { ChannelPeer } from "./links.js";
@@ -46,7 +48,10 @@ export interface ConversationEvents {
 const HEX40 = /^[0-9a-f]{40}$/;
 const ACTIVE_ROLES: ReadonlySet<string> = new Set(["admin", "member"]);
 
-type Components = Pick<AccountComponents, "identity" | "store" | "network" | "inbox" | "trust" | "links" | "events" | "oneToOne" | "lifetime" | "logger">;
+type Components = Pick<
+  AccountComponents,
+  "identity" | "store" | "network" | "inbox" | "trust" | "links" | "events" | "oneToOne" | "sync" | "lifetime" | "logger"
+>;
 
 /**
  * `account.conversations`: jamid's swarm conversations. Each is a git repository in `<dir>/conversations/<id>`
@@ -66,6 +71,9 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   private receipts?: ConversationReceipts;
   private notices?: ConversationNotices;
   private dhtMessages?: DhtMessages;
+  private ownSync?: ConversationSync;
+  /** Members of each conversation (admins, members, invited), kept for the archive (which is written synchronously). */
+  private readonly memberCache = new Map<string, string[]>();
   private removeHandlers?: () => void;
   private readonly background = new Set<Promise<void>>();
   /** One fetch at a time per conversation: notices arriving together fetch once. */
@@ -74,6 +82,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   private readonly onChannel = ({ channel, peer }: { channel: Channel; peer: ChannelPeer }): void => {
     if (channel.name === "sip") this.notices?.attach(peer, channel);
     else if (GIT_CHANNEL.test(channel.name)) this.git.serve(channel, peer);
+    else if (SYNC_CHANNEL.test(channel.name)) this.ownSync?.attach(channel, peer);
   };
   private readonly onTrustAccepted = ({ from, conversationId }: { from: string; conversationId: string }): void => {
     if (HEX40.test(conversationId) && !this.repos.has(conversationId))
@@ -93,6 +102,15 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
       (id) => this.repos.get(id) ?? this.leaving.get(id),
       (id, head, peer) => void this.onServed(id, head, peer),
     );
+    c.sync.part("conversations", {
+      build: () => ({}),
+      apply: async () => undefined,
+      // jamid's archive keys: a device imported from it clones these when a member shows up
+      archive: () => ({
+        conversations: Object.fromEntries([...this.repos.keys()].map((id) => [id, this.archiveInfo(id)])),
+        conversationsRequests: Object.fromEntries(this.requestBook?.pending().map((r) => [r.conversationId, toWire(r)]) ?? []),
+      }),
+    });
     c.oneToOne.provide({
       conversationFor: (jamiId) => this.oneToOneWith(jamiId),
       discard: async (conversationId) => {
@@ -119,9 +137,11 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
       return;
     }
     for (const id of this.requestBook.left()) await this.erase(id);
+    await this.adoptArchive();
     for (const name of names.filter((n) => HEX40.test(n) && !this.requestBook!.left().includes(n))) {
       try {
         this.repos.set(name, await SwarmRepository.open(join(this.root, name), this.repoOptions()));
+        await this.refreshMembers(name);
       } catch (error) {
         this.log("conversation %s not loaded: %s", name, (error as Error).message);
       }
@@ -140,10 +160,16 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
       (peer) => void this.syncWith(peer),
       (device, payload, options) => dhtMessages.send(device, payload, options),
     );
+    this.ownSync = new ConversationSync(
+      this.c,
+      () => this.syncState(),
+      (msg, from) => this.applySync(msg, from),
+    );
     const removers = [
       this.c.links.handle(GIT_CHANNEL, async ({ name, peer }) => this.git.mayServe(GIT_CHANNEL.exec(name)![2]!, peer, GIT_CHANNEL.exec(name)![1])),
       // jamid accepts every `sip` channel; what arrives on it is checked message by message
       this.c.links.handle("sip"),
+      this.c.links.handle(SYNC_CHANNEL, ({ name, peer }) => this.ownSync?.accepts(name, peer) ?? false),
     ];
     this.removeHandlers = () => removers.forEach((remove) => remove());
     this.c.links.on("channel", this.onChannel);
@@ -160,6 +186,8 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     this.notices = undefined;
     this.dhtMessages?.stop();
     this.dhtMessages = undefined;
+    this.ownSync?.close();
+    this.ownSync = undefined;
     await Promise.allSettled([...this.fetching.values()]);
   }
 
@@ -230,6 +258,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     const mode = options.mode ?? 2;
     const repo = await SwarmRepository.create(this.root, { mode, ...(options.invited ? { invited: options.invited } : {}) }, this.repoOptions());
     this.repos.set(repo.conversationId, repo);
+    await this.arrived(repo.conversationId);
     if (options.profile && mode !== 0) await repo.updateProfile(options.profile).catch((e: Error) => this.log("profile of a new group: %s", e.message));
     return repo;
   }
@@ -325,6 +354,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     const { requests } = this.books();
     if (!requests.get(conversationId)) throw new AccountError("NO_REQUEST", `no invitation to ${conversationId}`);
     await requests.decline(conversationId, Date.now());
+    void this.ownSync?.broadcast();
   }
 
   /**
@@ -334,9 +364,13 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   async leave(conversationId: string, options: AbortOptions = {}): Promise<void> {
     const repo = this.requireRepo(conversationId);
     const commit = await repo.leave();
-    await this.books().requests.setLeft(conversationId, true);
+    const { requests } = this.books();
+    await requests.setLeft(conversationId, true);
+    await requests.setTimes(conversationId, { created: requests.times(conversationId)?.created ?? 0, removed: unixNow() });
     this.repos.delete(conversationId);
     this.leaving.set(conversationId, repo);
+    this.memberCache.delete(conversationId);
+    void this.ownSync?.broadcast();
     await this.books().receipts.forget(conversationId);
     const members = (await repo.members()).filter((m) => ACTIVE_ROLES.has(m.role)).map((m) => m.uri);
     await this.requireStarted()
@@ -387,6 +421,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     if (this.repos.has(conversationId)) throw new AccountError("INVALID_ARGUMENT", `conversation ${conversationId} is already here`);
     const repo = await this.git.clone(this.root, conversationId, from, this.repoOptions(), options);
     this.repos.set(conversationId, repo);
+    await this.arrived(conversationId);
     return repo;
   }
 
@@ -426,11 +461,98 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
         this.emit("message", { conversationId, message });
         if (message.body.type === "member") this.emit("member", { conversationId, jamiId: message.body.uri, action: message.body.action });
       }
+      if (outcome.newCommits.some((m) => m.body.type === "member")) await this.refreshMembers(conversationId);
       return outcome;
     } catch (error) {
       if (error instanceof CommitRejectedError && this.listenerCount("error") > 0)
         this.emit("error", { conversationId, from: typeof from === "string" ? from : from.deviceId, error });
       throw error;
+    }
+  }
+
+  // ── own devices ──
+
+  /** A conversation is here (created or cloned): its times, its members, and the news for our other devices. */
+  private async arrived(conversationId: string): Promise<void> {
+    const { requests } = this.books();
+    if (!requests.times(conversationId)) await requests.setTimes(conversationId, { created: unixNow() });
+    await this.refreshMembers(conversationId);
+    void this.ownSync?.broadcast();
+  }
+
+  private async refreshMembers(conversationId: string): Promise<void> {
+    const repo = this.repos.get(conversationId);
+    if (repo)
+      this.memberCache.set(
+        conversationId,
+        (await repo.members()).filter((m) => SERVED_ROLES.has(m.role)).map((m) => m.uri),
+      );
+  }
+
+  private archiveInfo(conversationId: string): Record<string, unknown> {
+    const times = this.requestBook?.times(conversationId);
+    return {
+      id: conversationId,
+      created: times?.created ?? 0,
+      members: (this.memberCache.get(conversationId) ?? []).map((uri) => ({ uri })),
+      lastDisplayed: "",
+    };
+  }
+
+  /** What our other devices are told: our conversations (those we left as removed) and the invitations. */
+  private async syncState(): Promise<SyncMsg> {
+    const { requests } = this.books();
+    const conversations: Record<string, ConvInfo> = {};
+    for (const id of this.repos.keys())
+      conversations[id] = { id, created: requests.times(id)?.created ?? 0, removed: 0, erased: 0, members: this.memberCache.get(id) ?? [], lastDisplayed: "" };
+    for (const id of requests.left()) {
+      const times = requests.times(id);
+      conversations[id] = { id, created: times?.created ?? 0, removed: times?.removed ?? unixNow(), erased: 0, members: [], lastDisplayed: "" };
+    }
+    return { conversations, requests: Object.fromEntries(requests.all().map((r) => [r.conversationId, toWire(r)])) };
+  }
+
+  /** jamid 13.7's `onSyncData`: clone what another own device has, drop what it left, take its invitations. */
+  private async applySync(msg: SyncMsg, from: ChannelPeer): Promise<void> {
+    const { requests } = this.books();
+    for (const info of Object.values(msg.conversations)) {
+      const here = this.repos.get(info.id);
+      if (info.removed === 0) {
+        const removedHere = requests.times(info.id)?.removed;
+        if (here || this.leaving.has(info.id) || (removedHere !== undefined && removedHere > info.created)) continue;
+        await requests.remove(info.id);
+        await this.clone(info.id, from, { signal: this.c.lifetime })
+          .then(() => this.emit("ready", { conversationId: info.id }))
+          .catch((error: Error) => this.log("clone of %s from our device %s: %s", info.id, from.deviceId.slice(0, 8), error.message));
+      } else if (here) {
+        // left on the other device (its leave commit is made there): gone here too, directory first
+        await requests.setTimes(info.id, { created: requests.times(info.id)?.created ?? 0, removed: info.removed });
+        await removeTree(this.fs, here.dir).catch((e: Error) => this.log("erasing %s: %s", info.id, e.message));
+        this.repos.delete(info.id);
+        this.memberCache.delete(info.id);
+      }
+    }
+    for (const r of Object.values(msg.requests)) {
+      if (this.repos.has(r.conversationId)) continue;
+      const known = requests.get(r.conversationId);
+      if (r.declined) {
+        if (known && known.declined === undefined) await requests.decline(r.conversationId, r.declined * 1000);
+        continue;
+      }
+      const request: ConversationRequest = { conversationId: r.conversationId, from: r.from, received: r.received * 1000, metadatas: r.metadatas };
+      if (!known && (await requests.add(request))) this.emit("request", request);
+    }
+  }
+
+  /** An imported archive's conversations we do not have: cloned from a member when one of its devices shows up. */
+  private async adoptArchive(): Promise<void> {
+    const { requests } = this.books();
+    const self = this.c.identity.jamiId.toString();
+    for (const [id, info] of Object.entries(this.c.identity.archiveConversations)) {
+      if (!HEX40.test(id) || info.removed || this.repos.has(id) || requests.clones().some((p) => p.conversationId === id)) continue;
+      if (requests.times(id)) continue; // seen here before (cloned then left, or adopted already)
+      const from = (info.members ?? []).map((m) => m.uri).find((uri) => HEX40.test(uri) && uri !== self);
+      if (from) await requests.addClone({ conversationId: id, from, since: Date.now() });
     }
   }
 
@@ -481,7 +603,10 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
       received: Date.now(),
       metadatas: invitation.metadatas,
     };
-    if (await this.books().requests.add(request)) this.emit("request", request);
+    if (await this.books().requests.add(request)) {
+      this.emit("request", request);
+      void this.ownSync?.broadcast();
+    }
   }
 
   private async onServed(conversationId: string, head: string, peer: ChannelPeer): Promise<void> {
@@ -516,8 +641,26 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
       for (const m of await repo.members().catch(() => [])) if (ACTIVE_ROLES.has(m.role) && m.uri !== self) accounts.add(m.uri);
     }
     for (const pending of this.requestBook?.clones() ?? []) accounts.add(pending.from);
-    await Promise.allSettled([...accounts].map((jamiId) => this.notices?.reach(jamiId, { signal: this.c.lifetime })));
+    await Promise.allSettled([
+      ...[...accounts].map((jamiId) => this.notices?.reach(jamiId, { signal: this.c.lifetime })),
+      this.ownSync?.reachOwnDevices({ signal: this.c.lifetime }),
+    ]);
   }
+}
+
+function unixNow(): number {
+  return Math.floor(Date.now() / 1000);
+}
+
+/** A request as jamid syncs and archives it (times in Unix seconds). */
+function toWire(r: ConversationRequest): { from: string; conversationId: string; metadatas: Record<string, string>; received: number; declined: number } {
+  return {
+    from: r.from,
+    conversationId: r.conversationId,
+    metadatas: r.metadatas,
+    received: Math.floor(r.received / 1000),
+    declined: r.declined ? Math.floor(r.declined / 1000) : 0,
+  };
 }
 
 /** Deletes a directory and what it holds through the injected file system (which has no recursive remove). */

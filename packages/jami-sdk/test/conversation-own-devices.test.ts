@@ -1,0 +1,83 @@
+import { MemoryDht } from "jami-dht";
+import * as fs from "node:fs";
+import { Conversations } from "../src/features/conversations.js";
+import { newTestDevice, secondTestDevice, type TestDevice } from "../../../test-support/components.js";
+import { next, waitFor } from "../../../test-support/events.js";
+
+/**
+ * Two devices of one account (the second imported from the first's archive) keep their conversations in step over
+ * `sync://` (jamid 13.7's SyncMsg): what one has the other clones from it, invitations and declines travel, and a
+ * conversation left on one is gone from the other. A third account's device may not open `sync://` to us.
+ */
+describe("conversations across the devices of one account", () => {
+  let dht: MemoryDht;
+  let phone: TestDevice, laptop: TestDevice, friend: TestDevice;
+  let onPhone: Conversations, onLaptop: Conversations, atFriend: Conversations;
+  const started: Array<[TestDevice, Conversations]> = [];
+
+  async function up(device: TestDevice, conv = new Conversations(device.components)): Promise<Conversations> {
+    await device.start();
+    await conv.load();
+    await device.components.links.start();
+    await conv.start();
+    started.push([device, conv]);
+    return conv;
+  }
+
+  beforeEach(async () => {
+    dht = new MemoryDht();
+    phone = await newTestDevice(dht);
+    friend = await newTestDevice(dht);
+    laptop = await secondTestDevice(dht, phone);
+    onPhone = await up(phone);
+    atFriend = await up(friend);
+  });
+  afterEach(async () => {
+    for (const [device, conv] of started.splice(0).reverse()) {
+      await conv.stop();
+      await device.components.links.stop();
+      await device.stop();
+    }
+  });
+
+  it("a device that comes up later clones the account's conversations from the other and gets its invitations", async () => {
+    const group = await onPhone.create({ profile: { title: "family" } });
+    await onPhone.send(group.conversationId, "from the phone");
+    const invitation = await atFriend.create();
+    const invited = next(onPhone, "request");
+    await atFriend.invite(invitation.conversationId, phone.local.jamiId.toString());
+    await invited;
+    // an exported archive lists them as jamid does (a device imported from it clones them when a member shows up)
+    const archived = phone.components.sync.archive() as { conversations: Record<string, { members: Array<{ uri: string }> }>; conversationsRequests: object };
+    expect(archived.conversations[group.conversationId]!.members).toEqual([{ uri: phone.local.jamiId.toString() }]);
+    expect(Object.keys(archived.conversationsRequests)).toEqual([invitation.conversationId]);
+
+    onLaptop = new Conversations(laptop.components);
+    const ready = next(onLaptop, "ready", { filter: (r) => r.conversationId === group.conversationId });
+    const requested = next(onLaptop, "request");
+    await up(laptop, onLaptop);
+    await ready;
+    expect((await requested)[0].conversationId).toBe(invitation.conversationId);
+    expect(await onLaptop.get(group.conversationId)!.head()).toBe(await group.head());
+    expect(onLaptop.requests().map((r) => r.conversationId)).toEqual([invitation.conversationId]);
+
+    // declined on the laptop: declined on the phone too
+    await onLaptop.decline(invitation.conversationId);
+    await waitFor(() => onPhone.requests().length === 0, { what: "the decline on the phone" });
+
+    // left on the phone: gone from the laptop
+    const dir = onLaptop.get(group.conversationId)!.dir;
+    await onPhone.leave(group.conversationId);
+    await waitFor(() => !onLaptop.list().includes(group.conversationId), { what: "the leave on the laptop" });
+    expect(fs.existsSync(dir)).toBe(false);
+  });
+
+  it("sync:// is refused to another account's device, and to a name that is not this device", async () => {
+    const phoneId = phone.local.deviceId.toString();
+    await expect(friend.components.links.connect(phone.local.jamiId.toString(), `sync://${phoneId}`)).rejects.toMatchObject({ code: "CHANNEL_DECLINED" });
+    onLaptop = await up(laptop);
+    await expect(laptop.components.links.connect(phone.local.jamiId.toString(), `sync://${"0".repeat(64)}`)).rejects.toMatchObject({
+      code: "CHANNEL_DECLINED",
+    });
+  });
+});
