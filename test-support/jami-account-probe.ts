@@ -9,13 +9,13 @@
  *   {"cmd":"post","conversationId":…,"text":…}       (account.conversations.send: what an application calls)
  *   {"cmd":"createGroup"}  {"cmd":"invite","conversationId":…,"jamiId":…}  {"cmd":"acceptConversation","conversationId":…}
  *   {"cmd":"status","conversationId":…,"messageId":…}  {"cmd":"displayed","conversationId":…,"messageId":…}
- *   {"cmd":"composing","conversationId":…}  {"cmd":"conversations"}
+ *   {"cmd":"composing","conversationId":…}  {"cmd":"conversations"}  {"cmd":"exportArchive","path":…}
  * and reporting JSON lines: ready, trustRequest, contact, presence, devices, sync, channel, channelData, reply,
  * error, message, conversationRequest, conversationReady, member, composing, read, delivered, conversationError.
  * Every channel another device asks for is accepted. Ends on stdin EOF.
  */
 import { mkdtempSync } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -108,6 +108,9 @@ async function main(): Promise<void> {
             .map(async (id) => ({ id, head: await account.conversations.get(id)!.head(), members: await account.conversations.get(id)!.members() })),
         );
         say({ event: "reply", id: c.id, conversations: list });
+      } else if (c.cmd === "exportArchive") {
+        await writeFile(c.path!, await account.devices.exportArchive());
+        say({ event: "reply", id: c.id, path: c.path });
       } else if (c.cmd === "waitDevices") {
         // Until the account's devices are on the DHT (set-up waits on this, not on a fixed delay).
         const deadline = Date.now() + 60_000;

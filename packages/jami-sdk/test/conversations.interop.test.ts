@@ -161,4 +161,46 @@ describe("conversations with jamid 13.7", () => {
       await bot.endInput();
     }
   });
+
+  it("a device of jamid's account imported from its archive gets jamid's conversations (sync:// from jamid, clone from its device)", async () => {
+    const { conversationId: own } = await harness.run<{ conversationId: string }>("start-conversation", "j", jamid.accountId);
+    await harness.run("send-message", "j", jamid.accountId, own, "a note to myself");
+    const conversations = (await harness.run<{ conversations: string[] }>("list", "j", jamid.accountId)).conversations;
+    expect(conversations).toContain(own);
+    const archive = join(mkdtempSync(join(tmpdir(), "jamid-export-")), "jamid.gz");
+    await harness.exportArchive("j", jamid.accountId, archive);
+    const device = spawnProbe(harness, NETNS, DHT_PORT, archive);
+    try {
+      const ready = await device.waitFor((e) => e.event === "ready" || e.event === "error", 60_000);
+      expect(ready).toMatchObject({ event: "ready", jamiId: jamid.jamiId });
+      for (const id of conversations)
+        await device
+          .waitFor((e) => e.event === "conversationReady" && e.conversationId === id, 120_000)
+          .catch((e: Error) => {
+            const seen = device.events.filter((x) => !["presence", "channelData"].includes(x.event as string)).map((x) => JSON.stringify(x).slice(0, 200));
+            throw new Error(`${e.message} (${id}); jamid has ${conversations.join(", ")}; the device saw:\n${seen.join("\n")}`);
+          });
+      const here = (await ask(device, { cmd: "conversations" })).conversations as Array<{ id: string; head: string }>;
+      expect(here.map((c) => c.id).sort()).toEqual([...conversations].sort());
+      for (const c of here) {
+        const log = JSON.stringify(await harness.run("git-log", "j", jamid.accountId, c.id));
+        expect(log).toContain(c.head);
+      }
+    } finally {
+      await device.endInput();
+    }
+  });
+
+  it("a jamid device imported from our archive gets our conversations (our archive lists them, our sync:// tells them; it clones from our device)", async () => {
+    const { conversationId } = await ask(us, { cmd: "createGroup" });
+    const { commit } = await ask(us, { cmd: "post", conversationId, text: "for my other device" });
+    const archive = join(mkdtempSync(join(tmpdir(), "our-export-")), "ours.gz");
+    await ask(us, { cmd: "exportArchive", path: archive });
+    await harness.startInstance("k");
+    const since = String(Date.now() / 1000);
+    const k = await harness.importAccount("k", archive);
+    expect(k.jamiId).toBe(me.jamiId);
+    await harness.run("wait-event", "k", "conversationReady", "--arg", `1=${conversationId as string}`, "--since", since, "--timeout", "120").catch(explain);
+    expect(JSON.stringify(await harness.run("git-log", "k", k.accountId, conversationId as string))).toContain(commit as string);
+  });
 });

@@ -18,7 +18,8 @@ type Components = Pick<AccountComponents, "identity" | "network" | "links" | "li
  * with the sending device. Only devices of this account may open one, and only to this device.
  */
 export class ConversationSync {
-  private readonly channels = new Map<string, Channel>();
+  /** Open sync channels per own device: both may have opened one at once (jamid keeps every one, as we do). */
+  private readonly channels = new Map<string, Set<Channel>>();
   private readonly log;
 
   constructor(
@@ -36,8 +37,10 @@ export class ConversationSync {
 
   /** A sync channel either side opened: read what comes, send our state. */
   attach(channel: Channel, peer: ChannelPeer): void {
-    this.channels.get(peer.deviceId)?.end();
-    this.channels.set(peer.deviceId, channel);
+    // never end the other one: the peer may not have written its state on it yet (jamid writes once, on open)
+    const open = this.channels.get(peer.deviceId) ?? new Set<Channel>();
+    open.add(channel);
+    this.channels.set(peer.deviceId, open);
     let buffered = new Uint8Array(0);
     channel.on("data", (chunk: Buffer) => {
       const next = new Uint8Array(buffered.length + chunk.length);
@@ -59,11 +62,24 @@ export class ConversationSync {
         if (!item) return;
         buffered = buffered.slice(item.length);
         const msg = readSyncMsg(item.value);
-        if (msg) void this.apply(msg, peer).catch((error: Error) => this.log("applying a sync from %s: %s", peer.deviceId.slice(0, 8), error.message));
+        if (!msg) {
+          this.log("ignored a sync message from %s that is not a SyncMsg (%s)", peer.deviceId.slice(0, 8), describe(item.value));
+          continue;
+        }
+        this.log(
+          "sync from %s: %d conversation(s), %d request(s)",
+          peer.deviceId.slice(0, 8),
+          Object.keys(msg.conversations).length,
+          Object.keys(msg.requests).length,
+        );
+        void this.apply(msg, peer).catch((error: Error) => this.log("applying a sync from %s: %s", peer.deviceId.slice(0, 8), error.message));
       }
     });
     channel.on("error", () => undefined);
-    channel.on("close", () => this.channels.get(peer.deviceId) === channel && this.channels.delete(peer.deviceId));
+    channel.on("close", () => {
+      open.delete(channel);
+      if (open.size === 0 && this.channels.get(peer.deviceId) === open) this.channels.delete(peer.deviceId);
+    });
     void this.sendState(channel);
   }
 
@@ -93,7 +109,8 @@ export class ConversationSync {
   async broadcast(): Promise<void> {
     if (this.channels.size === 0) return;
     const bytes = encodeSyncMsg(await this.state());
-    for (const channel of this.channels.values()) if (channel.writable) channel.write(bytes);
+    // one channel per device (jamid's syncWithConnected writes to the first)
+    for (const open of this.channels.values()) [...open].find((c) => c.writable)?.write(bytes);
   }
 
   /** jamid's opener sends its conversations, then its requests, as separate messages. */
@@ -105,7 +122,14 @@ export class ConversationSync {
   }
 
   close(): void {
-    for (const channel of this.channels.values()) channel.end();
+    for (const open of this.channels.values()) for (const channel of open) channel.end();
     this.channels.clear();
   }
+}
+
+function describe(value: unknown): string {
+  if (Array.isArray(value)) return `array of ${value.length}`;
+  if (value instanceof Map) return `map of ${value.size} (non-string keys)`;
+  if (value && typeof value === "object" && !(value instanceof Uint8Array)) return `map with ${Object.keys(value).slice(0, 6).join(", ")}`;
+  return typeof value;
 }

@@ -1,6 +1,6 @@
 import * as nodeFs from "node:fs";
 import { join } from "node:path";
-import { TypedEmitter, type AbortOptions } from "jami-core";
+import { sleep, TypedEmitter, type AbortOptions } from "jami-core";
 import type { Channel } from "jami-dtls";
 import type { JamiPayload } from "jami-sip";
 import {
@@ -521,9 +521,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
         const removedHere = requests.times(info.id)?.removed;
         if (here || this.leaving.has(info.id) || (removedHere !== undefined && removedHere > info.created)) continue;
         await requests.remove(info.id);
-        await this.clone(info.id, from, { signal: this.c.lifetime })
-          .then(() => this.emit("ready", { conversationId: info.id }))
-          .catch((error: Error) => this.log("clone of %s from our device %s: %s", info.id, from.deviceId.slice(0, 8), error.message));
+        await this.cloneFromOwnDevice(info.id, from);
       } else if (here) {
         // left on the other device (its leave commit is made there): gone here too, directory first
         await requests.setTimes(info.id, { created: requests.times(info.id)?.created ?? 0, removed: info.removed });
@@ -541,6 +539,28 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
       }
       const request: ConversationRequest = { conversationId: r.conversationId, from: r.from, received: r.received * 1000, metadatas: r.metadatas };
       if (!known && (await requests.add(request))) this.emit("request", request);
+    }
+  }
+
+  /**
+   * Clones a conversation another device of ours has, from that device. A failure (the link dropped) is tried again
+   * once shortly after, then left as a pending clone from our own account: the next `sip` channel with one of our
+   * devices (or the next start) clones it.
+   */
+  private async cloneFromOwnDevice(conversationId: string, from: ChannelPeer): Promise<void> {
+    const { requests } = this.books();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.clone(conversationId, from, { signal: this.c.lifetime });
+        await requests.removeClone(conversationId);
+        this.emit("ready", { conversationId });
+        return;
+      } catch (error) {
+        this.log("clone of %s from our device %s: %s", conversationId, from.deviceId.slice(0, 8), (error as Error).message);
+        if (this.repos.has(conversationId) || this.c.lifetime.aborted) return;
+        if (attempt >= 1) return void (await requests.addClone({ conversationId, from: from.jamiId, since: Date.now() }));
+        await sleep(2000, { signal: this.c.lifetime });
+      }
     }
   }
 
