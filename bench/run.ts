@@ -6,10 +6,11 @@ import { benchDtls } from "./dtls.js";
 import { benchIdentity } from "./identity.js";
 import { benchLinks } from "./links.js";
 import { benchSwarm } from "./swarm.js";
+import { benchConversations } from "./conversations.js";
 
-/** `npm run bench`: every benchmark (or `BENCH_ONLY=identity,dht,account,links,dtls,swarm`), printed and saved to bench/results/. */
+/** `npm run bench`: every benchmark (or `BENCH_ONLY=identity,dht,account,links,dtls,swarm,conversations`), printed and saved to bench/results/. */
 async function main() {
-  const only = (process.env.BENCH_ONLY ?? "identity,dht,account,links,dtls,swarm").split(",");
+  const only = (process.env.BENCH_ONLY ?? "identity,dht,account,links,dtls,swarm,conversations").split(",");
   const part = <T>(name: string, run: () => Promise<T>): Promise<T | undefined> => (only.includes(name) ? run() : Promise.resolve(undefined));
   const results = {
     date: new Date().toISOString(),
@@ -20,6 +21,7 @@ async function main() {
     links: await part("links", benchLinks),
     dtls: await part("dtls", benchDtls),
     swarm: await part("swarm", benchSwarm),
+    conversations: await part("conversations", benchConversations),
   };
   const dir = join(__dirname, "results");
   mkdirSync(dir, { recursive: true });

@@ -103,7 +103,7 @@ describe("the jami process", () => {
 });
 
 describe("jami demo", () => {
-  it("walks through create, reload, export, second device, revocation, two accounts meeting on a local DHT, and a device link", async () => {
+  it("walks through create, reload, export, second device, revocation, two accounts meeting on a local DHT, a device link and a chat", async () => {
     const { status, text } = await jami("demo");
     expect(status).toBe(0);
     expect(text).toMatch(/Jami ID\s+[0-9a-f]{40}/);
@@ -116,5 +116,10 @@ describe("jami demo", () => {
     expect(text).toMatch(/alice's contact list: [0-9a-f]{8}… confirmed=true/);
     expect(text).toMatch(/alice opens channel "echo" to bob's device in/);
     expect(text).toContain("bob's device answers: HELLO OVER THE LINK");
-  });
+    // and ends in a chat: the one-to-one named by the trust request, cloned by bob, messages both ways
+    expect(text).toMatch(/alice's trust request named conversation [0-9a-f]{12}…; bob cloned it when he accepted, and joined/);
+    expect(text).toContain('bob receives: "Hi Bob! This is a swarm message."');
+    expect(text).toContain('alice receives: "Hello Alice, got it."');
+    expect(text).toContain("alice's history, newest first: text/plain, text/plain, member, initial");
+  }, 300_000); // RSA-4096 keys for four devices: a bound for a slow machine, not a timing check
 });

@@ -89,7 +89,7 @@ export async function demoCommand(io: CliIo): Promise<void> {
     say();
     say("6. A direct link between their devices (ICE-TCP, TLS with both device chains checked) and a channel on it...");
     b.links.handle("echo", ({ peer }) => peer.jamiId === a.jamiId);
-    b.links.on("channel", ({ channel }) => channel.on("data", (d: Buffer) => channel.write(d.toString().toUpperCase())));
+    b.links.on("channel", ({ channel }) => channel.name === "echo" && channel.on("data", (d: Buffer) => channel.write(d.toString().toUpperCase())));
     const [channel, linked] = await timed(() => a.links.connect(b.jamiId, "echo"));
     say(`   alice opens channel "${channel.name}" to bob's device in ${linked}`);
     const echoed = new Promise<string>((resolve) => channel.once("data", (d: Buffer) => resolve(d.toString())));

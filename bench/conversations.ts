@@ -1,0 +1,105 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { JamidHarness, type JamidAccount } from "../test-support/jamid-harness.js";
+import { spawnProbe } from "../test-support/jamid-with-probe.js";
+import type { JsonLinesProcess } from "../test-support/opendht.js";
+import { summarize, type Summary } from "./stats.js";
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const NETNS = "jamits-bench-conv";
+const DHT_PORT = 4476;
+
+export interface ConversationsBench {
+  /**
+   * One group of three (our account, jamid "a", jamid "b"), already joined and linked: from the commit of a message
+   * until the other side has it (our `message` event; jamid's `messageReceived`, by its recorder's timestamp). Our
+   * commit is when `send` resolves; jamid's, its own `messageReceived` for the message (13.7 emits it for its own
+   * commits). What is timed is the notice, the fetch, validation and merge on the receiving side.
+   */
+  delivery: { oursToJamid: Summary; jamidToOurs: Summary; jamidToJamid: Summary };
+}
+
+let nextId = 0;
+async function ask(probe: JsonLinesProcess, cmd: Record<string, unknown>, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+  const id = `b${++nextId}`;
+  probe.child.stdin.write(JSON.stringify({ ...cmd, id }) + "\n");
+  const reply = await probe.waitFor((e) => e.id === id, timeoutMs);
+  if (reply.event !== "reply") throw new Error(`${String(cmd.cmd)}: ${JSON.stringify(reply)}`);
+  return reply;
+}
+
+/** When jamid `instance` emitted `messageReceived` for a text message `body` (its recorder's clock, ms). */
+async function jamidReceived(harness: JamidHarness, instance: string, body: string, timeoutMs = 60_000): Promise<number> {
+  const file = join(harness.root, "inst", instance, "events.jsonl");
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      if (!line.includes("messageReceived") || !line.includes(body)) continue;
+      const ev = JSON.parse(line) as { t: number; signal: string; args: [string, string, Record<string, string>] };
+      if (ev.signal === "messageReceived" && ev.args[2]?.body === body) return ev.t * 1000;
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`jamid ${instance} did not receive "${body}" in time`);
+}
+
+/** Message delivery in a group, ours and jamid 13.7 side by side in the same run. */
+export async function benchConversations(): Promise<ConversationsBench | { skipped: string }> {
+  let harness: JamidHarness;
+  try {
+    harness = await JamidHarness.start({ netns: NETNS, dhtPort: DHT_PORT });
+  } catch (error) {
+    return { skipped: (error as Error).message };
+  }
+  let us: JsonLinesProcess | undefined;
+  try {
+    await Promise.all([harness.startInstance("a"), harness.startInstance("b")]);
+    const a: JamidAccount = await harness.createAccount("a", { alias: "a" });
+    const b: JamidAccount = await harness.createAccount("b", { alias: "b" });
+    us = spawnProbe(harness, NETNS, DHT_PORT);
+    const probe = us;
+    await probe.waitFor((e) => e.event === "ready", 60_000);
+    for (const jamid of [a, b]) await ask(probe, { cmd: "waitDevices", jamiId: jamid.jamiId }, 70_000);
+
+    const conversationId = (await ask(probe, { cmd: "createGroup" })).conversationId as string;
+    const since = String(Date.now() / 1000);
+    for (const [instance, jamid] of [
+      ["a", a],
+      ["b", b],
+    ] as const) {
+      await ask(probe, { cmd: "invite", conversationId, jamiId: jamid.jamiId });
+      await harness.run("wait-event", instance, "conversationRequestReceived", "--arg", `1=${conversationId}`, "--since", since, "--timeout", "90");
+      await harness.run("accept-conversation", instance, jamid.accountId, conversationId);
+      await probe.waitFor((e) => e.event === "member" && e.conversationId === conversationId && e.jamiId === jamid.jamiId && e.action === "join", 90_000);
+    }
+    // warm-up: every pair has its link and sip channel before the timed runs
+    await ask(probe, { cmd: "post", conversationId, text: "warm-up ours" });
+    await jamidReceived(harness, "a", "warm-up ours");
+    await harness.run("send-message", "a", a.accountId, conversationId, "warm-up a");
+    await Promise.all([
+      jamidReceived(harness, "b", "warm-up a"),
+      probe.waitFor((e) => e.event === "message" && (e.body as { body?: string }).body === "warm-up a", 60_000),
+    ]);
+
+    const oursToJamid: number[] = [];
+    const jamidToOurs: number[] = [];
+    const jamidToJamid: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const ours = `ours ${i} ${Date.now()}`;
+      await ask(probe, { cmd: "post", conversationId, text: ours });
+      const committed = Date.now(); // `send` resolves once committed, as jamid's own messageReceived marks its commit
+      oursToJamid.push((await jamidReceived(harness, "a", ours)) - committed);
+
+      const theirs = `a ${i} ${Date.now()}`;
+      const arrived = probe.waitFor((e) => e.event === "message" && (e.body as { body?: string }).body === theirs, 60_000).then(() => Date.now());
+      await harness.run("send-message", "a", a.accountId, conversationId, theirs);
+      const [sentAt, atUs, atB] = await Promise.all([jamidReceived(harness, "a", theirs), arrived, jamidReceived(harness, "b", theirs)]);
+      jamidToOurs.push(atUs - sentAt);
+      jamidToJamid.push(atB - sentAt);
+    }
+    return { delivery: { oursToJamid: summarize(oursToJamid), jamidToOurs: summarize(jamidToOurs), jamidToJamid: summarize(jamidToJamid) } };
+  } finally {
+    await us?.endInput();
+    await harness.stop();
+  }
+}
