@@ -129,12 +129,13 @@ export class MultiplexedSocket extends TypedEmitter<MultiplexedSocketEvents> {
   /** @internal */
   sendFrame(channel: number, data: Uint8Array): boolean {
     if (this.closed) throw new LinkError("LINK_CLOSED", "link closed");
-    // The msgpack array header, channel and bin header, then the payload uncopied (the same bytes as one item).
-    this.stream.cork();
-    this.stream.write(frameHeader(channel, data.length));
-    const flushed = this.stream.write(data);
-    this.stream.uncork();
-    return flushed;
+    // The msgpack array header, channel and bin header, then the payload, in ONE write: over TLS, two writes become
+    // two records in one TCP segment, and jamid 13.7 reads the second only at its next poll (500 ms later per frame).
+    const header = frameHeader(channel, data.length);
+    const frame = Buffer.allocUnsafe(header.length + data.length);
+    frame.set(header, 0);
+    frame.set(data, header.length);
+    return this.stream.write(frame);
   }
 
   /** @internal */

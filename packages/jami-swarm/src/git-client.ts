@@ -58,10 +58,14 @@ export async function fetchPack(
       stream.write(flushPkt());
       return { head };
     }
-    stream.write(pkt(`want ${head} side-band-64k no-progress\n`));
-    stream.write(flushPkt());
-    for (const have of (request.haves ?? []).slice(0, 256)) stream.write(pkt(`have ${have}\n`));
-    stream.write(pkt("done\n"));
+    // one write, as libgit2 sends them: jamid 13.7 reads a second TLS record of the same segment only 500 ms later
+    const lines = [
+      pkt(`want ${head} side-band-64k no-progress\n`),
+      flushPkt(),
+      ...(request.haves ?? []).slice(0, 256).map((h) => pkt(`have ${h}\n`)),
+      pkt("done\n"),
+    ];
+    stream.write(Buffer.concat(lines));
 
     const parts: Uint8Array[] = [];
     let size = 0;

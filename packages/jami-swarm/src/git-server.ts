@@ -47,8 +47,14 @@ async function serveOne(
   resolve: (conversationId: string) => Promise<SwarmRepository | undefined>,
   options: ServeOptions,
 ): Promise<boolean> {
-  const write = (data: Uint8Array): void => {
-    stream.write(data);
+  // What we answer goes out in one write per turn of the exchange (as git and libgit2 do): jamid 13.7 reads a
+  // second TLS record that came in the same segment only at its next poll, 500 ms later.
+  const pending: Uint8Array[] = [];
+  const write = (data: Uint8Array): void => void pending.push(data);
+  const send = (): void => {
+    if (pending.length === 0) return;
+    stream.write(pending.length === 1 ? pending[0]! : Buffer.concat(pending));
+    pending.length = 0;
   };
   let request = await reader.next();
   while (request === FLUSH) request = await reader.next();
@@ -60,6 +66,7 @@ async function serveOne(
   const repo = OID.test(conversationId) ? await resolve(conversationId) : undefined;
   if (!repo) {
     write(pkt(`ERR unknown conversation ${conversationId.slice(0, 64)}\n`));
+    send();
     return false;
   }
   if (text.split("\0").includes("version=1")) write(pkt("version 1\n"));
@@ -67,6 +74,7 @@ async function serveOne(
   write(pkt(`${head} HEAD\0${CAPABILITIES}\n`));
   write(pkt(`${head} refs/heads/main\n`));
   write(flushPkt());
+  send();
   throwIfAborted(options.signal);
 
   let want: string | undefined;
@@ -95,6 +103,7 @@ async function serveOne(
     if (line === undefined) throw new SwarmError("PROTOCOL", "stream ended before done");
     if (line === FLUSH) {
       if (!acked) write(pkt("NAK\n"));
+      send();
       continue;
     }
     if (line === "done") break;
@@ -121,6 +130,7 @@ async function serveOne(
   const pack = writePack(inputs);
   if (sideBand === 0) {
     write(pack);
+    send();
     return false; // without side-band the pack ends the conversation on this stream
   }
   const chunk = sideBand - 5;
@@ -131,6 +141,7 @@ async function serveOne(
     write(pkt(band));
   }
   write(flushPkt());
+  send();
   log("served %s up to %s (%d bytes, %d common)", conversationId, want, pack.byteLength, common.length);
   options.onServed?.(conversationId, want);
   return true;

@@ -56,6 +56,11 @@ export class ConversationGit {
     const jamiId = typeof from === "string" ? from : from.jamiId;
     const wanted = typeof from === "string" ? undefined : from.deviceId;
     const self = this.c.identity.deviceId.toString();
+    // a device we are linked with (a notice came from it): straight to it, no DHT lookup
+    if (wanted && this.c.links.connected().includes(wanted)) {
+      const channel = await this.c.links.connect(wanted, `git://${wanted}/${conversationId}`, options).catch(() => undefined);
+      if (channel) return { channel, deviceId: wanted };
+    }
     const attempts: Array<Promise<{ channel: Channel; deviceId: string }>> = [];
     await forEachDevice(
       this.c.network.dht,

@@ -5,6 +5,12 @@ import type { AccountComponents } from "../account/components.js";
 import { forEachDevice } from "../dht/devices.js";
 import type { ChannelPeer } from "./links.js";
 
+/** A DHT search for an account's devices is reused this long… */
+const DEVICES_KEPT_MS = 10 * 60_000;
+/** …and refreshed in the background once it is this old (a new device of a member gets notices soon). */
+const DEVICES_REFRESH_MS = 30_000;
+const MAX_KNOWN_ACCOUNTS = 1000;
+
 /**
  * The `sip` channels of the conversations feature: one SIP endpoint per peer device (jamid keeps one `sip` channel
  * per device pair), payloads (git notices, invitations, typing and read notices) sent to every device of the
@@ -13,6 +19,8 @@ import type { ChannelPeer } from "./links.js";
  */
 export class ConversationNotices {
   private readonly endpoints = new Map<string, Promise<SipEndpoint>>();
+  /** Each account's devices as last found on the DHT: a notice does not wait for a DHT search every time. */
+  private readonly known = new Map<string, { devices: VerifiedDevice[]; at: number; refreshing?: boolean }>();
   private readonly log;
 
   constructor(
@@ -77,9 +85,8 @@ export class ConversationNotices {
     const self = this.c.identity.deviceId.toString();
     const sends: Array<Promise<unknown>> = [];
     for (const uri of accounts) {
-      await forEachDevice(
-        this.c.network.dht,
-        JamiId.fromHex(uri),
+      await this.forEachDeviceOf(
+        uri,
         (device) => {
           if (device.deviceId.toString() === self) return;
           const fallback = this.fallback;
@@ -112,13 +119,46 @@ export class ConversationNotices {
   async reach(jamiId: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     const self = this.c.identity.deviceId.toString();
     const opening: Array<Promise<unknown>> = [];
-    await forEachDevice(
-      this.c.network.dht,
-      JamiId.fromHex(jamiId),
+    await this.forEachDeviceOf(
+      jamiId,
       (device) => void (device.deviceId.toString() !== self && opening.push(this.endpointTo(device).catch(() => undefined))),
       options.signal,
     );
     await Promise.all(opening);
+  }
+
+  /**
+   * `onDevice` for each device of `jamiId`: from the last DHT search when it is recent (refreshed in the background
+   * once it is older than DEVICES_REFRESH_MS), else from a new search. Verification is the search's (`forEachDevice`);
+   * trust (bans, revocations) is judged again by the link to each device.
+   */
+  private async forEachDeviceOf(jamiId: string, onDevice: (device: VerifiedDevice) => void, signal?: AbortSignal): Promise<void> {
+    const cached = this.known.get(jamiId);
+    const age = cached ? Date.now() - cached.at : Infinity;
+    if (cached && age < DEVICES_KEPT_MS) {
+      cached.devices.forEach(onDevice);
+      if (age > DEVICES_REFRESH_MS && !cached.refreshing) {
+        cached.refreshing = true;
+        void this.search(jamiId, () => undefined, this.c.lifetime).catch(() => (cached.refreshing = false));
+      }
+      return;
+    }
+    await this.search(jamiId, onDevice, signal);
+  }
+
+  private async search(jamiId: string, onDevice: (device: VerifiedDevice) => void, signal?: AbortSignal): Promise<void> {
+    const found: VerifiedDevice[] = [];
+    await forEachDevice(
+      this.c.network.dht,
+      JamiId.fromHex(jamiId),
+      (device) => {
+        found.push(device);
+        onDevice(device);
+      },
+      signal,
+    );
+    if (this.known.size >= MAX_KNOWN_ACCOUNTS && !this.known.has(jamiId)) this.known.delete(this.known.keys().next().value!);
+    this.known.set(jamiId, { devices: found, at: Date.now() });
   }
 
   close(): void {

@@ -77,6 +77,9 @@ export class LinkManager extends TypedEmitter<LinkEvents> {
     const manager = this.requireManager();
     const dht = this.network.dht;
     if (typeof target !== "string") return manager.openChannel(target, name, options.signal);
+    // a device we have a live link with: the channel goes on that link, no DHT lookup
+    const live = /^[0-9a-f]{64}$/.test(target) ? manager.linkTo(target) : undefined;
+    if (live && !live.isClosed) return live.openChannel(name, { signal: options.signal });
     if (/^[0-9a-f]{64}$/.test(target))
       return manager.openChannel(await findDeviceChainById(dht, DeviceId.fromHex(target), options.signal), name, options.signal);
     assertJamiId(target);
