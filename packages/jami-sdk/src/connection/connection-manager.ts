@@ -51,8 +51,10 @@ export interface LinkPath {
 interface Dialing {
   promise: Promise<Link>;
   abort: AbortController;
-  /** Set when the peer dialed us at the same time and we gave way: its link is ours too. */
+  /** Set when the peer dialed us at the same time: whichever link comes up first is the dial's. */
   crossed?: Promise<Link>;
+  /** Resolves the dial with a link (the crossing one, when it is up first). */
+  settle: (link: Link) => void;
 }
 
 /**
@@ -144,16 +146,17 @@ export class ConnectionManager {
     if (answering) return answering.catch(() => this.link(peer, signal));
     const abort = new AbortController();
     const stopListening = onAbort(signal, () => abort.abort());
-    const entry: Dialing = { promise: Promise.resolve() as unknown as Promise<Link>, abort };
-    entry.promise = this.dial(peer, abort.signal)
-      .catch((error: unknown) => {
-        if (entry.crossed && !signal?.aborted) return entry.crossed;
-        throw error;
-      })
-      .finally(() => {
-        stopListening();
-        if (this.dialing.get(id) === entry) this.dialing.delete(id);
-      });
+    let settle!: (link: Link) => void;
+    const crossedOrOurs = new Promise<Link>((resolve) => (settle = resolve));
+    const entry: Dialing = { promise: Promise.resolve() as unknown as Promise<Link>, abort, settle };
+    const ours = this.dial(peer, abort.signal).catch((error: unknown) => {
+      if (entry.crossed && !signal?.aborted) return entry.crossed;
+      throw error;
+    });
+    entry.promise = Promise.race([ours, crossedOrOurs]).finally(() => {
+      stopListening();
+      if (this.dialing.get(id) === entry) this.dialing.delete(id);
+    });
     this.dialing.set(id, entry);
     return entry.promise;
   }
@@ -280,9 +283,10 @@ export class ConnectionManager {
       () => this.answering.get(id) === incoming && this.answering.delete(id),
     );
     if (ours) {
+      // Our dial goes on: the request we answer may be a stale one (a connection request lives on the DHT after
+      // the device that put it restarted), and then only ours completes. The first link up serves both.
       ours.crossed = incoming;
-      incoming.catch(() => undefined);
-      ours.abort.abort();
+      incoming.then(ours.settle, () => undefined);
     }
     await incoming;
     log("link with %s up (asked by it)", id);

@@ -1,7 +1,7 @@
 import type { AbortOptions } from "jami-core";
 import type { Channel } from "jami-dtls";
 import { JamiId } from "jami-identity";
-import { SwarmRepository, fetchPack, serveUploadPack, type FetchOutcome, type GitFs } from "jami-swarm";
+import { ByteReader, CommitRejectedError, SwarmRepository, fetchPack, serveUploadPack, type FetchOutcome, type GitFs } from "jami-swarm";
 import type { AccountComponents } from "../account/components.js";
 import { forEachDevice } from "../dht/devices.js";
 import { AccountError } from "../errors.js";
@@ -21,6 +21,11 @@ type Components = Pick<AccountComponents, "identity" | "network" | "links" | "li
  */
 export class ConversationGit {
   private readonly log;
+  /**
+   * Git channels kept for later fetches, by `<device>/<conversation>` (jamid's `addGitSocket`): jamid 13.7 sets up a
+   * new server per channel slowly (about 500 ms per step), and serves any number of fetches on a kept one.
+   */
+  private readonly kept = new Map<string, { channel: Channel; reader: ByteReader; busy: boolean }>();
 
   constructor(
     private readonly c: Components,
@@ -108,15 +113,75 @@ export class ConversationGit {
     }
   }
 
-  /** Fetches from a member's device and applies it (validation, storage, merge): jamid's `pull`. */
+  /**
+   * Fetches from a member's device and applies it (validation, storage, merge): jamid's `pull`. The git channel to
+   * that device is kept for the next fetch; a kept channel that fails is dropped and the fetch tried on a new one.
+   */
   async fetch(repo: SwarmRepository, from: string | ChannelPeer, options: AbortOptions): Promise<{ outcome: FetchOutcome; deviceId: string }> {
     const conversationId = repo.conversationId;
+    const key = typeof from === "string" ? undefined : `${from.deviceId}/${conversationId}`;
+    const reusable = key ? this.kept.get(key) : undefined;
+    if (reusable && !reusable.busy && !reusable.channel.destroyed && reusable.channel.writable) {
+      reusable.busy = true;
+      try {
+        return await this.fetchOn(repo, reusable.channel, (from as ChannelPeer).deviceId, reusable.reader, options);
+      } catch (error) {
+        this.drop(key!, reusable.channel);
+        if (isRejection(error)) throw error;
+        this.log("kept git channel to %s failed (%s): a new one", key!.slice(0, 8), (error as Error).message);
+      } finally {
+        reusable.busy = false;
+      }
+    }
     const { channel, deviceId } = await this.channel(conversationId, from, options);
+    const entryKey = `${deviceId}/${conversationId}`;
+    const reader = new ByteReader(channel);
+    const entry = { channel, reader, busy: true };
+    this.drop(entryKey);
+    this.kept.set(entryKey, entry);
+    channel.once("close", () => this.drop(entryKey, channel));
+    channel.on("error", () => this.drop(entryKey, channel));
     try {
-      const fetched = await fetchPack(channel, { conversationId, host: deviceId, haves: await repo.haves(), hasCommit: (oid) => repo.store.has(oid) }, options);
-      return { outcome: await repo.applyFetch(deviceId, fetched.head, fetched.pack), deviceId };
+      return await this.fetchOn(repo, channel, deviceId, reader, options);
+    } catch (error) {
+      this.drop(entryKey, channel);
+      throw error;
     } finally {
-      channel.end();
+      entry.busy = false;
     }
   }
+
+  private async fetchOn(
+    repo: SwarmRepository,
+    channel: Channel,
+    deviceId: string,
+    reader: ByteReader,
+    options: AbortOptions,
+  ): Promise<{ outcome: FetchOutcome; deviceId: string }> {
+    const conversationId = repo.conversationId;
+    const fetched = await fetchPack(
+      channel,
+      { conversationId, host: deviceId, haves: await repo.haves(), hasCommit: (oid) => repo.store.has(oid) },
+      { ...options, keepOpen: true, reader },
+    );
+    return { outcome: await repo.applyFetch(deviceId, fetched.head, fetched.pack), deviceId };
+  }
+
+  /** Forgets a kept channel (only that one, when given) and ends it. */
+  private drop(key: string, channel?: Channel): void {
+    const entry = this.kept.get(key);
+    if (!entry || (channel && entry.channel !== channel)) return;
+    this.kept.delete(key);
+    entry.channel.end();
+  }
+
+  /** Ends the kept channels (the feature stops). */
+  close(): void {
+    for (const key of [...this.kept.keys()]) this.drop(key);
+  }
+}
+
+/** A fetch refused by validation is the peer's doing, not the channel's: no retry on a new channel. */
+function isRejection(error: unknown): boolean {
+  return error instanceof CommitRejectedError;
 }

@@ -188,6 +188,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     this.dhtMessages = undefined;
     this.ownSync?.close();
     this.ownSync = undefined;
+    this.git.close();
     await Promise.allSettled([...this.fetching.values()]);
   }
 
