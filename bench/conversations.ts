@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { JamidHarness, type JamidAccount } from "../test-support/jamid-harness.js";
-import { spawnProbe } from "../test-support/jamid-with-probe.js";
+import { askProbe, spawnProbe } from "../test-support/jamid-with-probe.js";
 import type { JsonLinesProcess } from "../test-support/opendht.js";
 import { summarize, type Summary } from "./stats.js";
 
@@ -17,15 +17,6 @@ export interface ConversationsBench {
    * commits). What is timed is the notice, the fetch, validation and merge on the receiving side.
    */
   delivery: { oursToJamid: Summary; jamidToOurs: Summary; jamidToJamid: Summary };
-}
-
-let nextId = 0;
-async function ask(probe: JsonLinesProcess, cmd: Record<string, unknown>, timeoutMs = 120_000): Promise<Record<string, unknown>> {
-  const id = `b${++nextId}`;
-  probe.child.stdin.write(JSON.stringify({ ...cmd, id }) + "\n");
-  const reply = await probe.waitFor((e) => e.id === id, timeoutMs);
-  if (reply.event !== "reply") throw new Error(`${String(cmd.cmd)}: ${JSON.stringify(reply)}`);
-  return reply;
 }
 
 /** When jamid `instance` emitted `messageReceived` for a text message `body` (its recorder's clock, ms). */
@@ -59,21 +50,21 @@ export async function benchConversations(): Promise<ConversationsBench | { skipp
     us = spawnProbe(harness, NETNS, DHT_PORT);
     const probe = us;
     await probe.waitFor((e) => e.event === "ready", 60_000);
-    for (const jamid of [a, b]) await ask(probe, { cmd: "waitDevices", jamiId: jamid.jamiId }, 70_000);
+    for (const jamid of [a, b]) await askProbe(probe, { cmd: "waitDevices", jamiId: jamid.jamiId }, 70_000);
 
-    const conversationId = (await ask(probe, { cmd: "createGroup" })).conversationId as string;
+    const conversationId = (await askProbe(probe, { cmd: "createGroup" })).conversationId as string;
     const since = String(Date.now() / 1000);
     for (const [instance, jamid] of [
       ["a", a],
       ["b", b],
     ] as const) {
-      await ask(probe, { cmd: "invite", conversationId, jamiId: jamid.jamiId });
+      await askProbe(probe, { cmd: "invite", conversationId, jamiId: jamid.jamiId });
       await harness.run("wait-event", instance, "conversationRequestReceived", "--arg", `1=${conversationId}`, "--since", since, "--timeout", "90");
       await harness.run("accept-conversation", instance, jamid.accountId, conversationId);
       await probe.waitFor((e) => e.event === "member" && e.conversationId === conversationId && e.jamiId === jamid.jamiId && e.action === "join", 90_000);
     }
     // warm-up: every pair has its link and sip channel before the timed runs
-    await ask(probe, { cmd: "post", conversationId, text: "warm-up ours" });
+    await askProbe(probe, { cmd: "post", conversationId, text: "warm-up ours" });
     await jamidReceived(harness, "a", "warm-up ours");
     await harness.run("send-message", "a", a.accountId, conversationId, "warm-up a");
     await Promise.all([
@@ -86,7 +77,7 @@ export async function benchConversations(): Promise<ConversationsBench | { skipp
     const jamidToJamid: number[] = [];
     for (let i = 0; i < RUNS; i++) {
       const ours = `ours ${i} ${Date.now()}`;
-      await ask(probe, { cmd: "post", conversationId, text: ours });
+      await askProbe(probe, { cmd: "post", conversationId, text: ours });
       const committed = Date.now(); // `send` resolves once committed, as jamid's own messageReceived marks its commit
       oursToJamid.push((await jamidReceived(harness, "a", ours)) - committed);
 

@@ -37,3 +37,13 @@ export async function jamidAndProbe(
   if (!(seen.deviceIds as string[]).includes(jamid.deviceId!)) throw new Error(`jamid's device not found: ${JSON.stringify(seen)}`);
   return { harness, jamid, us, me };
 }
+
+let nextAskId = 0;
+/** A probe command and its reply; an `error` reply (or none in time) fails with what the probe said. */
+export async function askProbe(probe: JsonLinesProcess, cmd: Record<string, unknown>, timeoutMs = 120_000): Promise<Record<string, unknown>> {
+  const id = `ask${++nextAskId}`;
+  probe.child.stdin.write(JSON.stringify({ ...cmd, id }) + "\n");
+  const reply = await probe.waitFor((e) => e.id === id, timeoutMs);
+  if (reply.event !== "reply") throw new Error(`${String(cmd.cmd)}: ${JSON.stringify(reply)}`);
+  return reply;
+}

@@ -34,6 +34,18 @@ describe("conversation flows", () => {
       await convs[i]!.start();
     }
   });
+  /** A group of `a`'s that `b` was invited to, accepted and joined. */
+  async function groupOfTwo(a: Conversations, b: Conversations) {
+    const group = await a.create();
+    const requested = next(b, "request");
+    await a.invite(group.conversationId, id(1));
+    await requested;
+    const joined = next(a, "member", { filter: (m) => m.action === "join" });
+    await b.accept(group.conversationId);
+    await joined;
+    return group;
+  }
+
   afterEach(async () => {
     for (const [i, d] of devices.entries()) {
       await convs[i]!.stop();
@@ -137,13 +149,7 @@ describe("conversation flows", () => {
 
   it("a non-member's notices and typing are ignored: no fetch from it, no event", async () => {
     const [a, b] = [convs[0]!, convs[1]!];
-    const group = await a.create();
-    const requested = next(b, "request");
-    await a.invite(group.conversationId, id(1));
-    await requested;
-    const joined = next(a, "member", { filter: (m) => m.action === "join" });
-    await b.accept(group.conversationId);
-    await joined;
+    const group = await groupOfTwo(a, b);
     // c is in no conversation with a, yet tells a about a commit and says it is typing there
     const fromC = new SipEndpoint(await devices[2]!.components.links.connect(id(0), "sip"), { localUser: id(2), remoteUser: id(0) });
     const gitToC: string[] = [];
@@ -203,13 +209,7 @@ describe("conversation flows", () => {
 
   it("leaving: gone from the list at once; the members fetch the leave, then the directory is erased", async () => {
     const [a, b] = [convs[0]!, convs[1]!];
-    const group = await a.create();
-    const requested = next(b, "request");
-    await a.invite(group.conversationId, id(1));
-    await requested;
-    const joined = next(a, "member", { filter: (m) => m.action === "join" });
-    await b.accept(group.conversationId);
-    await joined;
+    const group = await groupOfTwo(a, b);
     const dir = b.get(group.conversationId)!.dir;
     const left = next(a, "member", { filter: (m) => m.action === "remove" });
     await b.leave(group.conversationId);

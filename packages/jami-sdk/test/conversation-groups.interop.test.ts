@@ -5,21 +5,12 @@
  */
 import type { JsonLinesProcess } from "../../../test-support/opendht.js";
 import type { JamidHarness, JamidAccount } from "../../../test-support/jamid-harness.js";
-import { jamidAndProbe } from "../../../test-support/jamid-with-probe.js";
+import { askProbe, jamidAndProbe } from "../../../test-support/jamid-with-probe.js";
 import { waitFor } from "../../../test-support/events.js";
 
 jest.setTimeout(400_000);
 const NETNS = "jamits-groups";
 const DHT_PORT = 4472;
-
-let nextId = 0;
-async function ask(probe: JsonLinesProcess, cmd: Record<string, unknown>, timeoutMs = 120_000): Promise<Record<string, unknown>> {
-  const id = `g${++nextId}`;
-  probe.child.stdin.write(JSON.stringify({ ...cmd, id }) + "\n");
-  const reply = await probe.waitFor((e) => e.id === id, timeoutMs);
-  if (reply.event !== "reply") throw new Error(`${String(cmd.cmd)}: ${JSON.stringify(reply)}`);
-  return reply;
-}
 
 /** The commit ids in a jamid's copy (`git log` of its repository). */
 async function jamidCommits(harness: JamidHarness, instance: string, account: JamidAccount, conversationId: string): Promise<string[]> {
@@ -38,7 +29,7 @@ describe("groups with two jamid 13.7 members", () => {
     ({ harness, jamid: j, us } = await jamidAndProbe(NETNS, DHT_PORT));
     await harness.startInstance("m");
     m = await harness.createAccount("m", { alias: "second jamid" });
-    await ask(us, { cmd: "waitDevices", jamiId: m.jamiId }, 70_000);
+    await askProbe(us, { cmd: "waitDevices", jamiId: m.jamiId }, 70_000);
   });
 
   afterAll(async () => {
@@ -47,9 +38,9 @@ describe("groups with two jamid 13.7 members", () => {
   });
 
   it("our group with two jamid members: both accept, and every message reaches the two others", async () => {
-    conversationId = (await ask(us, { cmd: "createGroup" })).conversationId as string;
+    conversationId = (await askProbe(us, { cmd: "createGroup" })).conversationId as string;
     const since = String(Date.now() / 1000);
-    for (const jamid of [j, m]) await ask(us, { cmd: "invite", conversationId, jamiId: jamid.jamiId });
+    for (const jamid of [j, m]) await askProbe(us, { cmd: "invite", conversationId, jamiId: jamid.jamiId });
     for (const [instance, jamid] of [
       ["j", j],
       ["m", m],
@@ -61,7 +52,7 @@ describe("groups with two jamid 13.7 members", () => {
     }
 
     let posted = String(Date.now() / 1000);
-    await ask(us, { cmd: "post", conversationId, text: "hello both" });
+    await askProbe(us, { cmd: "post", conversationId, text: "hello both" });
     for (const instance of ["j", "m"])
       expect(
         JSON.stringify(await harness.run("wait-event", instance, "messageReceived", "--arg", `1=${conversationId}`, "--since", posted, "--timeout", "90")),
@@ -79,7 +70,7 @@ describe("groups with two jamid 13.7 members", () => {
   it("concurrent posts from the three converge: every copy holds all three (merges as jamid makes them)", async () => {
     const texts = ["concurrent: ours", "concurrent: j", "concurrent: m"];
     await Promise.all([
-      ask(us, { cmd: "post", conversationId, text: texts[0] }),
+      askProbe(us, { cmd: "post", conversationId, text: texts[0] }),
       harness.run("send-message", "j", j.accountId, conversationId, texts[1]!),
       harness.run("send-message", "m", m.accountId, conversationId, texts[2]!),
     ]);
@@ -98,7 +89,7 @@ describe("groups with two jamid 13.7 members", () => {
 
   it("a jamid stopped while we post catches up when it starts again", async () => {
     await harness.run("stop", "m");
-    const { commit } = await ask(us, { cmd: "post", conversationId, text: "while m was away" });
+    const { commit } = await askProbe(us, { cmd: "post", conversationId, text: "while m was away" });
     const since = String(Date.now() / 1000);
     await harness.startInstance("m");
     await harness.run("wait-event", "m", "messageReceived", "--arg", `1=${conversationId}`, "--since", since, "--timeout", "180");

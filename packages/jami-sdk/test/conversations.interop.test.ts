@@ -17,22 +17,12 @@ import { tmpdir } from "node:os";
 import { resolve } from "node:path";
 import { JsonLinesProcess as Lines } from "../../../test-support/opendht.js";
 import { JAMIH } from "../../../test-support/jamid-harness.js";
-import { jamidAndProbe, spawnProbe } from "../../../test-support/jamid-with-probe.js";
+import { askProbe, jamidAndProbe, spawnProbe } from "../../../test-support/jamid-with-probe.js";
 import { waitFor } from "../../../test-support/events.js";
 
 jest.setTimeout(300_000);
 const NETNS = "jamits-conv";
 const DHT_PORT = 4462;
-
-let nextId = 0;
-/** A probe command and its reply (an `error` reply fails with its message). */
-async function ask(probe: JsonLinesProcess, cmd: Record<string, unknown>, timeoutMs = 120_000): Promise<Record<string, unknown>> {
-  const id = `q${++nextId}`;
-  probe.child.stdin.write(JSON.stringify({ ...cmd, id }) + "\n");
-  const reply = await probe.waitFor((e) => e.id === id, timeoutMs);
-  if (reply.event !== "reply") throw new Error(`${String(cmd.cmd)}: ${JSON.stringify(reply)}`);
-  return reply;
-}
 
 describe("conversations with jamid 13.7", () => {
   let harness: JamidHarness;
@@ -68,18 +58,18 @@ describe("conversations with jamid 13.7", () => {
     expect(request).toMatchObject({ from: jamid.jamiId, metadatas: { mode: "2" } });
 
     let since = String(Date.now() / 1000);
-    const accepted = await ask(us, { cmd: "acceptConversation", conversationId });
+    const accepted = await askProbe(us, { cmd: "acceptConversation", conversationId });
     expect(accepted.members).toEqual(expect.arrayContaining([{ uri: jamid.jamiId, role: "admin" }]));
     await us.waitFor((e) => e.event === "conversationReady" && e.conversationId === conversationId, 10_000);
     await jamidEvent("conversationMemberEvent", since, `1=${conversationId}`, `2=${me.jamiId as string}`, "3=1");
 
     since = String(Date.now() / 1000);
-    const { commit } = await ask(us, { cmd: "post", conversationId, text: "hello jamid, from jami-ts" });
+    const { commit } = await askProbe(us, { cmd: "post", conversationId, text: "hello jamid, from jami-ts" });
     const received = await jamidEvent("messageReceived", since, `1=${conversationId}`);
     expect(JSON.stringify(received)).toContain("hello jamid, from jami-ts");
     // jamid fetched it from our git server: delivered
     await us.waitFor((e) => e.event === "delivered" && e.conversationId === conversationId && e.from === jamid.jamiId, 30_000);
-    expect(await ask(us, { cmd: "status", conversationId, messageId: commit })).toMatchObject({ status: "delivered" });
+    expect(await askProbe(us, { cmd: "status", conversationId, messageId: commit })).toMatchObject({ status: "delivered" });
     const log = readFileSync(join(harness.root, "inst", "j", "jamid.log"), "utf8");
     expect(log).toContain(`fetch commits for peer ${me.jamiId as string} on device ${me.deviceId as string}`);
 
@@ -89,10 +79,10 @@ describe("conversations with jamid 13.7", () => {
   });
 
   it("our group: jamid gets our invitation, accepts it (cloning from us) and joins; we see the join and its message", async () => {
-    const { conversationId } = await ask(us, { cmd: "createGroup" });
-    await ask(us, { cmd: "post", conversationId, text: "welcome" });
+    const { conversationId } = await askProbe(us, { cmd: "createGroup" });
+    await askProbe(us, { cmd: "post", conversationId, text: "welcome" });
     const since = String(Date.now() / 1000);
-    const invited = await ask(us, { cmd: "invite", conversationId, jamiId: jamid.jamiId });
+    const invited = await askProbe(us, { cmd: "invite", conversationId, jamiId: jamid.jamiId });
     expect(invited.devices).toBe(1);
     await jamidEvent("conversationRequestReceived", since, `1=${conversationId as string}`);
     await harness.run("accept-conversation", "j", jamid.accountId, conversationId as string);
@@ -107,14 +97,14 @@ describe("conversations with jamid 13.7", () => {
 
   it("one-to-one, we add jamid: the trust request names our conversation; jamid accepts, clones it from us and joins", async () => {
     const since = String(Date.now() / 1000);
-    const { contact } = (await ask(us, { cmd: "addContact", jamiId: jamid.jamiId })) as { contact: { conversationId: string } };
+    const { contact } = (await askProbe(us, { cmd: "addContact", jamiId: jamid.jamiId })) as { contact: { conversationId: string } };
     const conversationId = contact.conversationId;
     await jamidEvent("incomingTrustRequest", since, `1=${conversationId}`, `2=${me.jamiId as string}`);
     await harness.run("accept", "j", jamid.accountId, me.jamiId as string);
     await jamidEvent("conversationReady", since, `1=${conversationId}`);
     await us.waitFor((e) => e.event === "member" && e.conversationId === conversationId && e.jamiId === jamid.jamiId && e.action === "join", 90_000);
     const posted = String(Date.now() / 1000);
-    await ask(us, { cmd: "post", conversationId, text: "one to one" });
+    await askProbe(us, { cmd: "post", conversationId, text: "one to one" });
     expect(JSON.stringify(await jamidEvent("messageReceived", posted, `1=${conversationId}`))).toContain("one to one");
   });
 
@@ -127,7 +117,7 @@ describe("conversations with jamid 13.7", () => {
       const request = await other.waitFor((e) => e.event === "trustRequest", 120_000);
       expect(request).toMatchObject({ from: jamid.jamiId, conversationId });
       const since = String(Date.now() / 1000);
-      await ask(other, { cmd: "accept", from: jamid.jamiId });
+      await askProbe(other, { cmd: "accept", from: jamid.jamiId });
       await other.waitFor((e) => e.event === "conversationReady" && e.conversationId === conversationId, 120_000);
       await jamidEvent("conversationMemberEvent", since, `1=${conversationId}`, `2=${ready.jamiId as string}`, "3=1");
       await harness.run("send-message", "j", jamid.accountId, conversationId, "hello new contact");
@@ -180,7 +170,7 @@ describe("conversations with jamid 13.7", () => {
             const seen = device.events.filter((x) => !["presence", "channelData"].includes(x.event as string)).map((x) => JSON.stringify(x).slice(0, 200));
             throw new Error(`${e.message} (${id}); jamid has ${conversations.join(", ")}; the device saw:\n${seen.join("\n")}`);
           });
-      const here = (await ask(device, { cmd: "conversations" })).conversations as Array<{ id: string; head: string }>;
+      const here = (await askProbe(device, { cmd: "conversations" })).conversations as Array<{ id: string; head: string }>;
       expect(here.map((c) => c.id).sort()).toEqual([...conversations].sort());
       for (const c of here) {
         const log = JSON.stringify(await harness.run("git-log", "j", jamid.accountId, c.id));
@@ -192,10 +182,10 @@ describe("conversations with jamid 13.7", () => {
   });
 
   it("a jamid device imported from our archive gets our conversations (our archive lists them, our sync:// tells them; it clones from our device)", async () => {
-    const { conversationId } = await ask(us, { cmd: "createGroup" });
-    const { commit } = await ask(us, { cmd: "post", conversationId, text: "for my other device" });
+    const { conversationId } = await askProbe(us, { cmd: "createGroup" });
+    const { commit } = await askProbe(us, { cmd: "post", conversationId, text: "for my other device" });
     const archive = join(mkdtempSync(join(tmpdir(), "our-export-")), "ours.gz");
-    await ask(us, { cmd: "exportArchive", path: archive });
+    await askProbe(us, { cmd: "exportArchive", path: archive });
     await harness.startInstance("k");
     const since = String(Date.now() / 1000);
     const k = await harness.importAccount("k", archive);

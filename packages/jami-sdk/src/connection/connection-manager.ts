@@ -286,7 +286,13 @@ export class ConnectionManager {
       // Our dial goes on: the request we answer may be a stale one (a connection request lives on the DHT after
       // the device that put it restarted), and then only ours completes. The first link up serves both.
       ours.crossed = incoming;
-      incoming.then(ours.settle, () => undefined);
+      incoming.then(
+        (link) => {
+          ours.settle(link);
+          ours.abort.abort(); // ours is not needed any more
+        },
+        () => undefined,
+      );
     }
     await incoming;
     log("link with %s up (asked by it)", id);
