@@ -207,6 +207,25 @@ describe("conversation flows", () => {
     listen.cancel();
   });
 
+  it("a DHT message from a device whose account we banned is dropped (the trust policy judges its signer)", async () => {
+    const [a, b] = [devices[0]!, devices[1]!];
+    await contacts[1]!.block(id(0));
+    const banned = await convs[0]!.create();
+    const invitation = (conversationId: string, token: bigint) => {
+      const { mimeType, body } = encodePayload({ type: "invitation", invitation: { conversationId, metadatas: {} } });
+      return new Value({ type: IM_MESSAGE_TYPE, data: encodeImMessage({ id: token, msg: body, datatype: mimeType, date: 1, status: 0, metadatas: {} }) });
+    };
+    const bInbox = JamiDhtKeys.inbox(b.local.device.certificate.deviceShortId);
+    const bKey = b.local.device.certificate.publicKey;
+    await a.components.network.secure.putEncrypted(bInbox, invitation(banned.conversationId, 11n), bKey);
+    // positive control, put after it the same way: c's invitation arrives, and it is the only one
+    const fromC = await convs[2]!.create();
+    const arrived = next(convs[1]!, "request");
+    await devices[2]!.components.network.secure.putEncrypted(bInbox, invitation(fromC.conversationId, 12n), bKey);
+    expect((await arrived)[0].conversationId).toBe(fromC.conversationId);
+    expect(convs[1]!.requests().map((r) => r.conversationId)).toEqual([fromC.conversationId]);
+  });
+
   it("leaving: gone from the list at once; the members fetch the leave, then the directory is erased", async () => {
     const [a, b] = [convs[0]!, convs[1]!];
     const group = await groupOfTwo(a, b);
