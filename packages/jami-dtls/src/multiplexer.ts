@@ -294,6 +294,16 @@ export class Channel extends Duplex {
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    // A channel destroyed here (a reader refusing what it got) is closed on the peer's side too, as `end()` does:
+    // otherwise the peer would go on sending into frames we drop.
+    if (!this.ended && !this.socket.isClosed) {
+      this.ended = true;
+      try {
+        this.socket.sendFrame(this.id, new Uint8Array());
+      } catch {
+        /* the link is gone: nothing to tell */
+      }
+    }
     this.socket.forget(this);
     callback(error);
   }

@@ -80,4 +80,24 @@ describe("conversations across the devices of one account", () => {
       code: "CHANNEL_DECLINED",
     });
   });
+
+  it("a sync message over 4 MiB closes that channel (only our own devices may open one, but they are bounded too)", async () => {
+    onLaptop = await up(laptop);
+    const channel = await laptop.components.links.connect(phone.local.deviceId.toString(), `sync://${phone.local.deviceId.toString()}`);
+    const closed = new Promise<void>((resolve) => channel.once("close", () => resolve()));
+    channel.on("error", () => undefined);
+    channel.resume(); // read what may come, so the channel can end
+    // a msgpack bin32 announcing 5 MiB, then its bytes: the message never completes
+    const header = Buffer.from([0xc6, 0, 0x50, 0, 0]);
+    channel.write(header);
+    const chunk = Buffer.alloc(64 * 1024);
+    let gone = false;
+    void closed.then(() => (gone = true));
+    for (let sent = 0; sent < 4.5 * 1024 * 1024 && !gone && channel.writable; sent += chunk.length) {
+      if (!channel.write(chunk)) await Promise.race([new Promise((r) => channel.once("drain", r)), closed]);
+    }
+    await closed;
+    // the link itself stays up for other channels
+    expect(laptop.components.links.connected()).toContain(phone.local.deviceId.toString());
+  });
 });
