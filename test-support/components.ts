@@ -13,6 +13,8 @@ export interface TestDevice {
   local: LocalAccount;
   /** Joins the DHT, listens to the inbox and publishes the device (what features expect before their start). */
   start(): Promise<void>;
+  /** Aborts the lifetime signal (what `Account.stop` does first, before features stop). */
+  abort(): void;
   stop(): Promise<void>;
 }
 
@@ -31,6 +33,7 @@ async function device(dht: MemoryDht, local: LocalAccount): Promise<TestDevice> 
       components.inbox.start();
       await identity.publishDevice(network.dht);
     },
+    abort: () => lifetime.abort(),
     stop: async () => {
       lifetime.abort();
       components.inbox.stop();
@@ -44,9 +47,9 @@ export async function newTestDevice(dht: MemoryDht): Promise<TestDevice> {
   return device(dht, await createAccount({ dir: join(mkdtempSync(join(tmpdir(), "jami-feature-")), "a"), bits: 2048 }));
 }
 
-/** Another device of `of`'s account (imported from its archive). */
-export async function secondTestDevice(dht: MemoryDht, of: TestDevice): Promise<TestDevice> {
+/** Another device of `of`'s account, imported from its archive (as stored, or `archive` as the account exported it). */
+export async function secondTestDevice(dht: MemoryDht, of: TestDevice, archive?: Uint8Array): Promise<TestDevice> {
   const { exportAccount } = await import("jami-identity");
-  const archive = await exportAccount({ dir: of.local.dir });
-  return device(dht, await importAccount({ archive, dir: join(mkdtempSync(join(tmpdir(), "jami-feature-")), "b"), bits: 2048 }));
+  const bytes = archive ?? (await exportAccount({ dir: of.local.dir }));
+  return device(dht, await importAccount({ archive: bytes, dir: join(mkdtempSync(join(tmpdir(), "jami-feature-")), "b"), bits: 2048 }));
 }

@@ -32,12 +32,17 @@ describe("conversations across the devices of one account", () => {
     onPhone = await up(phone);
     atFriend = await up(friend);
   });
+  /** As `Account.stop`: abort what is in flight, then the features, the links, the node. */
+  async function stopDevice(device: TestDevice, conv: Conversations): Promise<void> {
+    const i = started.findIndex(([d]) => d === device);
+    if (i >= 0) started.splice(i, 1);
+    device.abort();
+    await conv.stop();
+    await device.components.links.stop();
+    await device.stop();
+  }
   afterEach(async () => {
-    for (const [device, conv] of started.splice(0).reverse()) {
-      await conv.stop();
-      await device.components.links.stop();
-      await device.stop();
-    }
+    for (const [device, conv] of started.splice(0).reverse()) await stopDevice(device, conv);
   });
 
   it("a device that comes up later clones the account's conversations from the other and gets its invitations", async () => {
@@ -72,6 +77,29 @@ describe("conversations across the devices of one account", () => {
     expect(fs.existsSync(dir)).toBe(false);
   });
 
+  it("an imported archive's conversations are cloned from an own device over `sip` even when it never writes its state on sync:// (jamid 13.7 writes it only on channels it opened)", async () => {
+    const group = await onPhone.create({ profile: { title: "notes" } });
+    await onPhone.send(group.conversationId, "only this account is in here");
+    // and a group of the friend's, joined: its archive entry names the friend first, who is offline when the laptop comes
+    const friends = await atFriend.create();
+    const invited = next(onPhone, "request");
+    await atFriend.invite(friends.conversationId, phone.local.jamiId.toString());
+    await invited;
+    await onPhone.accept(friends.conversationId);
+    const archive = await phone.components.identity.exportArchive(undefined, phone.components.sync.archive());
+    await stopDevice(friend, atFriend);
+    // the phone accepts the laptop's sync:// channel but, as jamid on a channel it did not open, writes nothing on it
+    silenceOwnSync(onPhone);
+    const imported = await secondTestDevice(dht, phone, archive);
+    onLaptop = new Conversations(imported.components);
+    const ready = [group, friends].map((c) => next(onLaptop, "ready", { filter: (r) => r.conversationId === c.conversationId }));
+    await up(imported, onLaptop);
+    await Promise.all(ready);
+    expect(await onLaptop.get(group.conversationId)!.head()).toBe(await group.head());
+    expect(await onLaptop.get(friends.conversationId)!.head()).toBe(await onPhone.get(friends.conversationId)!.head());
+    expect(onLaptop.list().sort()).toEqual([group.conversationId, friends.conversationId].sort());
+  });
+
   it("sync:// is refused to another account's device, and to a name that is not this device", async () => {
     const phoneId = phone.local.deviceId.toString();
     await expect(friend.components.links.connect(phone.local.jamiId.toString(), `sync://${phoneId}`)).rejects.toMatchObject({ code: "CHANNEL_DECLINED" });
@@ -101,3 +129,10 @@ describe("conversations across the devices of one account", () => {
     expect(laptop.components.links.connected()).toContain(phone.local.deviceId.toString());
   });
 });
+
+/** Makes a device's conversations accept sync:// channels without writing its state on them (jamid 13.7's acceptor). */
+function silenceOwnSync(conversations: Conversations): void {
+  const own = (conversations as unknown as { ownSync: { sendState: () => Promise<void>; broadcast: () => Promise<void> } }).ownSync;
+  own.sendState = async () => undefined;
+  own.broadcast = async () => undefined;
+}

@@ -13,11 +13,16 @@ export interface ConversationRequest {
   declined?: number;
 }
 
-/** A conversation accepted but not cloned yet (the inviter was offline): cloned when one of its devices shows up. */
+/**
+ * A conversation accepted but not cloned yet (the inviter was offline), or listed by an imported archive: cloned when
+ * a device of `from`, or of any account in `members`, shows up (jamid's `syncConversations` clones an imported
+ * conversation from any member's device; our own account is a member of each, so our other devices qualify).
+ */
 export interface PendingClone {
   conversationId: string;
   from: string;
   since: number;
+  members?: string[];
 }
 
 interface Stored {

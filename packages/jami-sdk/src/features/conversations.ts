@@ -78,6 +78,8 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   private readonly background = new Set<Promise<void>>();
   /** One fetch at a time per conversation: notices arriving together fetch once. */
   private readonly fetching = new Map<string, Promise<unknown>>();
+  /** One clone-and-join per conversation at a time: an own device's sync and a member's `sip` channel may both ask. */
+  private readonly joining = new Map<string, Promise<SwarmRepository>>();
 
   private readonly onChannel = ({ channel, peer }: { channel: Channel; peer: ChannelPeer }): void => {
     if (channel.name === "sip") this.notices?.attach(peer, channel);
@@ -134,7 +136,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     try {
       names = await this.fs.promises.readdir(this.root);
     } catch {
-      return;
+      // no conversations directory yet (a new device): nothing to open, but an imported archive may list some
     }
     for (const id of this.requestBook.left()) await this.erase(id);
     await this.adoptArchive();
@@ -427,9 +429,19 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   }
 
   /** Clones, joins if invited, and tells the members; an unreachable inviter is tried again when it shows up. */
-  private async cloneAndJoin(conversationId: string, from: string, options: AbortOptions = {}): Promise<SwarmRepository> {
+  private cloneAndJoin(conversationId: string, from: string | ChannelPeer, options: AbortOptions = {}): Promise<SwarmRepository> {
+    const running = this.joining.get(conversationId);
+    if (running) return running;
+    const run = this.cloneAndJoinNow(conversationId, from, options);
+    this.joining.set(conversationId, run);
+    void run.finally(() => this.joining.delete(conversationId)).catch(() => undefined);
+    return run;
+  }
+
+  private async cloneAndJoinNow(conversationId: string, from: string | ChannelPeer, options: AbortOptions): Promise<SwarmRepository> {
     const { requests } = this.books();
-    await requests.addClone({ conversationId, from, since: Date.now() });
+    const known = requests.clones().find((p) => p.conversationId === conversationId);
+    if (!known) await requests.addClone({ conversationId, from: typeof from === "string" ? from : from.jamiId, since: Date.now() });
     const repo = this.repos.get(conversationId) ?? (await this.clone(conversationId, from, options));
     await requests.removeClone(conversationId);
     if ((await repo.roleOf(this.c.identity.jamiId.toString())) === "invited") {
@@ -549,17 +561,15 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
    * devices (or the next start) clones it.
    */
   private async cloneFromOwnDevice(conversationId: string, from: ChannelPeer): Promise<void> {
-    const { requests } = this.books();
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.clone(conversationId, from, { signal: this.c.lifetime });
-        await requests.removeClone(conversationId);
-        this.emit("ready", { conversationId });
+        await this.cloneAndJoin(conversationId, from, { signal: this.c.lifetime });
         return;
       } catch (error) {
         this.log("clone of %s from our device %s: %s", conversationId, from.deviceId.slice(0, 8), (error as Error).message);
         if (this.repos.has(conversationId) || this.c.lifetime.aborted) return;
-        if (attempt >= 1) return void (await requests.addClone({ conversationId, from: from.jamiId, since: Date.now() }));
+        // left as the pending clone cloneAndJoin recorded: the next `sip` channel with one of our devices clones it
+        if (attempt >= 1) return;
         await sleep(2000, { signal: this.c.lifetime });
       }
     }
@@ -572,8 +582,9 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     for (const [id, info] of Object.entries(this.c.identity.archiveConversations)) {
       if (!HEX40.test(id) || info.removed || this.repos.has(id) || requests.clones().some((p) => p.conversationId === id)) continue;
       if (requests.times(id)) continue; // seen here before (cloned then left, or adopted already)
-      const from = (info.members ?? []).map((m) => m.uri).find((uri) => HEX40.test(uri) && uri !== self);
-      if (from) await requests.addClone({ conversationId: id, from, since: Date.now() });
+      const members = (info.members ?? []).map((m) => m.uri).filter((uri) => HEX40.test(uri));
+      const from = members.find((uri) => uri !== self) ?? self;
+      await requests.addClone({ conversationId: id, from, since: Date.now(), members: [...new Set([...members, self])] });
     }
   }
 
@@ -640,9 +651,10 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   /** jamid, when a `sip` channel comes up: fetch what we share with that account, clone what waits on it. */
   private async syncWith(peer: ChannelPeer): Promise<void> {
     for (const pending of this.requestBook?.clones() ?? []) {
-      if (pending.from === peer.jamiId && !this.repos.has(pending.conversationId))
-        await this.cloneAndJoin(pending.conversationId, pending.from, { signal: this.c.lifetime }).catch((e: Error) =>
-          this.log("pending clone: %s", e.message),
+      const candidate = pending.from === peer.jamiId || (pending.members ?? []).includes(peer.jamiId);
+      if (candidate && !this.repos.has(pending.conversationId))
+        await this.cloneAndJoin(pending.conversationId, peer, { signal: this.c.lifetime }).catch((e: Error) =>
+          this.log("pending clone of %s from %s: %s", pending.conversationId, peer.deviceId.slice(0, 8), e.message),
         );
     }
     for (const [id, repo] of this.repos) {
@@ -654,14 +666,17 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     }
   }
 
-  /** At start: a `sip` channel to every member we share a conversation with, and the clones still to do. */
+  /**
+   * At start: a `sip` channel to every member we share a conversation with and to our other devices (jamid opens one
+   * to each own device it finds, beside `sync://`), and the clones still to do.
+   */
   private async catchUp(): Promise<void> {
     const self = this.c.identity.jamiId.toString();
-    const accounts = new Set<string>();
+    const accounts = new Set<string>([self]);
     for (const repo of this.repos.values()) {
       for (const m of await repo.members().catch(() => [])) if (ACTIVE_ROLES.has(m.role) && m.uri !== self) accounts.add(m.uri);
     }
-    for (const pending of this.requestBook?.clones() ?? []) accounts.add(pending.from);
+    for (const pending of this.requestBook?.clones() ?? []) for (const uri of [pending.from, ...(pending.members ?? [])]) accounts.add(uri);
     await Promise.allSettled([
       ...[...accounts].map((jamiId) => this.notices?.reach(jamiId, { signal: this.c.lifetime })),
       this.ownSync?.reachOwnDevices({ signal: this.c.lifetime }),
