@@ -18,6 +18,9 @@ import { slope } from "./slope.js";
  *   SOAK_NODE_OPTIONS   node flags for the processes (e.g. --trace-gc), their stdout kept in SOAK_SNAPSHOTS or a temp dir
  *   SOAK_SNAPSHOTS=dir  each process writes a heap snapshot (after a full GC) at half time and at the end, into
  *                       dir/<name>/, to diff what its JS heap holds (RSS also counts memory V8 has not returned)
+ *   SOAK_LIVE_HEAP=1    each process also runs a full GC every sample (bench/soak-live-heap.cjs) and reports what
+ *                       survives it (JS heap + external): its growth is judged too (SOAK_MAX_LIVE_MB_PER_HOUR, 0.5).
+ *                       Without it, an idle process's RSS grows with promoted garbage until V8's next major GC.
  *   SOAK_HEAPTRACK=alice,node   run these processes under heaptrack (native allocations: what the JS heap does not
  *                       show), its file in SOAK_HEAPTRACK_DIR (default SOAK_SNAPSHOTS)/<name>.heaptrack.zst —
  *                       read it with `heaptrack_print -f <file>`
@@ -27,6 +30,21 @@ const sampleMs = Number(process.env.SOAK_SAMPLE_SECONDS ?? 30) * 1000;
 const maxMbPerHour = Number(process.env.SOAK_MAX_RSS_MB_PER_HOUR ?? 2);
 const cli = join(__dirname, "..", "packages", "jami-sdk", "dist", "cli.js");
 const snapshots = process.env.SOAK_SNAPSHOTS;
+const liveHeap = process.env.SOAK_LIVE_HEAP === "1";
+const maxLiveMbPerHour = Number(process.env.SOAK_MAX_LIVE_MB_PER_HOUR ?? 0.5);
+const liveDir = liveHeap ? mkdtempSync(join(tmpdir(), "jami-soak-live-")) : undefined;
+const liveFile = (name: string): string => join(liveDir!, `${name}.jsonl`);
+
+/** The last full-GC figure a process wrote (JS heap + external, MB), when SOAK_LIVE_HEAP is on. */
+function liveMb(name: string): number | undefined {
+  try {
+    const lines = readFileSync(liveFile(name), "utf8").trim().split("\n");
+    const last = JSON.parse(lines[lines.length - 1]!) as { heapUsedMB: number; externalMB: number };
+    return last.heapUsedMB + last.externalMB;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The node process itself: `pid`, or its descendant when a wrapper (heaptrack) started it. */
 function nodePid(pid: number): number {
@@ -59,13 +77,15 @@ function run(name: string, args: string[], ready: RegExp): Promise<ChildProcess>
   if (cwd) mkdirSync(cwd, { recursive: true });
   // SIGUSR2 makes the process write a heap snapshot into its cwd (Node does a full GC first).
   const flags = (process.env.SOAK_NODE_OPTIONS ?? "").split(" ").filter(Boolean);
+  if (liveHeap) flags.push("--expose-gc", "--require", join(__dirname, "soak-live-heap.cjs"));
   const command = [process.execPath, "--heapsnapshot-signal=SIGUSR2", ...flags, cli, ...args];
   const traced = (process.env.SOAK_HEAPTRACK ?? "").split(",").includes(name);
   const traceDir = process.env.SOAK_HEAPTRACK_DIR ?? cwd;
   if (traced && !traceDir) throw new Error("SOAK_HEAPTRACK needs SOAK_HEAPTRACK_DIR or SOAK_SNAPSHOTS (where its files go)");
   if (traceDir) mkdirSync(traceDir, { recursive: true });
   const [file, ...argv] = traced ? ["heaptrack", "-o", join(traceDir!, `${name}.heaptrack`), ...command] : command;
-  const child = spawn(file!, argv, { stdio: ["ignore", "pipe", "inherit"], cwd });
+  const env = liveHeap ? { ...process.env, SOAK_LIVE_HEAP_FILE: liveFile(name), SOAK_LIVE_HEAP_SECONDS: String(sampleMs / 1000) } : process.env;
+  const child = spawn(file!, argv, { stdio: ["ignore", "pipe", "inherit"], cwd, env });
   if (cwd) child.stdout!.pipe(createWriteStream(join(cwd, "stdout.log")));
   return new Promise((resolve, reject) => {
     let out = "";
@@ -119,6 +139,11 @@ async function main(): Promise<void> {
         sample[name] = m.anon;
         sample[`${name}Rss`] = m.rss;
         Object.assign(line, { [`${name}AnonMB`]: +m.anon.toFixed(1), [`${name}FileMB`]: +m.file.toFixed(1), [`${name}RssMB`]: +m.rss.toFixed(1) });
+        const live = liveHeap ? liveMb(name) : undefined;
+        if (live !== undefined) {
+          sample[`${name}Live`] = live;
+          line[`${name}LiveMB`] = +live.toFixed(2);
+        }
       }
       samples.push(sample);
       console.log(JSON.stringify(line));
@@ -139,16 +164,29 @@ async function main(): Promise<void> {
     // heaptrack writes its file after the traced process ended
     await Promise.all(Object.values(processes).map((p) => new Promise((r) => (p.exitCode !== null ? r(null) : p.once("exit", r)))));
     rmSync(work, { recursive: true, force: true });
+    if (liveDir) rmSync(liveDir, { recursive: true, force: true });
   }
   const late = samples.filter((s) => s.t >= samples[samples.length - 1]!.t / 2);
   const perHour = (key: (n: string) => string): Record<string, number> =>
-    Object.fromEntries(Object.keys(processes).map((n) => [n, +slope(late.map((s) => [s.t, s[key(n)]!])).toFixed(2)]));
+    Object.fromEntries(
+      Object.keys(processes).map((n) => [n, +slope(late.filter((s) => s[key(n)] !== undefined).map((s) => [s.t, s[key(n)]!])).toFixed(2)]),
+    );
   const growth = perHour((n) => n);
   const rssGrowth = perHour((n) => `${n}Rss`);
-  console.log(JSON.stringify({ summary: { minutes, samples: samples.length, anonMBPerHour: growth, rssMBPerHour: rssGrowth, limitMBPerHour: maxMbPerHour } }));
+  const liveGrowth = liveHeap ? perHour((n) => `${n}Live`) : undefined;
+  console.log(
+    JSON.stringify({
+      summary: { minutes, samples: samples.length, anonMBPerHour: growth, rssMBPerHour: rssGrowth, liveMBPerHour: liveGrowth, limitMBPerHour: maxMbPerHour },
+    }),
+  );
   const over = Object.entries(growth).filter(([, g]) => g > maxMbPerHour);
   if (over.length) {
     console.error(`anonymous memory grows while idle: ${over.map(([n, g]) => `${n} ${g} MB/h`).join(", ")} (limit ${maxMbPerHour})`);
+    process.exitCode = 1;
+  }
+  const liveOver = Object.entries(liveGrowth ?? {}).filter(([, g]) => !(g <= maxLiveMbPerHour));
+  if (liveOver.length) {
+    console.error(`what survives a full GC grows: ${liveOver.map(([n, g]) => `${n} ${g} MB/h`).join(", ")} (limit ${maxLiveMbPerHour})`);
     process.exitCode = 1;
   }
 }
