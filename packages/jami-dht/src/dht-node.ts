@@ -196,7 +196,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
   async ping(address: string | SocketAddress, options: AbortOptions = {}): Promise<InfoHash> {
     const { signal } = options;
     const to = typeof address === "string" ? parseHostPort(address) : address;
-    const reply = await this.rpc.request(to, (env) => buildPing(env, this.id), [], signal);
+    const reply = await this.rpc.request(to, (env) => buildPing(env, this.id), [], { signal });
     return reply.id!;
   }
 
@@ -209,12 +209,13 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     const { signal } = options;
     for (const e of extra) this.bootstrapAddresses.push(typeof e === "string" ? parseHostPort(e) : e);
     if (!this.bootstrapping) {
-      this.bootstrapping = this.runBootstrap(signal).finally(() => (this.bootstrapping = undefined));
+      this.bootstrapping = this.runBootstrap({ signal }).finally(() => (this.bootstrapping = undefined));
     }
     return this.bootstrapping;
   }
 
-  private async runBootstrap(signal?: AbortSignal): Promise<void> {
+  private async runBootstrap(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const signal = options.signal;
     const results = await Promise.allSettled(this.bootstrapAddresses.map((a) => this.ping(a, { signal })));
     if (!results.some((r) => r.status === "fulfilled")) {
       this.scheduleBootstrap();
@@ -224,9 +225,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     // search goes on in the background, so a stopped node still listed by others does not hold up the caller.
     let connected!: () => void;
     const firstReply = new Promise<void>((resolve) => (connected = resolve));
-    const search = Promise.all(
-      this.families.map((f) => this.search(this.id, f, "find", undefined, undefined, signal, (synced) => synced.length > 0 && connected())),
-    );
+    const search = Promise.all(this.families.map((f) => this.search(this.id, f, "find", { signal, onSynced: (synced) => synced.length > 0 && connected() })));
     search.then(() => (this.lastBucketRefresh = this.now())).catch((e: Error) => log("bootstrap search: %s", e.message));
     await Promise.race([search.then(() => undefined), firstReply]);
     this.lastBucketRefresh = this.now();
@@ -235,7 +234,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
   /** The closest live nodes to `target` on every family, found by an iterative `find`. */
   async findNodes(target: InfoHash, options: AbortOptions = {}): Promise<NodeEntry[]> {
     const { signal } = options;
-    const found = await Promise.all(this.families.map((f) => this.search(target, f, "find", undefined, undefined, signal)));
+    const found = await Promise.all(this.families.map((f) => this.search(target, f, "find", { signal })));
     return found.flat().map((c) => c.node.toEntry());
   }
 
@@ -259,7 +258,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
       wake?.();
     };
     for (const s of this.storage.get(key, filter)) deliver(s.value);
-    const searches = Promise.all(this.families.map((f) => this.search(key, f, "get", filter, deliver, signal))).finally(() => {
+    const searches = Promise.all(this.families.map((f) => this.search(key, f, "get", { filter, onValue: deliver, signal }))).finally(() => {
       done = true;
       wake?.();
     });
@@ -350,7 +349,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
             family,
             "get",
             LISTEN_NODES,
-            (c) => this.rpc.request(c.node.address, (env) => buildListen(env, this.id, key, c.token!, sid, options.filter), [], controller.signal),
+            (c) => this.rpc.request(c.node.address, (env) => buildListen(env, this.id, key, c.token!, sid, options.filter), [], { signal: controller.signal }),
             { filter: options.filter, onValue: (v) => sub.deliver(v), signal: controller.signal },
           ),
         ),
@@ -406,11 +405,9 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
     key: InfoHash,
     family: Family,
     kind: "find" | "get",
-    filter: ValueQuery | undefined,
-    onValue: ((v: Value) => void) | undefined,
-    signal?: AbortSignal,
-    onSynced?: (synced: SearchCandidate[]) => void,
+    options: { filter?: ValueQuery; onValue?: (v: Value) => void; onSynced?: (synced: SearchCandidate[]) => void; signal?: AbortSignal } = {},
   ): Promise<SearchCandidate[]> {
+    const { filter, onValue, onSynced, signal } = options;
     const table = this.tables.get(family);
     if (!table) return [];
     const want = family === 4 ? [AF_INET] : [AF_INET6];
@@ -420,8 +417,10 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
         key,
         table.closest(key, SEARCH_NODES, this.now(), true),
         {
-          ask: (node, s) =>
-            this.rpc.request(node.address, (env) => (kind === "find" ? buildFind(env, this.id, key, want) : buildGet(env, this.id, key, filter, want)), [], s),
+          ask: (node, { signal: s }) =>
+            this.rpc.request(node.address, (env) => (kind === "find" ? buildFind(env, this.id, key, want) : buildGet(env, this.id, key, filter, want)), [], {
+              signal: s,
+            }),
           now: () => this.now(),
           // A node that timed out a moment ago is not asked again, though others may still list it.
           learn: (entry) => {
@@ -433,7 +432,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
             onSynced?.(synced);
           },
         },
-        signal,
+        { signal },
       );
     } finally {
       this.activeSearches--;
@@ -460,7 +459,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
         if (!sent.has(id)) sent.set(id, send(t));
       }
     };
-    const synced = await this.search(key, family, kind, options.filter, options.onValue, options.signal, sendTo);
+    const synced = await this.search(key, family, kind, { filter: options.filter, onValue: options.onValue, signal: options.signal, onSynced: sendTo });
     sendTo(synced.filter((c) => c.token));
     const results = await Promise.allSettled(sent.values());
     return results.filter((r) => r.status === "fulfilled").length;
@@ -478,7 +477,7 @@ export class DhtNode extends TypedEmitter<DhtNodeEvents> implements DhtClient {
           TARGET_NODES,
           (s) =>
             this.rpc
-              .request(s.node.address, (env) => buildPut(env, this.id, key, field, s.token!, c), fragments, signal)
+              .request(s.node.address, (env) => buildPut(env, this.id, key, field, s.token!, c), fragments, { signal })
               .then(
                 (reply) => {
                   onAck?.();

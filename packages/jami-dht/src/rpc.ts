@@ -92,7 +92,13 @@ export class Rpc {
   }
 
   /** Sends a message plus its value fragments (if any), and resends them all on retries. */
-  request(to: SocketAddress, build: (env: Envelope) => Uint8Array, fragments: Uint8Array[] = [], signal?: AbortSignal): Promise<ParsedMessage> {
+  request(
+    to: SocketAddress,
+    build: (env: Envelope) => Uint8Array,
+    fragments: Uint8Array[] = [],
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ParsedMessage> {
+    const signal = options.signal;
     if (this.closed) return Promise.reject(new DhtError("NOT_RUNNING", "node is stopped"));
     const env = this.envelope();
     const datagrams = [build(env), ...fragmentDatagrams(env, fragments)];

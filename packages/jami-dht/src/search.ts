@@ -20,7 +20,7 @@ export interface SearchCandidate {
 
 export interface SearchHooks {
   /** Sends the search's request (find or get) to one node. */
-  ask(node: RemoteNode, signal: AbortSignal): Promise<ParsedMessage>;
+  ask(node: RemoteNode, options: { signal: AbortSignal }): Promise<ParsedMessage>;
   /** The node's clock (ms). */
   now(): number;
   /** Turns a node entry from a reply into the routing table's node object (undefined: not worth asking). */
@@ -34,7 +34,13 @@ export interface SearchHooks {
  * and stop when the 8 closest live nodes have answered ("synced") or nobody is left to ask.
  * Returns the answered nodes closest first, each with the write token it gave.
  */
-export async function iterativeSearch(target: InfoHash, seeds: RemoteNode[], hooks: SearchHooks, signal?: AbortSignal): Promise<SearchCandidate[]> {
+export async function iterativeSearch(
+  target: InfoHash,
+  seeds: RemoteNode[],
+  hooks: SearchHooks,
+  options: { signal?: AbortSignal } = {},
+): Promise<SearchCandidate[]> {
+  const signal = options.signal;
   const candidates = new Map<string, SearchCandidate>();
   const add = (node: RemoteNode): void => {
     const key = node.id.toString();
@@ -64,7 +70,7 @@ export async function iterativeSearch(target: InfoHash, seeds: RemoteNode[], hoo
         const c = next.shift()!;
         c.state = "pending";
         const p: Promise<void> = hooks
-          .ask(c.node, inner.signal)
+          .ask(c.node, { signal: inner.signal })
           .then((reply) => {
             c.state = "replied";
             if (reply.token) c.token = reply.token;

@@ -67,7 +67,7 @@ export async function secureLink(options: SecureLinkOptions): Promise<SecureLink
   // reported twice); without a listener that would crash the process.
   socket.on("error", (e: Error) => log("TLS socket: %s", e.message));
   try {
-    await handshake(socket, options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS, options.signal);
+    await handshake(socket, options.timeoutMs ?? HANDSHAKE_TIMEOUT_MS, { signal: options.signal });
     const chain = peerChain(socket);
     let peer: VerifiedDevice;
     try {
@@ -90,7 +90,8 @@ export async function secureLink(options: SecureLinkOptions): Promise<SecureLink
   }
 }
 
-function handshake(socket: TLSSocket, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+function handshake(socket: TLSSocket, timeoutMs: number, options: { signal?: AbortSignal }): Promise<void> {
+  const signal = options.signal;
   return new Promise((resolve, reject) => {
     let cancel = (): void => undefined;
     const done = (error?: Error): void => {

@@ -65,7 +65,8 @@ class ServerConnection {
     this.handOffAfter = Buffer.from(message.transactionId).toString("hex");
   }
 
-  static open(server: StunServer, signal?: AbortSignal): Promise<ServerConnection> {
+  static open(server: StunServer, options: { signal?: AbortSignal } = {}): Promise<ServerConnection> {
+    const signal = options.signal;
     return new Promise((resolve, reject) => {
       const socket = connect({ host: server.host, port: server.port });
       const stopListening = onAbort(signal, () => (socket.destroy(), reject(new IceError("ABORTED", "aborted"))));
@@ -101,7 +102,7 @@ class ServerConnection {
 /** Our address as a STUN server sees it over TCP (a server-reflexive candidate's address). */
 export async function stunMappedAddress(server: StunServer, options: AbortOptions = {}): Promise<TransportAddress> {
   const { signal } = options;
-  const conn = await ServerConnection.open(server, signal);
+  const conn = await ServerConnection.open(server, { signal });
   try {
     const request = StunMessage.request(StunMethod.Binding);
     const answer = await conn.request(request, request.encode({ fingerprint: true }));
@@ -130,7 +131,7 @@ export class TurnTcpAllocation extends TurnAllocation<{ connection: [Socket, Tra
 
   static async allocate(server: TurnServer, options: AbortOptions = {}): Promise<TurnTcpAllocation> {
     const { signal } = options;
-    const control = await ServerConnection.open(server, signal);
+    const control = await ServerConnection.open(server, { signal });
     const allocation = new TurnTcpAllocation(server, control);
     try {
       await allocation.allocateRelay(TCP_TRANSPORT);

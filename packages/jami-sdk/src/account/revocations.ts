@@ -32,7 +32,7 @@ export class RevocationChecker {
 
   /** Whether `device`'s own account revoked it. */
   async isRevoked(device: VerifiedDevice, options: AbortOptions = {}): Promise<boolean> {
-    for (const crl of await this.listsOf(device.jamiId, options.signal)) {
+    for (const crl of await this.listsOf(device.jamiId, options)) {
       if (crl.isRevoked(device.device) && this.isSignedBy(crl, device)) return true;
     }
     return false;
@@ -43,7 +43,8 @@ export class RevocationChecker {
     this.byAccount.delete(jamiId.toString());
   }
 
-  private async listsOf(jamiId: JamiId, signal?: AbortSignal): Promise<RevocationList[]> {
+  private async listsOf(jamiId: JamiId, options: { signal?: AbortSignal } = {}): Promise<RevocationList[]> {
+    const signal = options.signal;
     const key = jamiId.toString();
     const cached = this.byAccount.get(key);
     if (cached && this.now() - cached.at < REVOCATION_CACHE_MS) return cached.lists;

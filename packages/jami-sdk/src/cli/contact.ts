@@ -32,7 +32,7 @@ export async function onlineCommand(options: AccountCliOptions, io: CliIo, signa
   chats.on("error", ({ conversationId, from, error }) => line(io, { event: "conversationError", conversationId, from, error: error.message }));
   await account.start({ signal });
   line(io, { event: "online", jamiId: account.jamiId, deviceId: account.deviceId });
-  const why = await untilStopped(signal);
+  const why = await untilStopped({ signal });
   await account.stop();
   line(io, { event: "stopped", reason: why });
 }

@@ -95,7 +95,7 @@ export async function dhtCommand(sub: string | undefined, args: string[], option
       const duration = integer(options.duration, "duration", 0);
       const timer = duration ? new AbortController() : undefined;
       const t = duration ? setTimeout(() => timer!.abort(), duration * 1000) : undefined;
-      await untilStopped(timer ? AbortSignal.any([timer.signal, ...(signal ? [signal] : [])]) : signal);
+      await untilStopped({ signal: timer ? AbortSignal.any([timer.signal, ...(signal ? [signal] : [])]) : signal });
       clearTimeout(t);
       sub.cancel();
       await node.close();
@@ -136,7 +136,7 @@ async function runNode(options: DhtCliOptions, io: CliIo, signal?: AbortSignal):
   }
   const every = integer(options["status-interval"], "status-interval", 30) * 1000;
   const timer = every ? setInterval(() => status("status"), every) : undefined;
-  const why = await untilStopped(signal);
+  const why = await untilStopped({ signal });
   clearInterval(timer);
   await proxy?.close();
   await node.close();

@@ -37,7 +37,8 @@ export function parseInteger(text: string | undefined, name: string, fallback: n
 }
 
 /** Resolves when the process is asked to stop (Ctrl-C, SIGTERM) or `signal` aborts; says which. */
-export function untilStopped(signal?: AbortSignal): Promise<string> {
+export function untilStopped(options: { signal?: AbortSignal } = {}): Promise<string> {
+  const signal = options.signal;
   return new Promise((resolve) => {
     const done = (why: string): void => {
       process.off("SIGINT", onInt);

@@ -129,12 +129,13 @@ export class ConnectionManager {
   }
 
   /** A channel to `peer`, over the existing link or a new one. */
-  async openChannel(peer: VerifiedDevice, name: string, signal?: AbortSignal): Promise<Channel> {
-    const link = await this.link(peer, signal);
-    return link.socket.openChannel(name, { signal });
+  async openChannel(peer: VerifiedDevice, name: string, options: { signal?: AbortSignal } = {}): Promise<Channel> {
+    const link = await this.link(peer, options);
+    return link.socket.openChannel(name, options);
   }
 
-  private link(peer: VerifiedDevice, signal?: AbortSignal): Promise<Link> {
+  private link(peer: VerifiedDevice, options: { signal?: AbortSignal } = {}): Promise<Link> {
+    const signal = options.signal;
     const id = peer.deviceId.toString();
     const existing = this.links.get(id);
     if (existing && !existing.socket.isClosed) return Promise.resolve(existing);
@@ -143,13 +144,13 @@ export class ConnectionManager {
     // The peer asked first and its link is being set up: use it (a request of ours now would cross it, and the
     // peer, if its id is smaller, would ignore ours), dialing only if it fails.
     const answering = this.answering.get(id);
-    if (answering) return answering.catch(() => this.link(peer, signal));
+    if (answering) return answering.catch(() => this.link(peer, options));
     const abort = new AbortController();
     const stopListening = onAbort(signal, () => abort.abort());
     let settle!: (link: Link) => void;
     const crossedOrOurs = new Promise<Link>((resolve) => (settle = resolve));
     const entry: Dialing = { promise: Promise.resolve() as unknown as Promise<Link>, abort, settle };
-    const ours = this.dial(peer, abort.signal).catch((error: unknown) => {
+    const ours = this.dial(peer, { signal: abort.signal }).catch((error: unknown) => {
       if (entry.crossed && !signal?.aborted) return entry.crossed;
       throw error;
     });
@@ -162,13 +163,14 @@ export class ConnectionManager {
   }
 
   /** We ask: ICE-controlled, TLS server. */
-  private async dial(peer: VerifiedDevice, signal: AbortSignal): Promise<Link> {
+  private async dial(peer: VerifiedDevice, options: { signal: AbortSignal }): Promise<Link> {
+    const signal = options.signal;
     // The device is judged once, before any ICE work; TLS then only has to prove it is that device.
     await this.options.authorize(peer);
     const agent = await IceTcpAgent.create({ ...this.options.ice, controlling: false, signal });
     try {
       const id = BigInt(`0x${randomBytes(7).toString("hex")}`) & ((1n << 53n) - 1n) || 1n;
-      const answered = this.waitForAnswer(id, peer, signal);
+      const answered = this.waitForAnswer(id, peer, { signal });
       answered.catch(() => undefined); // awaited below; an abort during the puts is not an unhandled rejection
       const value = peerRequestValue({ id, iceMessage: encodeIceMessage(agent.local), isAnswer: false, connType: "" });
       const target = peer.device.publicKey;
@@ -180,13 +182,14 @@ export class ConnectionManager {
       log("connection request %s sent to %s", id, peer.deviceId);
       const answer = await answered;
       const ice = await agent.connect(decodeIceMessage(answer.iceMessage), { signal });
-      return await this.secure(ice, "server", peer, signal);
+      return await this.secure(ice, "server", peer, { signal });
     } finally {
       agent.close();
     }
   }
 
-  private waitForAnswer(id: bigint, peer: VerifiedDevice, signal: AbortSignal): Promise<PeerConnectionRequest> {
+  private waitForAnswer(id: bigint, peer: VerifiedDevice, options: { signal: AbortSignal }): Promise<PeerConnectionRequest> {
+    const signal = options.signal;
     return new Promise((resolve, reject) => {
       this.answers.set(id, { from: peer.deviceShortId.toString(), resolve: (r) => (cancel(), this.answers.delete(id), resolve(r)) });
       const cancel = deadline(this.options.answerTimeoutMs ?? ANSWER_TIMEOUT_MS, signal, (why) => {
@@ -197,7 +200,8 @@ export class ConnectionManager {
   }
 
   /** TLS with the peer proven to be `expected`, then the multiplexed socket; the link is kept for later channels. */
-  private async secure(ice: IceConnection, role: "client" | "server", expected: VerifiedDevice, signal?: AbortSignal): Promise<Link> {
+  private async secure(ice: IceConnection, role: "client" | "server", expected: VerifiedDevice, options: { signal?: AbortSignal } = {}): Promise<Link> {
+    const signal = options.signal;
     const tls = await secureLink({
       transport: ice,
       role,
@@ -310,7 +314,7 @@ export class ConnectionManager {
         ),
       );
       const ice = await agent.connect(remote, { signal });
-      return await this.secure(ice, "client", peer, signal);
+      return await this.secure(ice, "client", peer, { signal });
     } finally {
       agent.close();
     }

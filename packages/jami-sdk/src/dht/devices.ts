@@ -66,7 +66,8 @@ export async function findDeviceChain(
 }
 
 /** A device by its 64-hex id, through today's certificate key (SHA-1 of the 32-byte id); 13.7 devices are not there. */
-export async function findDeviceChainById(dht: DhtClient, deviceId: DeviceId, signal?: AbortSignal): Promise<VerifiedDevice> {
+export async function findDeviceChainById(dht: DhtClient, deviceId: DeviceId, options: { signal?: AbortSignal } = {}): Promise<VerifiedDevice> {
+  const signal = options.signal;
   for await (const v of dht.get(JamiDhtKeys.deviceCertificate(deviceId), { signal })) {
     if (v.type !== ValueType.Certificate) continue;
     const pem = certificatePemOf(v);
@@ -91,8 +92,9 @@ export async function forEachDevice(
   dht: DhtClient,
   jamiId: JamiId,
   onDevice: (device: VerifiedDevice) => void | Promise<void>,
-  signal?: AbortSignal,
+  options: { signal?: AbortSignal } = {},
 ): Promise<void> {
+  const signal = options.signal;
   const seen = new Set<string>();
   const pending: Promise<void>[] = [];
   for await (const v of dht.get(JamiDhtKeys.account(jamiId), { signal })) {
@@ -115,8 +117,8 @@ export async function forEachDevice(
 }
 
 /** The verified devices of an account (see `forEachDevice`), once the search is over. */
-export async function findDevices(dht: DhtClient, jamiId: JamiId, signal?: AbortSignal): Promise<VerifiedDevice[]> {
+export async function findDevices(dht: DhtClient, jamiId: JamiId, options: { signal?: AbortSignal } = {}): Promise<VerifiedDevice[]> {
   const found: VerifiedDevice[] = [];
-  await forEachDevice(dht, jamiId, (d) => void found.push(d), signal);
+  await forEachDevice(dht, jamiId, (d) => void found.push(d), options);
   return found;
 }

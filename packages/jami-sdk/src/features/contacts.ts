@@ -95,7 +95,7 @@ export class Contacts extends TypedEmitter<ContactEvents> {
     };
     // Recorded before sending, so a quick confirmation finds the contact.
     try {
-      await this.putThenSend(contact, () => this.sendTrustRequest(jamiId, contact.conversationId, false, options.payload ?? new Uint8Array(), options.signal));
+      await this.putThenSend(contact, () => this.sendTrustRequest(jamiId, contact.conversationId, false, options.payload ?? new Uint8Array(), options));
     } catch (error) {
       // nothing stays of a request that could not be sent: nor the contact, nor a conversation made for it
       if (oneToOne.created) await this.c.oneToOne.discard(conversationId).catch((e: Error) => this.log("discarding %s: %s", conversationId, e.message));
@@ -119,7 +119,7 @@ export class Contacts extends TypedEmitter<ContactEvents> {
       ...(previous?.removed ? { removed: previous.removed } : {}),
     };
     // Recorded first (as jamid does), so the contact exists before the peer can see our confirmation.
-    await this.putThenSend(contact, () => this.sendTrustRequest(from, request.conversationId, true, new Uint8Array(), options.signal));
+    await this.putThenSend(contact, () => this.sendTrustRequest(from, request.conversationId, true, new Uint8Array(), options));
     this.c.events.emit("trustAccepted", { from, conversationId: request.conversationId });
     return contact;
   }
@@ -171,7 +171,14 @@ export class Contacts extends TypedEmitter<ContactEvents> {
     if (options.sync !== false) this.c.sync.request();
   }
 
-  private async sendTrustRequest(jamiId: string, conversationId: string, confirm: boolean, payload: Uint8Array, signal?: AbortSignal): Promise<void> {
+  private async sendTrustRequest(
+    jamiId: string,
+    conversationId: string,
+    confirm: boolean,
+    payload: Uint8Array,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<void> {
+    const signal = options.signal;
     const { dht, secure } = this.c.network;
     const data = encodeTrustRequest({ conversationId, payload, confirm });
     // Each device gets its copy as soon as it is verified, as jamid's forEachDevice does.
@@ -186,7 +193,7 @@ export class Contacts extends TypedEmitter<ContactEvents> {
             acknowledgedBy: 1,
           }),
         ),
-      signal,
+      { signal },
     );
     if (puts.length === 0) throw new AccountError("NO_DEVICES", `no device of ${jamiId} found on the DHT`);
     await Promise.all(puts);

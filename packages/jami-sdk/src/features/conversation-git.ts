@@ -77,7 +77,7 @@ export class ConversationGit {
         attempt.catch(() => undefined);
         attempts.push(attempt);
       },
-      options.signal,
+      { signal: options.signal },
     );
     if (attempts.length === 0) throw new AccountError("NO_DEVICES", `no device of ${jamiId} to fetch ${conversationId} from`);
     const first = await Promise.any(attempts).catch((e: AggregateError) => {

@@ -107,7 +107,7 @@ export class ConversationNotices {
               : overSip,
           );
         },
-        options.signal,
+        { signal: options.signal },
       );
     }
     const results = await Promise.allSettled(sends);
@@ -119,11 +119,9 @@ export class ConversationNotices {
   async reach(jamiId: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     const self = this.c.identity.deviceId.toString();
     const opening: Array<Promise<unknown>> = [];
-    await this.forEachDeviceOf(
-      jamiId,
-      (device) => void (device.deviceId.toString() !== self && opening.push(this.endpointTo(device).catch(() => undefined))),
-      options.signal,
-    );
+    await this.forEachDeviceOf(jamiId, (device) => void (device.deviceId.toString() !== self && opening.push(this.endpointTo(device).catch(() => undefined))), {
+      signal: options.signal,
+    });
     await Promise.all(opening);
   }
 
@@ -132,21 +130,21 @@ export class ConversationNotices {
    * once it is older than DEVICES_REFRESH_MS), else from a new search. Verification is the search's (`forEachDevice`);
    * trust (bans, revocations) is judged again by the link to each device.
    */
-  private async forEachDeviceOf(jamiId: string, onDevice: (device: VerifiedDevice) => void, signal?: AbortSignal): Promise<void> {
+  private async forEachDeviceOf(jamiId: string, onDevice: (device: VerifiedDevice) => void, options: { signal?: AbortSignal } = {}): Promise<void> {
     const cached = this.known.get(jamiId);
     const age = cached ? Date.now() - cached.at : Infinity;
     if (cached && age < DEVICES_KEPT_MS) {
       cached.devices.forEach(onDevice);
       if (age > DEVICES_REFRESH_MS && !cached.refreshing) {
         cached.refreshing = true;
-        void this.search(jamiId, () => undefined, this.c.lifetime).catch(() => (cached.refreshing = false));
+        void this.search(jamiId, () => undefined, { signal: this.c.lifetime }).catch(() => (cached.refreshing = false));
       }
       return;
     }
-    await this.search(jamiId, onDevice, signal);
+    await this.search(jamiId, onDevice, options);
   }
 
-  private async search(jamiId: string, onDevice: (device: VerifiedDevice) => void, signal?: AbortSignal): Promise<void> {
+  private async search(jamiId: string, onDevice: (device: VerifiedDevice) => void, options: { signal?: AbortSignal } = {}): Promise<void> {
     const found: VerifiedDevice[] = [];
     await forEachDevice(
       this.c.network.dht,
@@ -155,7 +153,7 @@ export class ConversationNotices {
         found.push(device);
         onDevice(device);
       },
-      signal,
+      options,
     );
     if (this.known.size >= MAX_KNOWN_ACCOUNTS && !this.known.has(jamiId)) this.known.delete(this.known.keys().next().value!);
     this.known.set(jamiId, { devices: found, at: Date.now() });

@@ -100,7 +100,7 @@ export class ConversationSync {
             .catch((error: Error) => this.log("sync with %s: %s", deviceId.slice(0, 8), error.message)),
         );
       },
-      options.signal,
+      { signal: options.signal },
     );
     await Promise.all(opening);
   }

@@ -97,7 +97,7 @@ export class Devices extends TypedEmitter<DeviceEvents> {
   /** The verified devices of an account, as found on the DHT now. */
   async of(jamiId: string, options: { signal?: AbortSignal } = {}): Promise<VerifiedDevice[]> {
     assertJamiId(jamiId);
-    return findDevices(this.c.network.dht, JamiId.fromHex(jamiId), options.signal);
+    return findDevices(this.c.network.dht, JamiId.fromHex(jamiId), options);
   }
 
   /** The devices of this account found on the DHT (jamid's known-devices view), this one included. */

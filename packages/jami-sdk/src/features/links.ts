@@ -76,12 +76,11 @@ export class LinkManager extends TypedEmitter<LinkEvents> {
   async connect(target: string | VerifiedDevice, name: string, options: { signal?: AbortSignal } = {}): Promise<Channel> {
     const manager = this.requireManager();
     const dht = this.network.dht;
-    if (typeof target !== "string") return manager.openChannel(target, name, options.signal);
+    if (typeof target !== "string") return manager.openChannel(target, name, options);
     // a device we have a live link with: the channel goes on that link, no DHT lookup
     const live = /^[0-9a-f]{64}$/.test(target) ? manager.linkTo(target) : undefined;
     if (live && !live.isClosed) return live.openChannel(name, { signal: options.signal });
-    if (/^[0-9a-f]{64}$/.test(target))
-      return manager.openChannel(await findDeviceChainById(dht, DeviceId.fromHex(target), options.signal), name, options.signal);
+    if (/^[0-9a-f]{64}$/.test(target)) return manager.openChannel(await findDeviceChainById(dht, DeviceId.fromHex(target), options), name, options);
     assertJamiId(target);
     const self = this.device.certificate.deviceId.toString();
     const attempts: Promise<Channel>[] = [];
@@ -90,11 +89,11 @@ export class LinkManager extends TypedEmitter<LinkEvents> {
       JamiId.fromHex(target),
       (d) => {
         if (d.deviceId.toString() === self) return;
-        const attempt = manager.openChannel(d, name, options.signal);
+        const attempt = manager.openChannel(d, name, options);
         attempt.catch(() => undefined); // judged below, once every device is known
         attempts.push(attempt);
       },
-      options.signal,
+      { signal: options.signal },
     );
     if (attempts.length === 0) throw new AccountError("NO_DEVICES", `no device of ${target} found on the DHT`);
     const first = await Promise.any(attempts).catch((e: AggregateError) => {
