@@ -2,9 +2,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DhtNode, SecureDht } from "jami-dht";
-import { certifyDevice, DeviceShortId, openAccountArchive, PrivateKey } from "jami-identity";
+import { certifyDevice, DeviceId, DeviceShortId, openAccountArchive, PrivateKey } from "jami-identity";
 import { Account, type LinkEvents, type Channel } from "jami-sdk";
-import { ConnectionManager, peerRequestValue, readPeerRequest, JamiDhtKeys } from "jami-sdk/internal";
+import { ConnectionManager, peerRequestValue, readPeerRequest, JamiDhtKeys, findDeviceChainById } from "jami-sdk/internal";
 import { deviceOf } from "../../../test-support/accounts.js";
 import { encodeIceMessage, IceTcpAgent } from "jami-ice";
 
@@ -86,6 +86,61 @@ describe("device links between two accounts (ICE-TCP, TLS, multiplexed channels)
       expect(dave.links.connected()).toEqual([carol.deviceId]);
     } finally {
       await Promise.all([carol.stop(), dave.stop()]);
+    }
+  });
+
+  it("further links from a device that has one (jamid dials while our dial to it comes up) leave the first link's channels open; past two, the oldest further link closes", async () => {
+    const incoming = nextChannel(alice);
+    const first = await bob.links.connect(alice.jamiId, "sip");
+    const { channel: atAlice } = await incoming;
+    let closedAtAlice = false;
+    atAlice.once("close", () => (closedAtAlice = true));
+    // bob's genuine device dials alice again through further connection managers, as jamid does when its own dial
+    // was under way while ours came up
+    const device = (await deviceOf(bob))!;
+    const extra: Array<{ node: DhtNode; manager: ConnectionManager }> = [];
+    const dialAgain = async (): Promise<{ mine: Channel; theirs: Channel }> => {
+      const node = await DhtNode.create({ host: "127.0.0.1", port: 0, bootstrap: network.bootstrap });
+      const manager = new ConnectionManager({
+        dht: node,
+        secure: new SecureDht(node, { key: device.key }),
+        identity: device,
+        authorize: async () => undefined,
+        onChannelRequest: () => true,
+        onChannel: () => undefined,
+        ice: { addresses: ["127.0.0.1"] },
+      });
+      extra.push({ node, manager });
+      await node.bootstrap();
+      manager.start();
+      const arriving = nextChannel(alice);
+      const mine = await manager.openChannel(await findDeviceChainById(node, DeviceId.fromHex(alice.deviceId)), "sip");
+      return { mine, theirs: (await arriving).channel };
+    };
+    const closedOrData = (reader: Channel, writer: Channel, text: string): Promise<string> =>
+      Promise.race([readAll(reader, text.length).then((b) => b.toString()), new Promise<string>((resolve) => writer.once("close", () => resolve("closed")))]);
+    try {
+      const second = await dialAgain();
+      const overSecond = closedOrData(second.theirs, second.mine, "second");
+      second.mine.write("second");
+      expect(await overSecond).toBe("second");
+      expect(closedAtAlice).toBe(false);
+      const overFirst = closedOrData(atAlice, first, "first");
+      first.write("first");
+      expect(await overFirst).toBe("first");
+      expect(alice.links.connected()).toEqual([bob.deviceId]);
+
+      // two more: alice keeps two besides the first, so the second link (the oldest further one) is closed
+      const secondClosed = new Promise<void>((resolve) => second.theirs.once("close", () => resolve()));
+      await dialAgain();
+      await dialAgain();
+      await secondClosed;
+      expect(closedAtAlice).toBe(false);
+    } finally {
+      for (const { node, manager } of extra) {
+        manager.stop();
+        await node.close();
+      }
     }
   });
 

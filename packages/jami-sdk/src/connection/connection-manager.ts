@@ -19,6 +19,8 @@ const MAX_TREATED = 4096;
 /** Connection requests answered at once from one device, and from everyone: each costs an ICE agent and dials. */
 export const MAX_INCOMING_PER_DEVICE = 2;
 export const MAX_INCOMING = 16;
+/** Links kept with one device besides the first (see `spares`). */
+export const MAX_SPARE_LINKS = 2;
 
 export interface ConnectionManagerOptions {
   dht: DhtClient;
@@ -64,7 +66,13 @@ interface Dialing {
  * `peer:` keys: the device short id (13.7) and the 64-hex device id (today's daemons).
  */
 export class ConnectionManager {
+  /** The link per device our channels go over: the first one up. */
   private readonly links = new Map<string, Link>();
+  /**
+   * Further links with a device that has one (both sides dialed at once, and jamid, like dhtnet, keeps every
+   * connection): the peer may have opened channels on them, so they stay until they close; a few per device.
+   */
+  private readonly spares = new Map<string, Set<Link>>();
   private readonly dialing = new Map<string, Dialing>();
   /** Links the peer asked for that are being set up (ICE, TLS), by device id: a dial to it waits for them. */
   private readonly answering = new Map<string, Promise<Link>>();
@@ -106,6 +114,8 @@ export class ConnectionManager {
     for (const d of this.dialing.values()) d.abort.abort();
     for (const l of this.links.values()) l.socket.close();
     this.links.clear();
+    for (const set of this.spares.values()) for (const l of set) l.socket.close();
+    this.spares.clear();
   }
 
   connectedDevices(): string[] {
@@ -116,6 +126,8 @@ export class ConnectionManager {
   closeLink(deviceId: string): void {
     this.links.get(deviceId)?.socket.close();
     this.links.delete(deviceId);
+    for (const l of this.spares.get(deviceId) ?? []) l.socket.close();
+    this.spares.delete(deviceId);
   }
 
   /** The path of the live link to a device, if any. */
@@ -231,14 +243,38 @@ export class ConnectionManager {
       path: { remoteAddress: { address, port }, localCandidates: ice.local.candidates, remoteCandidates: ice.remote.candidates },
     };
     const id = peer.deviceId.toString();
-    this.links.get(id)?.socket.close();
-    this.links.set(id, link);
+    const current = this.links.get(id);
+    if (current && !current.socket.isClosed) this.addSpare(id, link);
+    else this.links.set(id, link);
     socket.on("channel", (c) => this.options.onChannel(peer, c));
     socket.on("close", (error) => {
-      if (this.links.get(id) === link) this.links.delete(id);
+      const spares = this.spares.get(id);
+      spares?.delete(link);
+      if (this.links.get(id) === link) {
+        // the next link with that device, if one is up, carries our channels from now on
+        const next = [...(spares ?? [])].find((l) => !l.socket.isClosed);
+        if (next) {
+          spares!.delete(next);
+          this.links.set(id, next);
+        } else this.links.delete(id);
+      }
+      if (spares?.size === 0) this.spares.delete(id);
       log("link with %s closed%s", id, error ? `: ${error.message}` : "");
     });
     return link;
+  }
+
+  /** Keeps a further link with a device; past MAX_SPARE_LINKS the oldest is closed (a peer cannot pile them up). */
+  private addSpare(id: string, link: Link): void {
+    const spares = this.spares.get(id) ?? new Set<Link>();
+    spares.add(link);
+    this.spares.set(id, spares);
+    log("a further link with %s (%d besides the first)", id, spares.size);
+    if (spares.size > MAX_SPARE_LINKS) {
+      const oldest = spares.values().next().value!;
+      spares.delete(oldest);
+      oldest.socket.close();
+    }
   }
 
   private async onValue(v: Value): Promise<void> {
