@@ -6,8 +6,12 @@ import { Conversations } from "../src/features/conversations.js";
 import { decodeImMessage, encodeImMessage, IM_MESSAGE_TYPE } from "../src/dht/im-message.js";
 import { JamiDhtKeys } from "../src/dht/keys.js";
 import { Value } from "jami-dht";
+import { SwarmRepository, type GitFs } from "jami-swarm";
 import { encodePayload } from "jami-sip";
 import { newTestDevice, type TestDevice } from "../../../test-support/components.js";
+import { itWith } from "../../../test-support/tools.js";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
 import { next, waitFor } from "../../../test-support/events.js";
 
 /**
@@ -170,6 +174,54 @@ describe("conversation flows", () => {
     expect(gitToC).toEqual([]);
     expect(await group.head()).toBe(head);
     fromC.close();
+  });
+
+  itWith("git")("a member's hostile commits announced over sip are fetched and refused with the rule named; nothing of them is stored", async () => {
+    const [a, b] = [convs[0]!, convs[1]!];
+    const group = await groupOfTwo(a, b);
+    const id0 = group.conversationId;
+    const dir = b.get(id0)!.dir;
+    const device = devices[1]!.local.deviceId.toString();
+    const env = { ...process.env, GIT_AUTHOR_NAME: "b", GIT_AUTHOR_EMAIL: device, GIT_COMMITTER_NAME: "b", GIT_COMMITTER_EMAIL: device };
+    const git = (input: string | undefined, ...args: string[]) => spawnSync("git", ["-C", dir, ...args], { env, encoding: "utf8", input });
+    /** b's device turns hostile: its copy gets `commit` as head, served from a freshly opened repository. */
+    const serveHostile = async (commit: string): Promise<void> => {
+      git(undefined, "update-ref", "refs/heads/main", commit);
+      const shelf = (b as unknown as { shelf: { repos: Map<string, SwarmRepository> } }).shelf;
+      shelf.repos.set(id0, await SwarmRepository.open(dir, { fs: fs as unknown as GitFs, author: { device: devices[1]!.local.device } }));
+    };
+    const before = { head: await group.head(), remotes: fs.readdirSync(join(group.gitdir, "refs", "remotes")) };
+    const refused: Array<{ from: string; rule?: string; commit?: string }> = [];
+    a.on("error", ({ from, error }) => refused.push({ from, ...(error as { rule?: string; commit?: string }) }));
+
+    // a commit that is not signed
+    expect(git(undefined, "commit", "-q", "--allow-empty", "-m", '{"body":"unsigned","type":"text/plain"}').status).toBe(0);
+    const unsigned = git(undefined, "rev-parse", "HEAD").stdout.trim();
+    await serveHostile(unsigned);
+    const firstRefusal = next(a, "error");
+    await b.announce(id0, unsigned);
+    await firstRefusal;
+    expect(refused).toEqual([expect.objectContaining({ from: device, rule: "signature", commit: unsigned })]);
+
+    // one signed by b's device (as jamid signs), but a text message that adds a file
+    git(undefined, "reset", "-q", "--hard", before.head);
+    fs.writeFileSync(join(dir, "evil.txt"), "x");
+    git(undefined, "add", "evil.txt");
+    git(undefined, "commit", "-q", "-m", '{"body":"looks like a message","type":"text/plain"}');
+    const body = git(undefined, "cat-file", "commit", "HEAD").stdout;
+    const signature = Buffer.from(devices[1]!.local.device.key.sign(new TextEncoder().encode(body), "sha512")).toString("base64");
+    const signed = body.replace(/^(committer [^\n]*\n)/m, `$1signature ${signature}\n`);
+    const evil = git(signed, "hash-object", "-t", "commit", "-w", "--stdin").stdout.trim();
+    await serveHostile(evil);
+    const secondRefusal = next(a, "error");
+    await b.announce(id0, evil);
+    await secondRefusal;
+    expect(refused[1]).toMatchObject({ from: device, rule: "user-diff", commit: evil });
+
+    // a's copy is as before: same head, no remote branch kept for b's device, neither commit stored
+    expect(await group.head()).toBe(before.head);
+    expect(fs.readdirSync(join(group.gitdir, "refs", "remotes"))).toEqual(before.remotes);
+    for (const commit of [unsigned, evil]) expect(await group.store.has(commit)).toBe(false);
   });
 
   it("jamid 13.7's DHT path: an invitation put as an ImMessage arrives once and is confirmed as jamid expects", async () => {
