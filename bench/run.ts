@@ -7,8 +7,9 @@ import { benchIdentity } from "./identity.js";
 import { benchLinks } from "./links.js";
 import { benchSwarm } from "./swarm.js";
 import { benchConversations } from "./conversations.js";
+import { benchConversationClone } from "./conversation-clone.js";
 
-/** `npm run bench`: every benchmark (or `BENCH_ONLY=identity,dht,account,links,dtls,swarm,conversations`), printed and saved to bench/results/. */
+/** `npm run bench`: every benchmark (or `BENCH_ONLY=identity,dht,account,links,dtls,swarm,conversations,conversation-clone`), printed and saved to bench/results/. */
 async function main() {
   const only = (process.env.BENCH_ONLY ?? "identity,dht,account,links,dtls,swarm,conversations").split(",");
   const part = <T>(name: string, run: () => Promise<T>): Promise<T | undefined> => (only.includes(name) ? run() : Promise.resolve(undefined));
@@ -22,6 +23,7 @@ async function main() {
     dtls: await part("dtls", benchDtls),
     swarm: await part("swarm", benchSwarm),
     conversations: await part("conversations", benchConversations),
+    conversationClone: await part("conversation-clone", benchConversationClone),
   };
   const dir = join(__dirname, "results");
   mkdirSync(dir, { recursive: true });

@@ -7,6 +7,7 @@
  *   {"cmd":"clone","conversationId":…,"from":<Jami ID>}  {"cmd":"join","conversationId":…}  (join also announces)
  *   {"cmd":"send","conversationId":…,"text":…}       (commits and announces to the members' devices)
  *   {"cmd":"post","conversationId":…,"text":…}       (account.conversations.send: what an application calls)
+ *   {"cmd":"postMany","conversationId":…,"count":N}  {"cmd":"memory"}  (the process id and its memory usage)
  *   {"cmd":"createGroup"}  {"cmd":"invite","conversationId":…,"jamiId":…}  {"cmd":"acceptConversation","conversationId":…}
  *   {"cmd":"status","conversationId":…,"messageId":…}  {"cmd":"displayed","conversationId":…,"messageId":…}
  *   {"cmd":"composing","conversationId":…}  {"cmd":"conversations"}  {"cmd":"exportArchive","path":…}
@@ -86,6 +87,15 @@ async function main(): Promise<void> {
         say({ event: "reply", id: c.id, commit, devices });
       } else if (c.cmd === "post") {
         say({ event: "reply", id: c.id, commit: await account.conversations.send(c.conversationId!, c.text!) });
+      } else if (c.cmd === "postMany") {
+        // a long history written at once (nobody to announce it to yet): what a clone benchmark starts from
+        const repo = account.conversations.get(c.conversationId!)!;
+        for (let i = 0; i < Number(c.count); i++) await repo.sendText(`message ${i}`);
+        say({ event: "reply", id: c.id, head: await repo.head() });
+      } else if (c.cmd === "memory") {
+        // after a full GC when the process was started with --expose-gc: what is live, not what awaits collection
+        (globalThis as { gc?: () => void }).gc?.();
+        say({ event: "reply", id: c.id, pid: process.pid, ...process.memoryUsage() });
       } else if (c.cmd === "createGroup") {
         say({ event: "reply", id: c.id, conversationId: (await account.conversations.create()).conversationId });
       } else if (c.cmd === "invite") {
