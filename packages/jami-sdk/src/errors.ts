@@ -2,7 +2,21 @@ import { JamiError } from "jami-core";
 
 /** Failures of the Account layer: `code` is stable, `message` is for people. */
 export type AccountErrorCode =
-  "NOT_STARTED" | "STOPPED" | "ABORTED" | "NO_TRUST_REQUEST" | "NO_REQUEST" | "NO_DEVICES" | "INVALID_ARGUMENT" | "PEER_REFUSED" | "NOT_CONNECTED";
+  | "NOT_STARTED"
+  | "STOPPED"
+  | "ABORTED"
+  | "NO_TRUST_REQUEST"
+  | "NO_REQUEST"
+  | "NO_DEVICES"
+  | "INVALID_ARGUMENT"
+  | "PEER_REFUSED"
+  | "NOT_CONNECTED"
+  /** A message that is not a file was asked for as one. */
+  | "NOT_A_FILE"
+  /** No member device served the whole file. */
+  | "NO_SOURCE"
+  /** A file's bytes are not what its message says (wrong SHA3-512, or more than its size): deleted. */
+  | "HASH_MISMATCH";
 
 export class AccountError extends JamiError<AccountErrorCode> {
   override name = "AccountError";

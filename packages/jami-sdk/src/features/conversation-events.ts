@@ -1,4 +1,5 @@
 import type { SwarmMessage } from "jami-swarm";
+import type { FileProgress } from "./conversation-files.js";
 import type { ConversationRequest } from "./conversation-requests.js";
 
 export interface ConversationEvents {
@@ -18,4 +19,6 @@ export interface ConversationEvents {
   delivered: [{ conversationId: string; from: string; head: string }];
   /** A fetch refused by validation: which commit, which rule; nothing was stored. */
   error: [{ conversationId: string; from: string; error: Error }];
+  /** Bytes of a file being downloaded here (a resumed download counts what was already on disk). */
+  progress: [FileProgress];
 }

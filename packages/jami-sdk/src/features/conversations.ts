@@ -16,6 +16,7 @@ import {
 import type { AccountComponents, FeatureLifecycle } from "../account/components.js";
 import { AccountError } from "../errors.js";
 import type { ConversationEvents } from "./conversation-events.js";
+import { ConversationFiles, FILE_CHANNEL, type FileMessage } from "./conversation-files.js";
 import { ConversationGit, GIT_CHANNEL } from "./conversation-git.js";
 import { ConversationNotices } from "./conversation-notices.js";
 import { OwnDeviceConversations } from "./conversation-own-devices.js";
@@ -27,7 +28,7 @@ import { ConversationSync, SYNC_CHANNEL } from "./conversation-sync.js";
 import { DhtMessages } from "./dht-messages.js";
 import type { ChannelPeer } from "./links.js";
 
-export type { ConversationEvents, ConversationRequest, DeliveryStatus };
+export type { ConversationEvents, ConversationRequest, DeliveryStatus, FileMessage };
 
 const HEX40 = /^[0-9a-f]{40}$/;
 const ACTIVE_ROLES: ReadonlySet<string> = new Set(["admin", "member"]);
@@ -52,6 +53,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   private readonly git: ConversationGit;
   private readonly own: OwnDeviceConversations;
   private readonly payloads: ConversationPayloads;
+  private readonly files: ConversationFiles;
   private readonly log;
   private requestBook?: ConversationRequestBook;
   private receipts?: ConversationReceipts;
@@ -69,6 +71,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     if (channel.name === "sip") this.notices?.attach(peer, channel);
     else if (GIT_CHANNEL.test(channel.name)) this.git.serve(channel, peer);
     else if (SYNC_CHANNEL.test(channel.name)) this.ownSync?.attach(channel, peer);
+    else if (FILE_CHANNEL.test(channel.name)) void this.files.serve(channel);
   };
   private readonly onTrustAccepted = ({ from, conversationId }: { from: string; conversationId: string }): void => {
     if (HEX40.test(conversationId) && !this.shelf.repos.has(conversationId))
@@ -101,6 +104,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
       resendInvitation: async (id, peer) => this.requireStarted().send({ type: "invitation", invitation: await this.invitation(id) }, [peer.jamiId]),
       invited: () => void this.ownSync?.broadcast(),
     });
+    this.files = new ConversationFiles(c, this.shelf, (p) => this.emit("progress", p));
     c.sync.part("conversations", {
       build: () => ({}),
       apply: async () => undefined,
@@ -159,6 +163,8 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
       // jamid accepts every `sip` channel; what arrives on it is checked message by message
       this.c.links.handle("sip"),
       this.c.links.handle(SYNC_CHANNEL, ({ name, peer }) => this.ownSync?.accepts(name, peer) ?? false),
+      // a member's device asking a complete file we hold (jamid's rule)
+      this.c.links.handle(FILE_CHANNEL, ({ name, peer }) => this.files.mayServe(name, peer)),
     ];
     this.removeHandlers = () => removers.forEach((remove) => remove());
     this.c.links.on("channel", this.onChannel);
@@ -303,6 +309,24 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
 
   react(conversationId: string, messageId: string, emoji: string, _options: AbortOptions = {}): Promise<string> {
     return this.commitAndAnnounce(conversationId, (repo) => repo.react(messageId, emoji));
+  }
+
+  /**
+   * Sends a file: a `data-transfer` commit naming it (SHA3-512 and size, read as a stream), announced to the members,
+   * whose devices then ask its bytes from ours (served from the original, linked: keep it where it is).
+   */
+  async sendFile(conversationId: string, path: string, options: { displayName?: string; replyTo?: string } & AbortOptions = {}): Promise<FileMessage> {
+    const file = await this.files.send(conversationId, path, options);
+    this.inBackground(this.announce(conversationId, file.messageId, { signal: this.c.lifetime }), "announce");
+    return file;
+  }
+
+  /**
+   * Downloads the file of a file message to `toPath` and resolves with that path once its SHA3-512 matches: resumed
+   * from what is already at `toPath`, from any member device that holds it; `progress` events on the way.
+   */
+  download(conversationId: string, messageId: string, toPath: string, options: AbortOptions = {}): Promise<string> {
+    return this.files.download(conversationId, messageId, toPath, options);
   }
 
   /** Adds `jamiId` as invited, announces it to the members, and sends the invitation to its devices. */

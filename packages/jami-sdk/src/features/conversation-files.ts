@@ -1,0 +1,229 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, createWriteStream } from "node:fs";
+import { lstat, mkdir, readlink, rm, stat, symlink, unlink } from "node:fs/promises";
+import { basename, dirname, extname, join, resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
+import type { AbortOptions } from "jami-core";
+import type { Channel } from "jami-dtls";
+import type { FileBody } from "jami-swarm";
+import type { AccountComponents } from "../account/components.js";
+import { AccountError } from "../errors.js";
+import type { ConversationShelf } from "./conversation-shelf.js";
+import type { ChannelPeer } from "./links.js";
+
+/** `data-transfer://<conversation>/<the requester's device>/<fileId>[?start=&end=]` (spec jami-swarm.md §6.2). */
+export const FILE_CHANNEL = /^data-transfer:\/\/([0-9a-f]{40})\/([0-9a-f]{64})\/([0-9a-f]{40}_[0-9]{1,20}(?:\.[^/?]{1,64})?)(?:\?(.*))?$/;
+/** jamid writes a file in chunks of at most this many bytes. */
+const CHUNK = 65535;
+const SERVING_ROLES: ReadonlySet<string> = new Set(["admin", "member"]);
+
+type Components = Pick<AccountComponents, "identity" | "links" | "lifetime" | "logger">;
+
+/** A file message and where its bytes are. */
+export interface FileMessage {
+  conversationId: string;
+  messageId: string;
+  /** `<messageId>_<tid>[.<extension>]`: jamid's name for the file, the last part of the channel name. */
+  fileId: string;
+  /** The account that sent it. */
+  author: string;
+  body: FileBody;
+}
+
+export interface FileProgress {
+  conversationId: string;
+  fileId: string;
+  /** Bytes on disk (a resumed download starts from what was there). */
+  bytes: number;
+  total: number;
+}
+
+/** The file id jamid derives from a file message: `<commit>_<tid>` and the display name's extension. */
+export function fileIdOf(messageId: string, body: Pick<FileBody, "tid" | "displayName">): string {
+  const ext = extname(body.displayName);
+  return `${messageId}_${body.tid}${/^\.[A-Za-z0-9_-]{1,16}$/.test(ext) ? ext : ""}`;
+}
+
+/** SHA3-512 of a file, streamed (lowercase hex, as jamid's `sha3sum`). */
+export async function sha3File(path: string, options: AbortOptions = {}): Promise<string> {
+  const hash = createHash("sha3-512");
+  await pipeline(createReadStream(path), hash, { signal: options.signal });
+  return hash.digest("hex");
+}
+
+/**
+ * Files in conversations as jamid 13.7 moves them: a `data-transfer` commit names the file (SHA3-512, size, tid);
+ * its bytes come on a `data-transfer://` channel from any member device that holds the complete file. Files we
+ * sent or fetched live in `<account>/conversation_data/<conversation>/<fileId>` (jamid's layout; what we send is a
+ * symbolic link to the original, as jamid does), and are served from there to member devices only.
+ */
+export class ConversationFiles {
+  private readonly log;
+  /** Downloads under way, by file id: one at a time each (jamid refuses a second transfer of a file in progress). */
+  private readonly downloading = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly c: Components,
+    private readonly shelf: ConversationShelf,
+    private readonly progress: (p: FileProgress) => void,
+  ) {
+    this.log = c.logger("files");
+  }
+
+  private dataDir(conversationId: string): string {
+    return join(this.c.identity.dir, "conversation_data", conversationId);
+  }
+
+  /** Commits a file message for `path` (hashed as a stream) and keeps a link to it, to serve it. */
+  async send(conversationId: string, path: string, options: { displayName?: string; replyTo?: string } & AbortOptions = {}): Promise<FileMessage> {
+    const repo = this.shelf.require(conversationId);
+    const source = resolve(path);
+    const info = await stat(source).catch(() => undefined);
+    if (!info?.isFile()) throw new AccountError("INVALID_ARGUMENT", `${path} is not a file`);
+    const sha3sum = await sha3File(source, options);
+    const tid = randomBytes(8).readBigUInt64BE().toString();
+    const displayName = options.displayName ?? basename(source);
+    const messageId = await repo.sendFile({ displayName, sha3sum, totalSize: info.size, tid, ...(options.replyTo ? { replyTo: options.replyTo } : {}) });
+    const body: FileBody = { type: "application/data-transfer+json", displayName, sha3sum, tid, totalSize: info.size };
+    const fileId = fileIdOf(messageId, body);
+    await mkdir(this.dataDir(conversationId), { recursive: true });
+    await symlink(source, join(this.dataDir(conversationId), fileId));
+    return { conversationId, messageId, fileId, author: this.c.identity.jamiId.toString(), body };
+  }
+
+  /** The file message `messageId` of a conversation here (a `NOT_A_FILE` error when it is something else). */
+  async message(conversationId: string, messageId: string): Promise<FileMessage> {
+    const repo = this.shelf.require(conversationId);
+    const commit = /^[0-9a-f]{40}$/.test(messageId) ? await repo.readCommit(messageId).catch(() => undefined) : undefined;
+    const message = commit ? await repo.toMessage(messageId, commit) : undefined;
+    if (message?.body.type !== "application/data-transfer+json")
+      throw new AccountError("NOT_A_FILE", `${messageId} is not a file message of ${conversationId}`);
+    return { conversationId, messageId, fileId: fileIdOf(messageId, message.body), author: message.author, body: message.body };
+  }
+
+  /** Whether to accept a `data-transfer://` channel: a member's device asking a complete file we hold. */
+  async mayServe(name: string, peer: ChannelPeer): Promise<boolean> {
+    const m = FILE_CHANNEL.exec(name);
+    if (!m || m[2] === this.c.identity.deviceId.toString() || m[2] !== peer.deviceId) return false;
+    const [, conversationId, , fileId] = m as unknown as [string, string, string, string];
+    const repo = this.shelf.repos.get(conversationId);
+    if (!repo || !SERVING_ROLES.has((await repo.roleOf(peer.jamiId)) ?? "")) return false;
+    const file = await this.message(conversationId, fileId.slice(0, 40)).catch(() => undefined);
+    if (!file || file.fileId !== fileId) return false;
+    const path = join(this.dataDir(conversationId), fileId);
+    const held = await stat(path).catch(() => undefined);
+    if (!held?.isFile()) {
+      // a link whose original is gone: dropped, as jamid does
+      if (await lstat(path).catch(() => undefined)) await unlink(path).catch(() => undefined);
+      return false;
+    }
+    // only complete files whose bytes still are what the commit says
+    return held.size === file.body.totalSize && (await sha3File(path)) === file.body.sha3sum;
+  }
+
+  /** Writes the asked range of the file on the channel, then ends it (no header, no trailer: jamid's framing). */
+  async serve(channel: Channel): Promise<void> {
+    const m = FILE_CHANNEL.exec(channel.name)!;
+    const [, conversationId, , fileId, query] = m as unknown as [string, string, string, string, string | undefined];
+    const params = new URLSearchParams(query ?? "");
+    const start = Math.max(0, Number(params.get("start") ?? 0) || 0);
+    const end = Number(params.get("end") ?? 0) || 0;
+    const path = join(this.dataDir(conversationId), fileId);
+    const range = end > start ? { start, end: end - 1 } : { start };
+    try {
+      await pipeline(createReadStream(path, { ...range, highWaterMark: CHUNK }), channel, { signal: this.c.lifetime });
+    } catch (error) {
+      this.log("serving %s: %s", fileId, (error as Error).message);
+      channel.destroy();
+    }
+  }
+
+  /**
+   * Downloads a file message to `toPath`: what is already there is kept and the rest asked (`start` = its size), from
+   * each member account's devices in turn until one serves it; the whole file's SHA3-512 must match the commit (a
+   * complete file that does not is deleted: `HASH_MISMATCH`). More bytes than the size announced end the transfer.
+   */
+  async download(conversationId: string, messageId: string, toPath: string, options: AbortOptions = {}): Promise<string> {
+    const file = await this.message(conversationId, messageId);
+    const running = this.downloading.get(file.fileId);
+    if (running) return running;
+    const run = this.fetchFile(file, resolve(toPath), options).finally(() => this.downloading.delete(file.fileId));
+    this.downloading.set(file.fileId, run);
+    return run;
+  }
+
+  private async fetchFile(file: FileMessage, target: string, options: AbortOptions): Promise<string> {
+    const repo = this.shelf.require(file.conversationId);
+    const self = this.c.identity.jamiId.toString();
+    const members = (await repo.members()).filter((m) => SERVING_ROLES.has(m.role)).map((m) => m.uri);
+    // the author's devices first (they hold it), then ours (another may have fetched it), then the other members'
+    const sources = [...new Set([file.author, self, ...members])].filter((uri) => members.includes(uri));
+    await mkdir(dirname(target), { recursive: true });
+    const failures: string[] = [];
+    let mismatch: AccountError | undefined;
+    for (const account of sources) {
+      if (options.signal?.aborted) throw new AccountError("ABORTED", "download aborted");
+      const have = (await stat(target).catch(() => undefined))?.size ?? 0;
+      if (have >= file.body.totalSize) break;
+      const name = `data-transfer://${file.conversationId}/${this.c.identity.deviceId.toString()}/${file.fileId}${have ? `?start=${have}` : ""}`;
+      try {
+        const channel = await this.c.links.connect(account, name, options);
+        await this.receive(channel, file, target, have, options);
+      } catch (error) {
+        if ((error as AccountError).code === "HASH_MISMATCH") mismatch = error as AccountError;
+        failures.push(`${account.slice(0, 8)}: ${(error as Error).message}`);
+      }
+    }
+    const size = (await stat(target).catch(() => undefined))?.size ?? 0;
+    if (size < file.body.totalSize && mismatch) throw mismatch; // what a source sent was not the file: say so
+    if (size < file.body.totalSize) {
+      throw new AccountError(
+        "NO_SOURCE",
+        `no member device served ${file.fileId} (${size} of ${file.body.totalSize} bytes here)${failures.length ? `: ${failures.join("; ")}` : ""}`,
+      );
+    }
+    if ((await sha3File(target, options)) !== file.body.sha3sum) {
+      await rm(target, { force: true });
+      throw new AccountError("HASH_MISMATCH", `${file.fileId}: the bytes received are not the file the message names (deleted)`);
+    }
+    // held now: served to the other members too
+    const held = join(this.dataDir(file.conversationId), file.fileId);
+    await mkdir(dirname(held), { recursive: true });
+    if ((await readlink(held).catch(() => undefined)) !== target) {
+      await rm(held, { force: true });
+      await symlink(target, held);
+    }
+    return target;
+  }
+
+  /** Appends what the channel brings to `target`, up to the announced size (more ends the transfer). */
+  private async receive(channel: Channel, file: FileMessage, target: string, start: number, options: AbortOptions): Promise<void> {
+    const out = createWriteStream(target, { flags: "a" });
+    let bytes = start;
+    let tooMuch = false;
+    const progress = this.progress;
+    const limit = async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+      for await (const chunk of source) {
+        const room = file.body.totalSize - bytes;
+        if (chunk.length > room) {
+          tooMuch = true;
+          if (room > 0) yield chunk.subarray(0, room);
+          bytes += Math.max(0, room);
+          return;
+        }
+        bytes += chunk.length;
+        progress({ conversationId: file.conversationId, fileId: file.fileId, bytes, total: file.body.totalSize });
+        yield chunk;
+      }
+    };
+    try {
+      await pipeline(channel, limit, out, { signal: options.signal });
+    } finally {
+      channel.destroy();
+    }
+    if (tooMuch) {
+      await rm(target, { force: true });
+      throw new AccountError("HASH_MISMATCH", `${file.fileId}: the peer sent more than the ${file.body.totalSize} bytes announced (deleted)`);
+    }
+  }
+}
