@@ -7,6 +7,7 @@
  *   {"cmd":"clone","conversationId":…,"from":<Jami ID>}  {"cmd":"join","conversationId":…}  (join also announces)
  *   {"cmd":"send","conversationId":…,"text":…}       (commits and announces to the members' devices)
  *   {"cmd":"post","conversationId":…,"text":…}       (account.conversations.send: what an application calls)
+ *   {"cmd":"sendFile","conversationId":…,"path":…}  {"cmd":"download","conversationId":…,"messageId":…,"path":…}
  *   {"cmd":"postMany","conversationId":…,"count":N}  {"cmd":"memory"}  (the process id and its memory usage)
  *   {"cmd":"createGroup"}  {"cmd":"invite","conversationId":…,"jamiId":…}  {"cmd":"acceptConversation","conversationId":…}
  *   {"cmd":"status","conversationId":…,"messageId":…}  {"cmd":"displayed","conversationId":…,"messageId":…}
@@ -92,6 +93,11 @@ async function main(): Promise<void> {
         const repo = account.conversations.get(c.conversationId!)!;
         for (let i = 0; i < Number(c.count); i++) await repo.sendText(`message ${i}`);
         say({ event: "reply", id: c.id, head: await repo.head() });
+      } else if (c.cmd === "sendFile") {
+        say({ event: "reply", id: c.id, ...(await account.conversations.sendFile(c.conversationId!, c.path!)) });
+      } else if (c.cmd === "download") {
+        const path = await account.conversations.download(c.conversationId!, c.messageId!, c.path!, { signal: AbortSignal.timeout(120_000) });
+        say({ event: "reply", id: c.id, path });
       } else if (c.cmd === "memory") {
         // after a full GC when the process was started with --expose-gc: what is live, not what awaits collection
         (globalThis as { gc?: () => void }).gc?.();
