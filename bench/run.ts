@@ -8,8 +8,9 @@ import { benchLinks } from "./links.js";
 import { benchSwarm } from "./swarm.js";
 import { benchConversations } from "./conversations.js";
 import { benchConversationClone } from "./conversation-clone.js";
+import { benchFiles } from "./files.js";
 
-/** `npm run bench`: every benchmark (or `BENCH_ONLY=identity,dht,account,links,dtls,swarm,conversations,conversation-clone`), printed and saved to bench/results/. */
+/** `npm run bench`: every benchmark (or `BENCH_ONLY=identity,dht,account,links,dtls,swarm,conversations,conversation-clone,files`), printed and saved to bench/results/. */
 async function main() {
   const only = (process.env.BENCH_ONLY ?? "identity,dht,account,links,dtls,swarm,conversations").split(",");
   const part = <T>(name: string, run: () => Promise<T>): Promise<T | undefined> => (only.includes(name) ? run() : Promise.resolve(undefined));
@@ -24,6 +25,7 @@ async function main() {
     swarm: await part("swarm", benchSwarm),
     conversations: await part("conversations", benchConversations),
     conversationClone: await part("conversation-clone", benchConversationClone),
+    files: await part("files", benchFiles),
   };
   const dir = join(__dirname, "results");
   mkdirSync(dir, { recursive: true });

@@ -4,6 +4,7 @@ import { accountCommand } from "./account.js";
 import { demoCommand } from "./demo.js";
 import { contactCommand, onlineCommand } from "./contact.js";
 import { conversationCommand, messageCommand } from "./conversation.js";
+import { fileCommand } from "./file.js";
 import { dhtCommand } from "./dht.js";
 import { swarmCommand } from "./swarm.js";
 import { processIo, UsageError, type CliIo } from "./output.js";
@@ -33,6 +34,10 @@ const HELP = `jami — the Jami SDK command line (every command prints one JSON 
   jami conversation messages CONVERSATION_ID --dir D [--n N]   (JSON lines, newest first)
   jami message send CONVERSATION_ID TEXT --dir D --bootstrap HOST:PORT [--reply-to COMMIT] [--wait S]
       {id, status}: stays online until a member's device fetched the message ("delivered"), at most S s (30)
+  jami file send CONVERSATION_ID PATH --dir D --bootstrap HOST:PORT [--name N] [--reply-to COMMIT] [--wait S]
+      {id, fileId, sha3sum, totalSize…}; members download it from any device of ours that is online (S s here)
+  jami file get CONVERSATION_ID MESSAGE_ID --out PATH|DIR --dir D --bootstrap HOST:PORT
+      downloads (resumes what PATH holds), checks SHA3-512; progress as JSON lines, then {path, verified}
 
   jami dht node   [--port 4222] [--bind ADDR] [--bootstrap HOST:PORT]... [--proxy-port P] [--status-interval S]
                   [--no-rate-limit]   (like dhtnode -U: no 8192/s global, 1024/s per-IP request limits)
@@ -106,6 +111,9 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
         return 0;
       case "message":
         await messageCommand(sub, positionals.slice(2), { ...values, password }, io);
+        return 0;
+      case "file":
+        await fileCommand(sub, positionals.slice(2), { ...values, password }, io);
         return 0;
       case "dht":
         await dhtCommand(sub, positionals.slice(2), values, io, io.signal);

@@ -44,6 +44,20 @@ export function fileIdOf(messageId: string, body: Pick<FileBody, "tid" | "displa
   return `${messageId}_${body.tid}${/^\.[A-Za-z0-9_-]{1,16}$/.test(ext) ? ext : ""}`;
 }
 
+/**
+ * A name to store a received file under, from the sender's display name: its last path component with separators and
+ * control characters replaced, never empty, `.` or `..` (a display name like `../../x` cannot leave the folder).
+ */
+export function safeFileName(displayName: string): string {
+  const name = displayName
+    .replace(/[\u0000-\u001f\u007f]/g, "")
+    .split(/[\\/]/)
+    .filter(Boolean)
+    .pop()
+    ?.slice(0, 255);
+  return !name || name === "." || name === ".." ? "file" : name;
+}
+
 /** SHA3-512 of a file, streamed (lowercase hex, as jamid's `sha3sum`). */
 export async function sha3File(path: string, options: AbortOptions = {}): Promise<string> {
   const hash = createHash("sha3-512");
