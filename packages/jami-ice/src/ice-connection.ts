@@ -30,7 +30,11 @@ export class IceConnection extends Duplex {
   ) {
     // TLS writes 16 KiB records; a larger buffer lets several frames go out per socket write.
     super({ highWaterMark: 256 * 1024 });
-    link.readData((packet) => this.push(Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength)));
+    // A reader that does not keep up (TLS paused by a slow channel reader) pauses the TCP socket: the peer's
+    // bytes wait in the kernel and TCP's window, not in this process.
+    link.readData((packet) => {
+      if (!this.push(Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength))) link.socket.pause();
+    });
     link.on("close", () => {
       clearInterval(this.consentTimer);
       this.push(null);
@@ -45,7 +49,8 @@ export class IceConnection extends Duplex {
   }
 
   override _read(): void {
-    /* data is pushed as frames arrive */
+    // data is pushed as frames arrive; a reader asking for more lets a paused socket go on
+    if (this.link.socket.isPaused()) this.link.socket.resume();
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {

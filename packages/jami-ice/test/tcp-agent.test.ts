@@ -1,4 +1,5 @@
 import { createConnection } from "node:net";
+import { waitFor } from "../../../test-support/events.js";
 import { IceTcpAgent, frame, StunMessage, StunMethod, StunAttr, StunClass, decodeStun, FrameReader, type IceConnection } from "jami-ice";
 
 const LOOPBACK = { addresses: ["127.0.0.1"] };
@@ -62,6 +63,29 @@ describe("ICE-TCP between two of our agents on 127.0.0.1", () => {
     const ended = new Promise<void>((resolve) => a.once("close", () => resolve()));
     b.destroy();
     await ended;
+  });
+
+  it("a reader that does not read holds back the peer (TCP back-pressure), not a growing buffer here; everything arrives once it reads", async () => {
+    const [a, b] = await pair();
+    const total = 32 << 20;
+    const chunk = Buffer.alloc(1 << 20, 0x5a);
+    for (let sent = 0; sent < total; sent += chunk.length) a.write(chunk);
+    // either b stops reading its TCP socket once its stream holds enough, or, without back-pressure, its stream takes
+    // everything in
+    const socketOf = (c: IceConnection): { isPaused(): boolean } => (c as unknown as { link: { socket: { isPaused(): boolean } } }).link.socket;
+    await waitFor(() => socketOf(b).isPaused() || b.readableLength >= total, { what: "b pausing its socket" });
+    expect(b.readableLength).toBeLessThan(1 << 20);
+    let received = 0;
+    const all = new Promise<void>((resolve) =>
+      b.on("data", (d: Buffer) => {
+        received += d.length;
+        if (received >= total) resolve();
+      }),
+    );
+    await all;
+    expect(received).toBe(total);
+    a.destroy();
+    b.destroy();
   });
 
   it("works over IPv6 (::1)", async () => {
