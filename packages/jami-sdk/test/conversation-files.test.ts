@@ -113,6 +113,23 @@ describe("files in conversations", () => {
     expect(existsSync(target) ? statSync(target).size : 0).toBe(0);
   });
 
+  it("a download that could not finish is tried again when a member device shows up (jamid's waiting entries): the file event", async () => {
+    const { group, file, original } = await fileInGroup(100_000);
+    const bytes = readFileSync(original);
+    writeFileSync(original, Buffer.alloc(10)); // a's copy is not the file for now: nobody serves it
+    const target = join(dir, "later.bin");
+    await expect(convs[1]!.download(group.conversationId, file.messageId, target)).rejects.toMatchObject({ code: "NO_SOURCE" });
+    expect(convs[1]!.pendingDownloads()).toEqual([expect.objectContaining({ fileId: file.fileId, target })]);
+    writeFileSync(original, bytes);
+    // the link drops and comes back (a posts; its notice sets up a new link and sip channel): b syncs, and retries
+    const got = next(convs[1]!, "file");
+    devices[1]!.components.links.disconnect(deviceId(0));
+    await convs[0]!.send(group.conversationId, "the file is back");
+    expect((await got)[0]).toMatchObject({ fileId: file.fileId, path: target });
+    expect(readFileSync(target).equals(bytes)).toBe(true);
+    expect(convs[1]!.pendingDownloads()).toEqual([]);
+  });
+
   it("a peer that sends more than the size announced: HASH_MISMATCH, the file deleted", async () => {
     const { group, file } = await fileInGroup(50_000);
     // a turns hostile: its conversations no longer answer, a handler of its own sends too many bytes

@@ -21,4 +21,6 @@ export interface ConversationEvents {
   error: [{ conversationId: string; from: string; error: Error }];
   /** Bytes of a file being downloaded here (a resumed download counts what was already on disk). */
   progress: [FileProgress];
+  /** A file is here whole and verified (after `download`, or a later retry of one that could not finish). */
+  file: [{ conversationId: string; messageId: string; fileId: string; path: string }];
 }

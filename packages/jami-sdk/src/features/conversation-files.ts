@@ -17,7 +17,18 @@ export const FILE_CHANNEL = /^data-transfer:\/\/([0-9a-f]{40})\/([0-9a-f]{64})\/
 const CHUNK = 65535;
 const SERVING_ROLES: ReadonlySet<string> = new Set(["admin", "member"]);
 
-type Components = Pick<AccountComponents, "identity" | "links" | "lifetime" | "logger">;
+type Components = Pick<AccountComponents, "identity" | "links" | "lifetime" | "logger" | "store">;
+
+/** A download not finished yet: tried again when a member device shows up (jamid's `waiting` entries). */
+interface WaitingDownload {
+  conversationId: string;
+  messageId: string;
+  fileId: string;
+  target: string;
+}
+const WAITING_KEY = "file-downloads";
+/** Unfinished downloads remembered (the oldest forgotten first). */
+export const MAX_WAITING_DOWNLOADS = 1000;
 
 /** A file message and where its bytes are. */
 export interface FileMessage {
@@ -49,8 +60,9 @@ export function fileIdOf(messageId: string, body: Pick<FileBody, "tid" | "displa
  * control characters replaced, never empty, `.` or `..` (a display name like `../../x` cannot leave the folder).
  */
 export function safeFileName(displayName: string): string {
-  const name = displayName
-    .replace(/[\u0000-\u001f\u007f]/g, "")
+  const name = [...displayName]
+    .filter((ch) => ch.charCodeAt(0) >= 0x20 && ch.charCodeAt(0) !== 0x7f) // control characters out
+    .join("")
     .split(/[\\/]/)
     .filter(Boolean)
     .pop()
@@ -75,13 +87,46 @@ export class ConversationFiles {
   private readonly log;
   /** Downloads under way, by file id: one at a time each (jamid refuses a second transfer of a file in progress). */
   private readonly downloading = new Map<string, Promise<string>>();
+  private waiting = new Map<string, WaitingDownload>();
 
   constructor(
     private readonly c: Components,
     private readonly shelf: ConversationShelf,
     private readonly progress: (p: FileProgress) => void,
+    private readonly done: (file: { conversationId: string; messageId: string; fileId: string; path: string }) => void,
   ) {
     this.log = c.logger("files");
+  }
+
+  /** The unfinished downloads of an earlier run. */
+  async load(): Promise<void> {
+    const stored = (await this.c.store.read<WaitingDownload[]>(WAITING_KEY)) ?? [];
+    this.waiting = new Map(stored.slice(-MAX_WAITING_DOWNLOADS).map((w) => [w.fileId, w]));
+  }
+
+  private async saveWaiting(): Promise<void> {
+    while (this.waiting.size > MAX_WAITING_DOWNLOADS) this.waiting.delete(this.waiting.keys().next().value!);
+    await this.c.store.write(WAITING_KEY, [...this.waiting.values()]);
+  }
+
+  /** Downloads not finished yet (tried again whenever a member device of their conversation shows up). */
+  pending(): WaitingDownload[] {
+    return [...this.waiting.values()];
+  }
+
+  /**
+   * A member device is reachable (a `sip` channel came up): the unfinished downloads of the conversations it is a
+   * member of are tried again (jamid retries its waiting entries at every sync).
+   */
+  async retry(peer: ChannelPeer): Promise<void> {
+    for (const w of [...this.waiting.values()]) {
+      const repo = this.shelf.repos.get(w.conversationId);
+      if (!repo) continue;
+      if (!SERVING_ROLES.has((await repo.roleOf(peer.jamiId).catch(() => undefined)) ?? "")) continue;
+      await this.download(w.conversationId, w.messageId, w.target, { signal: this.c.lifetime }).catch((e: Error) =>
+        this.log("download of %s again: %s", w.fileId, e.message),
+      );
+    }
   }
 
   private dataDir(conversationId: string): string {
@@ -161,7 +206,17 @@ export class ConversationFiles {
     const file = await this.message(conversationId, messageId);
     const running = this.downloading.get(file.fileId);
     if (running) return running;
-    const run = this.fetchFile(file, resolve(toPath), options).finally(() => this.downloading.delete(file.fileId));
+    const target = resolve(toPath);
+    const run = (async () => {
+      this.waiting.delete(file.fileId); // re-inserted last: the newest is forgotten last
+      this.waiting.set(file.fileId, { conversationId, messageId, fileId: file.fileId, target });
+      await this.saveWaiting();
+      const path = await this.fetchFile(file, target, options);
+      this.waiting.delete(file.fileId);
+      await this.saveWaiting();
+      this.done({ conversationId, messageId, fileId: file.fileId, path });
+      return path;
+    })().finally(() => this.downloading.delete(file.fileId));
     this.downloading.set(file.fileId, run);
     return run;
   }

@@ -104,7 +104,12 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
       resendInvitation: async (id, peer) => this.requireStarted().send({ type: "invitation", invitation: await this.invitation(id) }, [peer.jamiId]),
       invited: () => void this.ownSync?.broadcast(),
     });
-    this.files = new ConversationFiles(c, this.shelf, (p) => this.emit("progress", p));
+    this.files = new ConversationFiles(
+      c,
+      this.shelf,
+      (p) => this.emit("progress", p),
+      (f) => this.emit("file", f),
+    );
     c.sync.part("conversations", {
       build: () => ({}),
       apply: async () => undefined,
@@ -123,6 +128,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   async load(): Promise<void> {
     this.requestBook = await ConversationRequestBook.open(this.c.store);
     this.receipts = await ConversationReceipts.open(this.c.store);
+    await this.files.load();
     let names: string[] = [];
     try {
       names = await this.shelf.fs.promises.readdir(this.shelf.root);
@@ -329,6 +335,11 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     return this.files.download(conversationId, messageId, toPath, options);
   }
 
+  /** Downloads not finished yet: each is tried again when a member device of its conversation shows up (`file` event). */
+  pendingDownloads(): Array<{ conversationId: string; messageId: string; fileId: string; target: string }> {
+    return this.files.pending();
+  }
+
   /** Adds `jamiId` as invited, announces it to the members, and sends the invitation to its devices. */
   async invite(conversationId: string, jamiId: string, options: AbortOptions = {}): Promise<{ commit: string; devices: number }> {
     const notices = this.requireStarted();
@@ -522,6 +533,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
         this.log("sync of %s with %s: %s", id, peer.deviceId.slice(0, 8), error.message),
       );
     }
+    await this.files.retry(peer);
   }
 
   /**
