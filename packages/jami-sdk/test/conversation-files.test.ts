@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Channel } from "jami-dtls";
 import { Conversations } from "../src/features/conversations.js";
-import { FILE_CHANNEL } from "../src/features/conversation-files.js";
+import { FILE_CHANNEL, safeFileName } from "../src/features/conversation-files.js";
 import { newTestDevice, type TestDevice } from "../../../test-support/components.js";
 import { next } from "../../../test-support/events.js";
 
@@ -13,6 +13,18 @@ import { next } from "../../../test-support/events.js";
  * Files in conversations over real links (ICE-TCP + TLS on 127.0.0.1) and an in-memory DHT: the `data-transfer`
  * commit, the bytes on `data-transfer://` from a member device, resume, SHA3-512, and who may ask.
  */
+describe("safeFileName: a sender's display name as a name inside a folder", () => {
+  it.each([
+    ["report.pdf", "report.pdf"],
+    ["../../etc/passwd", "passwd"],
+    ["..\\..\\x.exe", "x.exe"],
+    ["..", "file"],
+    ["", "file"],
+    ["/", "file"],
+    ["a\u0000b\nc.txt", "abc.txt"],
+  ])("%j → %j", (given, stored) => expect(safeFileName(given)).toBe(stored));
+});
+
 describe("files in conversations", () => {
   let dht: MemoryDht;
   let devices: TestDevice[];
