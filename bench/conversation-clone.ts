@@ -28,7 +28,17 @@ const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, m
 
 /** jamid's `conversationReady` for `conversationId` on `instance`, by its recorder's clock (ms). */
 async function jamidReady(harness: JamidHarness, instance: string, conversationId: string, since: string): Promise<number> {
-  const ev = await harness.run<{ t: number }>("wait-event", instance, "conversationReady", "--arg", `1=${conversationId}`, "--since", since, "--timeout", "600");
+  const ev = await harness.run<{ t: number }>(
+    "wait-event",
+    instance,
+    "conversationReady",
+    "--arg",
+    `1=${conversationId}`,
+    "--since",
+    since,
+    "--timeout",
+    "600",
+  );
   return ev.t * 1000;
 }
 

@@ -168,9 +168,7 @@ async function main(): Promise<void> {
   }
   const late = samples.filter((s) => s.t >= samples[samples.length - 1]!.t / 2);
   const perHour = (key: (n: string) => string): Record<string, number> =>
-    Object.fromEntries(
-      Object.keys(processes).map((n) => [n, +slope(late.filter((s) => s[key(n)] !== undefined).map((s) => [s.t, s[key(n)]!])).toFixed(2)]),
-    );
+    Object.fromEntries(Object.keys(processes).map((n) => [n, +slope(late.filter((s) => s[key(n)] !== undefined).map((s) => [s.t, s[key(n)]!])).toFixed(2)]));
   const growth = perHour((n) => n);
   const rssGrowth = perHour((n) => `${n}Rss`);
   const liveGrowth = liveHeap ? perHour((n) => `${n}Live`) : undefined;

@@ -44,8 +44,8 @@ type Components = Pick<
  * announces a commit over `sip` (and whenever a `sip` channel with a member comes up, and at start). One-to-ones
  * come with contacts (the trust request names the conversation, accepting clones it); groups with invitations.
  *
- * This class is the facade and the writing side; its parts: {@link ConversationShelf} (what is here),
- * {@link OwnDeviceConversations} (our other devices and archives), {@link ConversationPayloads} (what members send),
+ * This class is the facade and the writing side; its parts: `ConversationShelf` (what is here),
+ * `OwnDeviceConversations` (our other devices and archives), `ConversationPayloads` (what members send),
  * `ConversationGit` (serving and fetching), `ConversationNotices` (`sip` and the DHT fallback).
  */
 export class Conversations extends TypedEmitter<ConversationEvents> implements FeatureLifecycle {
