@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { JamidHarness } from "../test-support/jamid-harness.js";
-import { askProbe, spawnProbe } from "../test-support/jamid-with-probe.js";
-import type { JsonLinesProcess } from "../test-support/opendht.js";
+import type { JamidHarness } from "../test-support/jamid-harness.js";
+import { askProbe } from "../test-support/jamid-with-probe.js";
+import { withTwoJamids } from "./two-jamids.js";
 
 const NETNS = "jamits-bench-clone";
 const DHT_PORT = 4477;
@@ -44,25 +44,9 @@ async function jamidReady(harness: JamidHarness, instance: string, conversationI
 
 /** Clone of a long conversation both ways and memory per conversation, ours and jamid 13.7 in the same run. */
 export async function benchConversationClone(): Promise<ConversationCloneBench | { skipped: string }> {
-  let harness: JamidHarness;
-  try {
-    harness = await JamidHarness.start({ netns: NETNS, dhtPort: DHT_PORT });
-  } catch (error) {
-    return { skipped: (error as Error).message };
-  }
-  let us: JsonLinesProcess | undefined;
-  try {
-    await Promise.all([harness.startInstance("a"), harness.startInstance("b")]);
-    const a = await harness.createAccount("a", { alias: "a" });
-    const b = await harness.createAccount("b", { alias: "b" });
-    // the probe's `memory` command runs a full GC first when it can
-    process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --expose-gc`.trim();
-    us = spawnProbe(harness, NETNS, DHT_PORT);
-    const probe = us;
-    const ready = await probe.waitFor((e) => e.event === "ready", 60_000);
-    const ourId = ready.jamiId as string;
-    for (const jamid of [a, b]) await askProbe(probe, { cmd: "waitDevices", jamiId: jamid.jamiId }, 70_000);
-
+  // the probe's `memory` command runs a full GC first when it can
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --expose-gc`.trim();
+  return withTwoJamids(NETNS, DHT_PORT, async ({ harness, a, b, probe, ourId }) => {
     // jamid a's group of MESSAGES messages, cloned by jamid b (the reference) and by us
     const { conversationId: theirs } = await harness.run<{ conversationId: string }>("start-conversation", "a", a.accountId);
     for (let i = 0; i < MESSAGES; i++) await harness.run("send-message", "a", a.accountId, theirs, `message ${i}`);
@@ -114,8 +98,5 @@ export async function benchConversationClone(): Promise<ConversationCloneBench |
       cloneMs: { jamidToJamid: Math.round(jamidToJamid), jamidToOurs, oursToJamid: Math.round(oursToJamid) },
       memory: { conversations: CONVERSATIONS, oursMB, oursHeapMB, jamidMB, ratio: +(oursMB / jamidMB).toFixed(2) },
     };
-  } finally {
-    await us?.endInput();
-    await harness.stop();
-  }
+  });
 }

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { JamidHarness, type JamidAccount } from "../test-support/jamid-harness.js";
-import { askProbe, spawnProbe } from "../test-support/jamid-with-probe.js";
-import type { JsonLinesProcess } from "../test-support/opendht.js";
+import type { JamidHarness } from "../test-support/jamid-harness.js";
+import { askProbe } from "../test-support/jamid-with-probe.js";
+import { withTwoJamids } from "./two-jamids.js";
 import { summarize, type Summary } from "./stats.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -36,22 +36,7 @@ async function jamidReceived(harness: JamidHarness, instance: string, body: stri
 
 /** Message delivery in a group, ours and jamid 13.7 side by side in the same run. */
 export async function benchConversations(): Promise<ConversationsBench | { skipped: string }> {
-  let harness: JamidHarness;
-  try {
-    harness = await JamidHarness.start({ netns: NETNS, dhtPort: DHT_PORT });
-  } catch (error) {
-    return { skipped: (error as Error).message };
-  }
-  let us: JsonLinesProcess | undefined;
-  try {
-    await Promise.all([harness.startInstance("a"), harness.startInstance("b")]);
-    const a: JamidAccount = await harness.createAccount("a", { alias: "a" });
-    const b: JamidAccount = await harness.createAccount("b", { alias: "b" });
-    us = spawnProbe(harness, NETNS, DHT_PORT);
-    const probe = us;
-    await probe.waitFor((e) => e.event === "ready", 60_000);
-    for (const jamid of [a, b]) await askProbe(probe, { cmd: "waitDevices", jamiId: jamid.jamiId }, 70_000);
-
+  return withTwoJamids(NETNS, DHT_PORT, async ({ harness, a, b, probe }) => {
     const conversationId = (await askProbe(probe, { cmd: "createGroup" })).conversationId as string;
     const since = String(Date.now() / 1000);
     for (const [instance, jamid] of [
@@ -89,8 +74,5 @@ export async function benchConversations(): Promise<ConversationsBench | { skipp
       jamidToJamid.push(atB - sentAt);
     }
     return { delivery: { oursToJamid: summarize(oursToJamid), jamidToOurs: summarize(jamidToOurs), jamidToJamid: summarize(jamidToJamid) } };
-  } finally {
-    await us?.endInput();
-    await harness.stop();
-  }
+  });
 }

@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { JamidHarness } from "../test-support/jamid-harness.js";
-import { askProbe, spawnProbe } from "../test-support/jamid-with-probe.js";
-import type { JsonLinesProcess } from "../test-support/opendht.js";
+import type { JamidHarness } from "../test-support/jamid-harness.js";
+import { askProbe } from "../test-support/jamid-with-probe.js";
+import { withTwoJamids } from "./two-jamids.js";
 
 const NETNS = "jamits-bench-files";
 const DHT_PORT = 4479;
@@ -83,86 +83,74 @@ function randomFile(path: string, mb: number): void {
 
 /** A file of FILE_MB moved jamid → jamid, jamid → ours and ours → jamid in one run, and our memory meanwhile. */
 export async function benchFiles(): Promise<FilesBench | { skipped: string }> {
-  let harness: JamidHarness;
-  try {
-    harness = await JamidHarness.start({ netns: NETNS, dhtPort: DHT_PORT });
-  } catch (error) {
-    return { skipped: (error as Error).message };
-  }
-  let us: JsonLinesProcess | undefined;
   const dir = mkdtempSync(join(tmpdir(), "jami-bench-files-"));
   chmodSync(dir, 0o755);
   try {
-    await Promise.all([harness.startInstance("a"), harness.startInstance("b")]);
-    const a = await harness.createAccount("a", { alias: "a" });
-    const b = await harness.createAccount("b", { alias: "b" });
-    us = spawnProbe(harness, NETNS, DHT_PORT);
-    const probe = us;
-    const ready = await probe.waitFor((e) => e.event === "ready", 60_000);
-    for (const jamid of [a, b]) await askProbe(probe, { cmd: "waitDevices", jamiId: jamid.jamiId }, 70_000);
-    const ourPid = (await askProbe(probe, { cmd: "memory" })).pid as number;
+    return await withTwoJamids(NETNS, DHT_PORT, async ({ harness, a, b, probe, ourId }) => {
+      const ourPid = (await askProbe(probe, { cmd: "memory" })).pid as number;
 
-    // jamid a's group with b and us
-    const { conversationId } = await harness.run<{ conversationId: string }>("start-conversation", "a", a.accountId);
-    let since = String(Date.now() / 1000);
-    for (const uri of [b.jamiId!, ready.jamiId as string]) await harness.run("add-member", "a", a.accountId, conversationId, uri);
-    await harness.run("wait-event", "b", "conversationRequestReceived", "--arg", `1=${conversationId}`, "--since", since, "--timeout", "120");
-    await harness.run("accept-conversation", "b", b.accountId, conversationId);
-    await harness.run("wait-event", "b", "conversationReady", "--arg", `1=${conversationId}`, "--since", since, "--timeout", "120");
-    await probe.waitFor((e) => e.event === "conversationRequest" && e.conversationId === conversationId, 120_000);
-    await askProbe(probe, { cmd: "acceptConversation", conversationId }, 120_000);
+      // jamid a's group with b and us
+      const { conversationId } = await harness.run<{ conversationId: string }>("start-conversation", "a", a.accountId);
+      let since = String(Date.now() / 1000);
+      for (const uri of [b.jamiId!, ourId]) await harness.run("add-member", "a", a.accountId, conversationId, uri);
+      await harness.run("wait-event", "b", "conversationRequestReceived", "--arg", `1=${conversationId}`, "--since", since, "--timeout", "120");
+      await harness.run("accept-conversation", "b", b.accountId, conversationId);
+      await harness.run("wait-event", "b", "conversationReady", "--arg", `1=${conversationId}`, "--since", since, "--timeout", "120");
+      await probe.waitFor((e) => e.event === "conversationRequest" && e.conversationId === conversationId, 120_000);
+      await askProbe(probe, { cmd: "acceptConversation", conversationId }, 120_000);
 
-    const theirs = join(dir, "theirs.bin");
-    randomFile(theirs, FILE_MB);
-    since = String(Date.now() / 1000);
-    const arrived = probe.waitFor((e) => e.event === "message" && (e.body as { type?: string }).type === "application/data-transfer+json", 300_000);
-    await harness.run("call", "a", "sendFile", a.accountId, conversationId, theirs, "theirs.bin", "");
-    const message = await arrived;
-    const atB = await harness.run<{ args: [string, string, Record<string, string>] }>(
-      "wait-event",
-      "b",
-      "messageReceived",
-      "--arg",
-      `1=${conversationId}`,
-      "--since",
-      since,
-      "--timeout",
-      "300",
-    );
-    const fileId = atB.args[2].fileId!;
-
-    const before = rssMb(ourPid);
-    const down = await sampled(ourPid, () =>
-      askProbe(probe, { cmd: "download", conversationId, messageId: message.id, path: join(dir, "us-got.bin") }, 900_000),
-    );
-    rmSync(join(dir, "us-got.bin"), { force: true });
-
-    const ours = join(dir, "ours.bin");
-    randomFile(ours, FILE_MB);
-    let oursToJamid = 0;
-    const jamidRequests = { jamidToJamid: 0, oursToJamid: 0 };
-    const up = await sampled(ourPid, async () => {
+      const theirs = join(dir, "theirs.bin");
+      randomFile(theirs, FILE_MB);
       since = String(Date.now() / 1000);
-      const sent = await askProbe(probe, { cmd: "sendFile", conversationId, path: ours }, 300_000);
-      await harness.run("wait-event", "a", "messageReceived", "--arg", `1=${conversationId}`, "--since", since, "--timeout", "300");
-      const fromUs = await jamidDownload(harness, "a", a.accountId, conversationId, sent.messageId as string, sent.fileId as string, join(dir, "a-got.bin"));
-      oursToJamid = fromUs.ms;
-      jamidRequests.oursToJamid = fromUs.requests;
+      const arrived = probe.waitFor((e) => e.event === "message" && (e.body as { type?: string }).type === "application/data-transfer+json", 300_000);
+      await harness.run("call", "a", "sendFile", a.accountId, conversationId, theirs, "theirs.bin", "");
+      const message = await arrived;
+      const atB = await harness.run<{ args: [string, string, Record<string, string>] }>(
+        "wait-event",
+        "b",
+        "messageReceived",
+        "--arg",
+        `1=${conversationId}`,
+        "--since",
+        since,
+        "--timeout",
+        "300",
+      );
+      const fileId = atB.args[2].fileId!;
+
+      const before = rssMb(ourPid);
+      const down = await sampled(ourPid, () =>
+        askProbe(probe, { cmd: "download", conversationId, messageId: message.id, path: join(dir, "us-got.bin") }, 900_000),
+      );
+      rmSync(join(dir, "us-got.bin"), { force: true });
+
+      const ours = join(dir, "ours.bin");
+      randomFile(ours, FILE_MB);
+      let oursToJamid = 0;
+      const jamidRequests = { jamidToJamid: 0, oursToJamid: 0 };
+      const up = await sampled(ourPid, async () => {
+        since = String(Date.now() / 1000);
+        const sent = await askProbe(probe, { cmd: "sendFile", conversationId, path: ours }, 300_000);
+        await harness.run("wait-event", "a", "messageReceived", "--arg", `1=${conversationId}`, "--since", since, "--timeout", "300");
+        const fromUs = await jamidDownload(harness, "a", a.accountId, conversationId, sent.messageId as string, sent.fileId as string, join(dir, "a-got.bin"));
+        oursToJamid = fromUs.ms;
+        jamidRequests.oursToJamid = fromUs.requests;
+      });
+      // the reference last: jamid b from jamid a (13.7's transfers between two jamids sometimes stall: NaN then)
+      const atJamid = await jamidDownload(harness, "b", b.accountId, conversationId, message.id as string, fileId, join(dir, "b-got.bin")).catch(
+        () => undefined,
+      );
+      const jamidToJamid = atJamid?.ms ?? NaN;
+      jamidRequests.jamidToJamid = atJamid?.requests ?? 0;
+      const mbps = (ms: number): number => +(FILE_MB / (ms / 1000)).toFixed(1);
+      return {
+        fileMB: FILE_MB,
+        throughputMBps: { jamidToJamid: mbps(jamidToJamid), jamidToOurs: mbps(down.ms), oursToJamid: mbps(oursToJamid) },
+        oursPeakRssMB: { before: +before.toFixed(1), download: +down.peak.toFixed(1), upload: +up.peak.toFixed(1) },
+        jamidRequests,
+      };
     });
-    // the reference last: jamid b from jamid a (13.7's transfers between two jamids sometimes stall: NaN then)
-    const atJamid = await jamidDownload(harness, "b", b.accountId, conversationId, message.id as string, fileId, join(dir, "b-got.bin")).catch(() => undefined);
-    const jamidToJamid = atJamid?.ms ?? NaN;
-    jamidRequests.jamidToJamid = atJamid?.requests ?? 0;
-    const mbps = (ms: number): number => +(FILE_MB / (ms / 1000)).toFixed(1);
-    return {
-      fileMB: FILE_MB,
-      throughputMBps: { jamidToJamid: mbps(jamidToJamid), jamidToOurs: mbps(down.ms), oursToJamid: mbps(oursToJamid) },
-      oursPeakRssMB: { before: +before.toFixed(1), download: +down.peak.toFixed(1), upload: +up.peak.toFixed(1) },
-      jamidRequests,
-    };
   } finally {
-    await us?.endInput();
-    await harness.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }

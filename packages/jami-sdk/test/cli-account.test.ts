@@ -106,11 +106,13 @@ describe("jami online / jami contact", () => {
     const history = await jami(["conversation", "messages", group.conversationId, "--dir", dir, "--n", "1"]);
     expect(history.lines).toEqual([expect.objectContaining({ author: bob!.jamiId, body: { type: "text/plain", body: "hello CLI" } })]);
 
-    const atBob = next(bob!.conversations, "message", { filter: ({ message }) => message.body.type === "text/plain" && message.body.body === "from the CLI" });
+    // bob's messages are collected from now on (the CLI's whole run comes first: no timer races it)
+    const atBob: string[] = [];
+    bob!.conversations.on("message", ({ message }) => message.body.type === "text/plain" && message.body.body === "from the CLI" && atBob.push(message.id));
     const sent = await jami(["message", "send", group.conversationId, "from the CLI", "--dir", dir, "--bootstrap", net.bootstrap[0]!, "--bind", "127.0.0.1"]);
     expect(sent.status).toBe(0);
     expect(sent.lines[0].status).toBe("delivered");
-    expect((await atBob)[0].message.id).toBe(sent.lines[0].id);
+    await waitFor(() => atBob.includes(sent.lines[0].id), { what: "the CLI's message at bob" });
 
     // an invitation while offline, declined from the CLI
     const other = await carol!.conversations.create();
@@ -173,8 +175,10 @@ describe("jami online / jami contact", () => {
     // ours, served while `file send` waits: bob downloads it
     const mine = join(work, "mine.txt");
     writeFileSync(mine, "from the command line\n");
+    // the wait covers the CLI's start as well (an account opening and linking): generous, not a measure
     const arrived = next(bob!.conversations, "message", {
       filter: ({ message }) => message.body.type === "application/data-transfer+json" && message.author === ourId,
+      timeoutMs: 90_000,
     });
     const stopSending = new AbortController();
     const sending = jami(

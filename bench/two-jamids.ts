@@ -1,0 +1,39 @@
+import { JamidHarness, type JamidAccount } from "../test-support/jamid-harness.js";
+import { askProbe, spawnProbe } from "../test-support/jamid-with-probe.js";
+import type { JsonLinesProcess } from "../test-support/opendht.js";
+
+/** Two jamid 13.7 accounts ("a", "b") and a probe account of ours, all seeing each other's devices on the DHT. */
+export interface TwoJamids {
+  harness: JamidHarness;
+  a: JamidAccount;
+  b: JamidAccount;
+  probe: JsonLinesProcess;
+  /** Our probe account's Jami ID. */
+  ourId: string;
+}
+
+/**
+ * Runs `work` against two jamids and our probe in the namespace `netns` (a dhtnode on `dhtPort`), then stops them
+ * all; `{ skipped }` when the harness cannot start here (no jamid, not root).
+ */
+export async function withTwoJamids<T>(netns: string, dhtPort: number, work: (setup: TwoJamids) => Promise<T>): Promise<T | { skipped: string }> {
+  let harness: JamidHarness;
+  try {
+    harness = await JamidHarness.start({ netns, dhtPort });
+  } catch (error) {
+    return { skipped: (error as Error).message };
+  }
+  let probe: JsonLinesProcess | undefined;
+  try {
+    await Promise.all([harness.startInstance("a"), harness.startInstance("b")]);
+    const a = await harness.createAccount("a", { alias: "a" });
+    const b = await harness.createAccount("b", { alias: "b" });
+    probe = spawnProbe(harness, netns, dhtPort);
+    const ready = await probe.waitFor((e) => e.event === "ready", 60_000);
+    for (const jamid of [a, b]) await askProbe(probe, { cmd: "waitDevices", jamiId: jamid.jamiId }, 70_000);
+    return await work({ harness, a, b, probe, ourId: ready.jamiId as string });
+  } finally {
+    await probe?.endInput();
+    await harness.stop();
+  }
+}
