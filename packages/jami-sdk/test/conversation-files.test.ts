@@ -1,6 +1,6 @@
 import { MemoryDht } from "jami-dht";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, appendFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, appendFileSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Channel } from "jami-dtls";
@@ -117,9 +117,13 @@ describe("files in conversations", () => {
 
   it("a file changed since it was sent is not served (its SHA3-512 no longer matches): NO_SOURCE, nothing kept", async () => {
     const { group, file, original } = await fileInGroup(100_000);
+    // served once (a's check of its hash is remembered), then changed in place: checked again, and refused
+    await convs[1]!.download(group.conversationId, file.messageId, join(dir, "first.bin"));
     const bytes = readFileSync(original);
     bytes[0] = bytes[0]! ^ 1;
     writeFileSync(original, bytes);
+    const later = new Date(Date.now() + 5000);
+    utimesSync(original, later, later); // a distinct mtime whatever the file system's clock resolution
     const target = join(dir, "changed.bin");
     await expect(convs[1]!.download(group.conversationId, file.messageId, target)).rejects.toMatchObject({ code: "NO_SOURCE" });
     expect(existsSync(target) ? statSync(target).size : 0).toBe(0);
