@@ -71,12 +71,12 @@ describe("jami online / jami contact", () => {
     const running = jami(["online", "--dir", dir, "--bootstrap", net.bootstrap[0]!, "--bind", "127.0.0.1", "--accept-all"], controller.signal, (text) => {
       seen = text;
     });
-    await waitFor(() => seen.includes('"event":"online"'));
+    await waitFor(() => seen.includes('"event":"online"'), { timeoutMs: 90_000 }); // the CLI account links and fetches: a budget, not a measure
     const joined = next(bob!.conversations, "member", { filter: (m) => m.action === "join" && m.jamiId === ourId });
     await bob!.conversations.invite(group.conversationId, ourId);
     await joined;
     await bob!.conversations.send(group.conversationId, "hello CLI");
-    await waitFor(() => seen.includes("hello CLI"));
+    await waitFor(() => seen.includes("hello CLI"), { timeoutMs: 90_000 }); // the CLI account links and fetches: a budget, not a measure
     controller.abort();
     const { lines } = await running;
     expect(lines).toContainEqual(expect.objectContaining({ event: "conversationRequest", conversationId: group.conversationId, from: bob!.jamiId }));

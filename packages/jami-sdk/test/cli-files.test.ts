@@ -31,7 +31,7 @@ describe("jami file", () => {
       controller.signal,
       (text) => (seen = text),
     );
-    await waitFor(() => seen.includes('"event":"online"'));
+    await waitFor(() => seen.includes('"event":"online"'), { timeoutMs: 90_000 }); // the CLI account links and fetches: a budget, not a measure
     const joined = next(bob!.conversations, "member", {
       filter: (m) => m.action === "join" && m.jamiId === ourId && m.conversationId === group.conversationId,
     });
@@ -41,7 +41,7 @@ describe("jami file", () => {
     const original = join(work, "report.bin");
     writeFileSync(original, randomBytes(200_000));
     const file = await bob!.conversations.sendFile(group.conversationId, original, { displayName: "../../escape.bin" });
-    await waitFor(() => seen.includes(file.messageId));
+    await waitFor(() => seen.includes(file.messageId), { timeoutMs: 90_000 }); // the CLI account links and fetches: a budget, not a measure
     controller.abort();
     await running;
 

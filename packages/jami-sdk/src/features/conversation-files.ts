@@ -29,6 +29,8 @@ interface WaitingDownload {
 const WAITING_KEY = "file-downloads";
 /** Unfinished downloads remembered (the oldest forgotten first). */
 export const MAX_WAITING_DOWNLOADS = 1000;
+/** Served files whose hash check is remembered (the oldest forgotten first: it is then computed again). */
+const MAX_VERIFIED_FILES = 1000;
 
 /** A file message and where its bytes are. */
 export interface FileMessage {
@@ -186,7 +188,7 @@ export class ConversationFiles {
     const ok = (await sha3File(path)) === file.body.sha3sum;
     if (ok) this.verified.set(path, stamp);
     else this.verified.delete(path);
-    while (this.verified.size > MAX_WAITING_DOWNLOADS) this.verified.delete(this.verified.keys().next().value!);
+    while (this.verified.size > MAX_VERIFIED_FILES) this.verified.delete(this.verified.keys().next().value!);
     return ok;
   }
 
