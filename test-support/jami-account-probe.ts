@@ -12,8 +12,11 @@
  *   {"cmd":"createGroup"}  {"cmd":"invite","conversationId":…,"jamiId":…}  {"cmd":"acceptConversation","conversationId":…}
  *   {"cmd":"status","conversationId":…,"messageId":…}  {"cmd":"displayed","conversationId":…,"messageId":…}
  *   {"cmd":"composing","conversationId":…}  {"cmd":"conversations"}  {"cmd":"exportArchive","path":…}
+ *   {"cmd":"setProfile","displayName":…,"avatar":<base64>}  {"cmd":"profileOf","jamiId":…}
+ *   {"cmd":"conversationProfile","conversationId":…}  {"cmd":"updateConversationProfile","conversationId":…,"title":…}
  * and reporting JSON lines: ready, trustRequest, contact, presence, devices, sync, channel, channelData, reply,
- * error, message, conversationRequest, conversationReady, member, composing, read, delivered, conversationError.
+ * error, message, conversationRequest, conversationReady, member, composing, read, delivered, conversationError,
+ * profileReceived, profileUpdated, conversationProfile.
  * Every channel another device asks for is accepted. Ends on stdin EOF.
  */
 import { mkdtempSync } from "node:fs";
@@ -44,6 +47,17 @@ async function main(): Promise<void> {
   account.conversations.on("composing", (m) => say({ event: "composing", ...m }));
   account.conversations.on("read", (m) => say({ event: "read", ...m }));
   account.conversations.on("delivered", (m) => say({ event: "delivered", ...m }));
+  account.conversations.on("profile", (p) => say({ event: "conversationProfile", ...p }));
+  account.profile.on("received", ({ profile, deviceId }) =>
+    say({
+      event: "profileReceived",
+      deviceId,
+      jamiId: profile.jamiId,
+      displayName: profile.displayName,
+      avatar: profile.avatar && Buffer.from(profile.avatar).toString("base64"),
+    }),
+  );
+  account.profile.on("updated", ({ profile, from }) => say({ event: "profileUpdated", from, displayName: profile.displayName }));
   account.contacts.on("request", (r) => say({ event: "trustRequest", ...r }));
   account.contacts.on("change", (c) => say({ event: "contact", ...c }));
   account.presence.on("change", (p) => say({ event: "presence", ...p }));
@@ -127,6 +141,19 @@ async function main(): Promise<void> {
       } else if (c.cmd === "exportArchive") {
         await writeFile(c.path!, await account.devices.exportArchive());
         say({ event: "reply", id: c.id, path: c.path });
+      } else if (c.cmd === "setProfile") {
+        const profile = await account.profile.set({
+          displayName: c.displayName ?? null,
+          avatar: c.avatar ? new Uint8Array(Buffer.from(c.avatar, "base64")) : null,
+        });
+        say({ event: "reply", id: c.id, displayName: profile.displayName, vcard: Buffer.from(account.profile.vcard()!).toString("base64") });
+      } else if (c.cmd === "profileOf") {
+        const p = account.profile.of(c.jamiId!);
+        say({ event: "reply", id: c.id, displayName: p?.displayName, avatar: p?.avatar && Buffer.from(p.avatar).toString("base64") });
+      } else if (c.cmd === "conversationProfile") {
+        say({ event: "reply", id: c.id, profile: await account.conversations.profile(c.conversationId!) });
+      } else if (c.cmd === "updateConversationProfile") {
+        say({ event: "reply", id: c.id, commit: await account.conversations.updateProfile(c.conversationId!, { title: c.title! }) });
       } else if (c.cmd === "waitDevices") {
         // Until the account's devices are on the DHT (set-up waits on this, not on a fixed delay).
         const deadline = Date.now() + 60_000;

@@ -16,7 +16,9 @@ export type AccountErrorCode =
   /** No member device served the whole file. */
   | "NO_SOURCE"
   /** A file's bytes are not what its message says (wrong SHA3-512, or more than its size): deleted. */
-  | "HASH_MISMATCH";
+  | "HASH_MISMATCH"
+  /** A vCard that is not one, or over the bounds (size, lines). */
+  | "BAD_VCARD";
 
 export class AccountError extends JamiError<AccountErrorCode> {
   override name = "AccountError";

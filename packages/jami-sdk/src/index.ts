@@ -1,6 +1,6 @@
 /**
  * The Jami SDK: an `Account` (one device of a Jami account) composed of feature modules — `contacts`,
- * `devices`, `presence`, `links` built in, optional ones from their own packages through `features`.
+ * `devices`, `presence`, `profile`, `links` built in, optional ones from their own packages through `features`.
  *
  * @example
  * const account = await Account.load({ dir, bootstrap: ["127.0.0.1:4222"] });
@@ -26,6 +26,7 @@ export type { Contact, PendingTrustRequest } from "./features/contact.js";
 export type { Devices, DeviceEvents } from "./features/devices.js";
 export type { KnownDevice } from "./features/known-devices.js";
 export type { Presence, PresenceEvents, PresenceChange } from "./features/presence.js";
+export type { Profile, ProfileEvents, MemberProfile, PersonalProfile } from "./features/profile.js";
 export type { LinkManager, LinkEvents, ChannelPeer, ChannelRequestFilter } from "./features/links.js";
 export { conversations, type Conversations, type ConversationEvents } from "./features/conversations.js";
 export type { Channel } from "jami-dtls";

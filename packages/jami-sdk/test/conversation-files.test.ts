@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Channel } from "jami-dtls";
 import { Conversations } from "../src/features/conversations.js";
-import { FILE_CHANNEL, safeFileName } from "../src/features/conversation-files.js";
+import { FILE_CHANNEL, safeFileName, type FileProgress } from "../src/features/conversation-files.js";
 import { newTestDevice, type TestDevice } from "../../../test-support/components.js";
-import { next } from "../../../test-support/events.js";
+import { next, waitFor } from "../../../test-support/events.js";
 
 /**
  * Files in conversations over real links (ICE-TCP + TLS on 127.0.0.1) and an in-memory DHT: the `data-transfer`
@@ -77,13 +77,20 @@ describe("files in conversations", () => {
     expect(file.body).toMatchObject({ type: "application/data-transfer+json", displayName: "report.bin", totalSize: 3 << 20 });
     expect(file.body.sha3sum).toMatch(/^[0-9a-f]{128}$/);
     expect(file.fileId).toBe(`${file.messageId}_${file.body.tid}.bin`);
-    const seen: number[] = [];
-    convs[1]!.on("progress", (p) => seen.push(p.bytes));
+    const seen: FileProgress[] = [];
+    const served: FileProgress[] = [];
+    convs[1]!.on("progress", (p) => seen.push(p));
+    convs[0]!.on("progress", (p) => served.push(p));
     const target = join(dir, "got", "report.bin");
     await expect(convs[1]!.download(group.conversationId, file.messageId, target)).resolves.toBe(target);
     expect(readFileSync(target).equals(readFileSync(original))).toBe(true);
-    expect(seen[seen.length - 1]).toBe(3 << 20);
+    // both sides see the transfer move, with its rate
     expect(seen.length).toBeGreaterThan(1);
+    expect(seen.every((p) => p.direction === "download" && p.total === 3 << 20 && p.rate > 0)).toBe(true);
+    expect(seen[seen.length - 1]!.bytes).toBe(3 << 20);
+    await waitFor(() => served[served.length - 1]?.bytes === 3 << 20);
+    expect(served.every((p) => p.direction === "upload" && p.peer === deviceId(1) && p.total === 3 << 20)).toBe(true);
+    expect(served.length).toBeGreaterThan(1);
     await expect(convs[1]!.download(group.conversationId, group.conversationId, join(dir, "x"))).rejects.toMatchObject({ code: "NOT_A_FILE" });
   });
 

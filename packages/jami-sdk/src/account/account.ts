@@ -8,6 +8,7 @@ import { Contacts } from "../features/contacts.js";
 import { Devices } from "../features/devices.js";
 import type { LinkManager } from "../features/links.js";
 import { Presence } from "../features/presence.js";
+import { Profile } from "../features/profile.js";
 import { buildComponents, type AccountFeature, type FeatureLifecycle } from "./components.js";
 import { AccountIdentity } from "./identity.js";
 import type { InboxRouter } from "./inbox.js";
@@ -28,7 +29,7 @@ export interface AccountOptions<F extends FeatureFactories = Record<never, never
   password?: string;
   /** Where contacts, known devices and features' state live (default: JSON files in `dir`). */
   store?: AccountStore;
-  /** Optional features, built after `contacts`, `devices`, `presence` and `links`, started in this order. */
+  /** Optional features, built after `contacts`, `devices`, `presence` and `profile` (before `links`), started in this order. */
   features?: F;
 }
 
@@ -46,13 +47,14 @@ type Phase = "stopped" | "starting" | "started" | "stopping";
 /**
  * A Jami account on one device, the composition root of its features: it opens the identity and the store,
  * builds the components every feature receives, and starts the DHT, the inbox and then each feature in order
- * (all or nothing). `contacts`, `devices`, `presence` and `links` are built in; optional features come from
+ * (all or nothing). `contacts`, `devices`, `presence`, `profile` and `links` are built in; optional features come from
  * their own packages (`features: { conversations: swarm() }`).
  */
 export class Account extends TypedEmitter<AccountEvents> {
   readonly contacts: Contacts;
   readonly devices: Devices;
   readonly presence: Presence;
+  readonly profile: Profile;
   readonly links: LinkManager;
   private readonly network: AccountNetwork;
   private readonly inbox: InboxRouter;
@@ -79,10 +81,12 @@ export class Account extends TypedEmitter<AccountEvents> {
     this.devices = new Devices(components);
     this.presence = new Presence(components);
     this.contacts = new Contacts(components);
+    this.profile = new Profile(components);
     this.lifecycle = [
       ["devices", this.devices],
       ["presence", this.presence],
       ["contacts", this.contacts],
+      ["profile", this.profile],
     ];
     for (const [name, factory] of Object.entries(features)) {
       if (name in this) throw new AccountError("INVALID_ARGUMENT", `a feature cannot be named ${name}`);

@@ -9,6 +9,7 @@ import { SyncRegistry } from "./sync-registry.js";
 import { EventBus } from "./event-bus.js";
 import { LinkManager } from "../features/links.js";
 import { OneToOneSlot } from "./one-to-one.js";
+import { MembershipSlot } from "./membership.js";
 
 /**
  * What every feature of an account receives, and nothing more (no private key: `identity` signs for them).
@@ -31,6 +32,8 @@ export interface AccountComponents {
   events: EventBus;
   /** The one-to-one conversation a trust request names: provided by the conversations feature when composed. */
   oneToOne: OneToOneSlot;
+  /** Who is in a conversation: provided by the conversations feature when composed (profiles serve members). */
+  membership: MembershipSlot;
   /** `logger("contacts")`: debug lines under `jami:sdk:contacts`, prefixed with this device's short id. */
   logger: ComponentLogger;
   /** Aborted when the account stops: work in flight ends with it. */
@@ -74,6 +77,7 @@ export function buildComponents(options: {
     sync: new SyncRegistry(events),
     events,
     oneToOne: new OneToOneSlot(),
+    membership: new MembershipSlot(),
     logger: componentLogger(identity.deviceShortId.toString()),
     get lifetime() {
       return options.lifetime();

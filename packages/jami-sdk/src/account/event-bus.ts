@@ -8,6 +8,10 @@ export interface AccountInternalEvents {
   trustAccepted: [{ from: string; conversationId: string }];
   /** Something other devices of the account should learn: send them a DeviceSync (only to `onlyShortIds` if set). */
   syncRequested: [{ onlyShortIds?: string[] }];
+  /** A fetch from a member's device went through (jamid then sends that device its vCard). */
+  conversationSynced: [{ conversationId: string; peer: { jamiId: string; deviceId: string } }];
+  /** A conversation was cloned from `peer` (jamid then asks it for the members' vCards). */
+  conversationCloned: [{ conversationId: string; peer: { jamiId: string; deviceId: string } }];
   /** Work a feature did in the background failed (the account reports it as its `error` event). */
   failure: [{ feature: string; error: Error }];
 }

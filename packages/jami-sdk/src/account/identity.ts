@@ -25,6 +25,8 @@ export class AccountIdentity {
   readonly deviceId: DeviceId;
   readonly deviceShortId: DeviceShortId;
   readonly deviceName: string;
+  /** The display name the archive holds (jamid's `Account.displayName`), if any. */
+  readonly displayName?: string;
   readonly devicePublicKey: PublicKey;
   readonly dir: string;
 
@@ -36,6 +38,7 @@ export class AccountIdentity {
     this.deviceId = local.deviceId;
     this.deviceShortId = local.deviceShortId;
     this.deviceName = local.deviceName;
+    if (archive.displayName) this.displayName = archive.displayName;
     this.devicePublicKey = local.device.key.publicKey;
     this.dir = local.dir;
   }

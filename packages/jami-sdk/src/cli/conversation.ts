@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import type { ConversationMode } from "jami-swarm";
 import type { DeliveryStatus } from "../features/conversation-receipts.js";
 import { openAccount, type AccountCliOptions, type CliAccount } from "./open.js";
@@ -5,6 +6,8 @@ import { parseInteger, printLine as line, UsageError, type CliIo } from "./outpu
 
 export interface ConversationCliOptions extends AccountCliOptions {
   title?: string;
+  description?: string;
+  avatar?: string;
   mode?: string;
   n?: string;
   "reply-to"?: string;
@@ -31,7 +34,7 @@ async function online<T>(options: AccountCliOptions, work: (account: CliAccount)
   }
 }
 
-/** `jami conversation list|create|invite|accept|decline|leave|messages`: one JSON document (messages: JSON lines). */
+/** `jami conversation list|create|invite|accept|decline|leave|profile|set-profile|messages`: one JSON document (messages: JSON lines). */
 export async function conversationCommand(sub: string | undefined, args: string[], options: ConversationCliOptions, io: CliIo): Promise<void> {
   const [first, second] = args;
   switch (sub) {
@@ -72,6 +75,23 @@ export async function conversationCommand(sub: string | undefined, args: string[
       const id = needId(first, "jami conversation leave CONVERSATION_ID --dir D --bootstrap HOST:PORT");
       await online(options, (a) => a.conversations.leave(id));
       return line(io, { conversationId: id, left: true });
+    }
+    case "profile": {
+      const id = needId(first, "jami conversation profile CONVERSATION_ID --dir D");
+      const account = await openAccount(options);
+      return line(io, { conversationId: id, ...(await account.conversations.profile(id)) });
+    }
+    case "set-profile": {
+      const usage = "jami conversation set-profile CONVERSATION_ID --dir D --bootstrap HOST:PORT [--title T] [--description D] [--avatar FILE]";
+      const id = needId(first, usage);
+      if (options.title === undefined && options.description === undefined && options.avatar === undefined) throw new UsageError(`usage: ${usage}`);
+      const update = {
+        ...(options.title !== undefined ? { title: options.title } : {}),
+        ...(options.description !== undefined ? { description: options.description } : {}),
+        ...(options.avatar !== undefined ? { avatar: (await readFile(options.avatar)).toString("base64") } : {}),
+      };
+      const commit = await online(options, (a) => a.conversations.updateProfile(id, update));
+      return line(io, { conversationId: id, commit, ...update });
     }
     case "messages": {
       const id = needId(first, "jami conversation messages CONVERSATION_ID --dir D [--n N]");

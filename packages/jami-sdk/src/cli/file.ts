@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { safeFileName } from "../features/conversation-files.js";
 import { openAccount, type AccountCliOptions } from "./open.js";
 import { parseInteger, printLine as line, UsageError, type CliIo } from "./output.js";
+import { progressPrinter } from "./progress.js";
 
 export interface FileCliOptions extends AccountCliOptions {
   out?: string;
@@ -35,6 +36,10 @@ export async function fileCommand(sub: string | undefined, args: string[], optio
         });
         await account.conversations.settled();
         line(io, { conversationId, id: file.messageId, fileId: file.fileId, ...file.body });
+        account.conversations.on(
+          "progress",
+          progressPrinter(io, "upload", () => file.body.displayName),
+        );
         // serving meanwhile; Ctrl-C (the io signal) ends the wait early
         if (waitMs) await sleep(waitMs, io.signal ? { signal: io.signal } : {}).catch(() => undefined);
       } finally {
@@ -53,14 +58,10 @@ export async function fileCommand(sub: string | undefined, args: string[], optio
         const message = (await account.conversations.loadMessages(conversationId)).find((m) => m.id === second);
         const displayName = message?.body.type === "application/data-transfer+json" ? message.body.displayName : "file";
         const target = isDir ? join(options.out, safeFileName(displayName)) : options.out;
-        let last = 0;
-        account.conversations.on("progress", (p) => {
-          // a line every 1 % (and the last): enough to draw a bar, not a flood
-          if (p.bytes === p.total || p.bytes - last >= p.total / 100) {
-            last = p.bytes;
-            line(io, { event: "progress", fileId: p.fileId, bytes: p.bytes, total: p.total });
-          }
-        });
+        account.conversations.on(
+          "progress",
+          progressPrinter(io, "download", () => safeFileName(displayName)),
+        );
         const path = await account.conversations.download(conversationId, second, target, { signal: io.signal });
         line(io, { conversationId, id: second, path, verified: true });
       } finally {

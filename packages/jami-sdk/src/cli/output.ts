@@ -5,11 +5,14 @@ export interface CliIo {
   stderr: (text: string) => void;
   /** Ends long-running commands (`dht node`, `dht listen`) besides Ctrl-C / SIGTERM. */
   signal?: AbortSignal;
+  /** stderr is a terminal: progress is drawn as a bar there instead of JSON lines. */
+  isTTY?: boolean;
 }
 
 export const processIo: CliIo = {
   stdout: (text) => process.stdout.write(text),
   stderr: (text) => process.stderr.write(text),
+  isTTY: process.stderr.isTTY === true,
 };
 
 /** A usage mistake: reported like any error, with exit status 2. */

@@ -5,6 +5,7 @@ import { demoCommand } from "./demo.js";
 import { contactCommand, onlineCommand } from "./contact.js";
 import { conversationCommand, messageCommand } from "./conversation.js";
 import { fileCommand } from "./file.js";
+import { profileCommand } from "./profile.js";
 import { dhtCommand } from "./dht.js";
 import { swarmCommand } from "./swarm.js";
 import { processIo, UsageError, type CliIo } from "./output.js";
@@ -38,6 +39,13 @@ const HELP = `jami — the Jami SDK command line (every command prints one JSON 
       {id, fileId, sha3sum, totalSize…}; members download it from any device of ours that is online (S s here)
   jami file get CONVERSATION_ID MESSAGE_ID --out PATH|DIR --dir D --bootstrap HOST:PORT
       downloads (resumes what PATH holds), checks SHA3-512; progress as JSON lines, then {path, verified}
+
+  jami profile show --dir D                      our display name and avatar, and the members' profiles kept
+  jami profile set  --dir D [--name N] [--avatar FILE | --no-avatar]
+      members' devices get it at their next sync with this account
+  jami conversation profile     CONVERSATION_ID --dir D      {title, description, avatar, mode}
+  jami conversation set-profile CONVERSATION_ID --dir D --bootstrap HOST:PORT [--title T] [--description D] [--avatar FILE]
+      (admins only, as jamid)
 
   jami dht node   [--port 4222] [--bind ADDR] [--bootstrap HOST:PORT]... [--proxy-port P] [--status-interval S]
                   [--no-rate-limit]   (like dhtnode -U: no 8192/s global, 1024/s per-IP request limits)
@@ -88,6 +96,9 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
         n: { type: "string" },
         "reply-to": { type: "string" },
         wait: { type: "string" },
+        avatar: { type: "string" },
+        "no-avatar": { type: "boolean" },
+        description: { type: "string" },
       },
     });
     const [command, sub] = positionals;
@@ -114,6 +125,9 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
         return 0;
       case "file":
         await fileCommand(sub, positionals.slice(2), { ...values, password }, io);
+        return 0;
+      case "profile":
+        await profileCommand(sub, { ...values, password }, io);
         return 0;
       case "dht":
         await dhtCommand(sub, positionals.slice(2), values, io, io.signal);

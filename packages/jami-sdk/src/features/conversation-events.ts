@@ -1,4 +1,4 @@
-import type { SwarmMessage } from "jami-swarm";
+import type { ConversationMode, ConversationProfile, SwarmMessage } from "jami-swarm";
 import type { FileProgress } from "./conversation-files.js";
 import type { ConversationRequest } from "./conversation-requests.js";
 
@@ -17,6 +17,8 @@ export interface ConversationEvents {
   read: [{ conversationId: string; from: string; messageId: string }];
   /** A member's device fetched our history up to `head`: every message of ours in it is delivered to that member. */
   delivered: [{ conversationId: string; from: string; head: string }];
+  /** The conversation's profile changed (a fetch brought an update, or we wrote one): jamid's `conversationProfileUpdated`. */
+  profile: [{ conversationId: string; profile: ConversationProfile & { mode: ConversationMode } }];
   /** A fetch refused by validation: which commit, which rule; nothing was stored. */
   error: [{ conversationId: string; from: string; error: Error }];
   /** Bytes of a file being downloaded here (a resumed download counts what was already on disk). */

@@ -46,9 +46,28 @@ export interface FileMessage {
 export interface FileProgress {
   conversationId: string;
   fileId: string;
-  /** Bytes on disk (a resumed download starts from what was there). */
+  /** `download`: bytes coming here; `upload`: bytes we serve to a member's device (`peer`). */
+  direction: "download" | "upload";
+  /** Download: bytes on disk (a resumed download starts from what was there). Upload: the file offset reached. */
   bytes: number;
   total: number;
+  /** Bytes per second moved by this transfer since it began (what was on disk before is not counted). */
+  rate: number;
+  /** Upload: the device asking. */
+  peer?: string;
+}
+
+/** Counts the bytes going through, reporting each chunk with the transfer's average rate. */
+function metered(start: number, report: (bytes: number, rate: number) => void, now: () => number = Date.now) {
+  return async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    const began = now();
+    let bytes = start;
+    for await (const chunk of source) {
+      bytes += chunk.length;
+      yield chunk;
+      report(bytes, Math.round(((bytes - start) * 1000) / Math.max(1, now() - began)));
+    }
+  };
 }
 
 /** The file id jamid derives from a file message: `<commit>_<tid>` and the display name's extension. */
@@ -193,7 +212,7 @@ export class ConversationFiles {
   }
 
   /** Writes the asked range of the file on the channel, then ends it (no header, no trailer: jamid's framing). */
-  async serve(channel: Channel): Promise<void> {
+  async serve(channel: Channel, peer: ChannelPeer): Promise<void> {
     const m = FILE_CHANNEL.exec(channel.name)!;
     const [, conversationId, , fileId, query] = m as unknown as [string, string, string, string, string | undefined];
     const params = new URLSearchParams(query ?? "");
@@ -201,8 +220,11 @@ export class ConversationFiles {
     const end = Number(params.get("end") ?? 0) || 0;
     const path = join(this.dataDir(conversationId), fileId);
     const range = end > start ? { start, end: end - 1 } : { start };
+    const total = end > start ? end : ((await stat(path).catch(() => undefined))?.size ?? 0);
+    const report = (bytes: number, rate: number): void =>
+      this.progress({ conversationId, fileId, direction: "upload", bytes, total, rate, peer: peer.deviceId });
     try {
-      await pipeline(createReadStream(path, { ...range, highWaterMark: CHUNK }), channel, { signal: this.c.lifetime });
+      await pipeline(createReadStream(path, { ...range, highWaterMark: CHUNK }), metered(start, report), channel, { signal: this.c.lifetime });
     } catch (error) {
       this.log("serving %s: %s", fileId, (error as Error).message);
       channel.destroy();
@@ -282,7 +304,8 @@ export class ConversationFiles {
     const out = createWriteStream(target, { flags: "a" });
     let bytes = start;
     let tooMuch = false;
-    const progress = this.progress;
+    const report = (at: number, rate: number): void =>
+      this.progress({ conversationId: file.conversationId, fileId: file.fileId, direction: "download", bytes: at, total: file.body.totalSize, rate });
     const limit = async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
       for await (const chunk of source) {
         const room = file.body.totalSize - bytes;
@@ -293,12 +316,11 @@ export class ConversationFiles {
           return;
         }
         bytes += chunk.length;
-        progress({ conversationId: file.conversationId, fileId: file.fileId, bytes, total: file.body.totalSize });
         yield chunk;
       }
     };
     try {
-      await pipeline(channel, limit, out, { signal: options.signal });
+      await pipeline(channel, limit, metered(start, report), out, { signal: options.signal });
     } finally {
       channel.destroy();
     }

@@ -98,16 +98,17 @@ export class ConversationGit {
     from: string | ChannelPeer,
     repoOptions: { fs: GitFs; author: { device: AccountComponents["identity"]["signingDevice"]; displayName?: string } },
     options: AbortOptions,
-  ): Promise<SwarmRepository> {
+  ): Promise<{ repo: SwarmRepository; deviceId: string }> {
     const { channel, deviceId } = await this.channel(conversationId, from, options);
     try {
       const fetched = await fetchPack(channel, { conversationId, host: deviceId }, options);
       if (!fetched.pack) throw new AccountError("INVALID_ARGUMENT", "the peer sent nothing to clone");
-      return await SwarmRepository.clone(
+      const repo = await SwarmRepository.clone(
         root,
         { conversationId, remoteDevice: deviceId, head: fetched.head, pack: fetched.pack },
         { ...repoOptions, requireMember: this.c.identity.jamiId.toString() },
       );
+      return { repo, deviceId };
     } finally {
       channel.end();
     }

@@ -35,7 +35,7 @@ const ACTIVE_ROLES: ReadonlySet<string> = new Set(["admin", "member"]);
 
 type Components = Pick<
   AccountComponents,
-  "identity" | "store" | "network" | "inbox" | "trust" | "links" | "events" | "oneToOne" | "sync" | "lifetime" | "logger"
+  "identity" | "store" | "network" | "inbox" | "trust" | "links" | "events" | "oneToOne" | "membership" | "sync" | "lifetime" | "logger"
 >;
 
 /**
@@ -71,7 +71,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     if (channel.name === "sip") this.notices?.attach(peer, channel);
     else if (GIT_CHANNEL.test(channel.name)) this.git.serve(channel, peer);
     else if (SYNC_CHANNEL.test(channel.name)) this.ownSync?.attach(channel, peer);
-    else if (FILE_CHANNEL.test(channel.name)) void this.files.serve(channel);
+    else if (FILE_CHANNEL.test(channel.name)) void this.files.serve(channel, peer);
   };
   private readonly onTrustAccepted = ({ from, conversationId }: { from: string; conversationId: string }): void => {
     if (HEX40.test(conversationId) && !this.shelf.repos.has(conversationId))
@@ -114,6 +114,11 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
       build: () => ({}),
       apply: async () => undefined,
       archive: () => (this.requestBook ? this.own.archiveFields() : {}),
+    });
+    c.membership.provide({
+      roleOf: async (id, jamiId) => this.shelf.repos.get(id)?.roleOf(jamiId),
+      members: async (id) => ((await this.shelf.repos.get(id)?.members()) ?? []).filter((m) => ACTIVE_ROLES.has(m.role)).map((m) => m.uri),
+      mode: async (id) => this.shelf.repos.get(id)?.mode(),
     });
     c.oneToOne.provide({
       conversationFor: (jamiId) => this.oneToOneWith(jamiId),
@@ -340,6 +345,23 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     return this.files.pending();
   }
 
+  /** The conversation's profile (`profile.vcf`: title, description, avatar…) and its mode (jamid's `conversationInfos`). */
+  async profile(conversationId: string): Promise<ConversationProfile & { mode: ConversationMode }> {
+    const repo = this.shelf.require(conversationId);
+    const vcf = await repo.readFile("profile.vcf");
+    return { ...(vcf ? readProfileVcf(new TextDecoder().decode(vcf)) : {}), mode: await repo.mode() };
+  }
+
+  /**
+   * Merges `update` into the conversation's profile (an `application/update-profile` commit, admins only as in
+   * jamid 13.7: a member gets the swarm layer's refusal) and announces it; members get a `profile` event.
+   */
+  async updateProfile(conversationId: string, update: ConversationProfile, _options: AbortOptions = {}): Promise<string> {
+    const commit = await this.commitAndAnnounce(conversationId, (repo) => repo.updateProfile(update));
+    this.emit("profile", { conversationId, profile: await this.profile(conversationId) });
+    return commit;
+  }
+
   /** Adds `jamiId` as invited, announces it to the members, and sends the invitation to its devices. */
   async invite(conversationId: string, jamiId: string, options: AbortOptions = {}): Promise<{ commit: string; devices: number }> {
     const notices = this.requireStarted();
@@ -437,9 +459,10 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
    */
   async clone(conversationId: string, from: string | ChannelPeer, options: AbortOptions = {}): Promise<SwarmRepository> {
     if (this.shelf.repos.has(conversationId)) throw new AccountError("INVALID_ARGUMENT", `conversation ${conversationId} is already here`);
-    const repo = await this.git.clone(this.shelf.root, conversationId, from, this.shelf.repoOptions(), options);
+    const { repo, deviceId } = await this.git.clone(this.shelf.root, conversationId, from, this.shelf.repoOptions(), options);
     this.shelf.repos.set(conversationId, repo);
     await this.arrived(conversationId);
+    this.c.events.emit("conversationCloned", { conversationId, peer: { jamiId: typeof from === "string" ? from : from.jamiId, deviceId } });
     return repo;
   }
 
@@ -484,12 +507,16 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   private async fetchNow(repo: SwarmRepository, from: string | ChannelPeer, options: AbortOptions): Promise<FetchOutcome> {
     const conversationId = repo.conversationId;
     try {
-      const { outcome } = await this.git.fetch(repo, from, options);
+      const profileBefore = await repo.readFile("profile.vcf");
+      const { outcome, deviceId } = await this.git.fetch(repo, from, options);
+      this.c.events.emit("conversationSynced", { conversationId, peer: { jamiId: typeof from === "string" ? from : from.jamiId, deviceId } });
       for (const message of outcome.newCommits) {
         this.emit("message", { conversationId, message });
         if (message.body.type === "member") this.emit("member", { conversationId, jamiId: message.body.uri, action: message.body.action });
       }
       if (outcome.newCommits.some((m) => m.body.type === "member")) await this.shelf.refreshMembers(conversationId);
+      if (outcome.newCommits.length > 0 && !sameBytes(profileBefore, await repo.readFile("profile.vcf")))
+        this.emit("profile", { conversationId, profile: await this.profile(conversationId) });
       return outcome;
     } catch (error) {
       if (error instanceof CommitRejectedError && this.listenerCount("error") > 0)
@@ -552,6 +579,10 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
       this.ownSync?.reachOwnDevices({ signal: this.c.lifetime }),
     ]);
   }
+}
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  return a === b || (!!a && !!b && Buffer.from(a).equals(b));
 }
 
 /** The feature factory: `Account.create({ ..., features: { conversations: conversations() } })` → `account.conversations`. */
