@@ -12,11 +12,12 @@
  *   {"cmd":"createGroup"}  {"cmd":"invite","conversationId":…,"jamiId":…}  {"cmd":"acceptConversation","conversationId":…}
  *   {"cmd":"status","conversationId":…,"messageId":…}  {"cmd":"displayed","conversationId":…,"messageId":…}
  *   {"cmd":"composing","conversationId":…}  {"cmd":"conversations"}  {"cmd":"exportArchive","path":…}
+ *   {"cmd":"disconnect","deviceId":…}                   (closes the link with that device, every channel on it)
  *   {"cmd":"setProfile","displayName":…,"avatar":<base64>}  {"cmd":"profileOf","jamiId":…}
  *   {"cmd":"conversationProfile","conversationId":…}  {"cmd":"updateConversationProfile","conversationId":…,"title":…}
  * and reporting JSON lines: ready, trustRequest, contact, presence, devices, sync, channel, channelData, reply,
  * error, message, conversationRequest, conversationReady, member, composing, read, delivered, conversationError,
- * profileReceived, profileUpdated, conversationProfile.
+ * profileReceived, profileUpdated, conversationProfile, progress (every 5 % of a transfer).
  * Every channel another device asks for is accepted. Ends on stdin EOF.
  */
 import { mkdtempSync } from "node:fs";
@@ -48,6 +49,13 @@ async function main(): Promise<void> {
   account.conversations.on("read", (m) => say({ event: "read", ...m }));
   account.conversations.on("delivered", (m) => say({ event: "delivered", ...m }));
   account.conversations.on("profile", (p) => say({ event: "conversationProfile", ...p }));
+  const reported = new Map<string, number>();
+  account.conversations.on("progress", (p) => {
+    const key = `${p.direction}/${p.fileId}`;
+    if (p.bytes < p.total && p.bytes - (reported.get(key) ?? -Infinity) < p.total / 20) return;
+    reported.set(key, p.bytes);
+    say({ event: "progress", direction: p.direction, fileId: p.fileId, bytes: p.bytes, total: p.total, peer: p.peer });
+  });
   account.profile.on("received", ({ profile, deviceId }) =>
     say({
       event: "profileReceived",
@@ -110,8 +118,12 @@ async function main(): Promise<void> {
       } else if (c.cmd === "sendFile") {
         say({ event: "reply", id: c.id, ...(await account.conversations.sendFile(c.conversationId!, c.path!)) });
       } else if (c.cmd === "download") {
-        const path = await account.conversations.download(c.conversationId!, c.messageId!, c.path!, { signal: AbortSignal.timeout(120_000) });
-        say({ event: "reply", id: c.id, path });
+        // in the background: other commands (a disconnect in the middle) go on meanwhile
+        const id = c.id;
+        account.conversations.download(c.conversationId!, c.messageId!, c.path!, { signal: AbortSignal.timeout(180_000) }).then(
+          (path) => say({ event: "reply", id, path }),
+          (e: Error & { code?: string }) => say({ event: "error", id, message: e.message, code: e.code }),
+        );
       } else if (c.cmd === "memory") {
         // after a full GC when the process was started with --expose-gc: what is live, not what awaits collection
         (globalThis as { gc?: () => void }).gc?.();
@@ -141,6 +153,9 @@ async function main(): Promise<void> {
       } else if (c.cmd === "exportArchive") {
         await writeFile(c.path!, await account.devices.exportArchive());
         say({ event: "reply", id: c.id, path: c.path });
+      } else if (c.cmd === "disconnect") {
+        account.links.disconnect(c.deviceId!);
+        say({ event: "reply", id: c.id });
       } else if (c.cmd === "setProfile") {
         const profile = await account.profile.set({
           displayName: c.displayName ?? null,

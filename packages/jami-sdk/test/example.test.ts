@@ -28,3 +28,12 @@ describe("examples/echo-bot (demo mode)", () => {
     expect(stdout).toContain("bot: echo: hello bot");
   });
 });
+
+describe("examples/file-bot (demo mode)", () => {
+  it("answers !get with the file (downloaded and verified) and keeps a file it is sent", () => {
+    const stdout = runExample("file-bot");
+    expect(stdout).toContain("visitor: !get report.txt");
+    expect(stdout).toContain('the visitor downloaded it: "the quarterly report\\n"');
+    expect(stdout).toMatch(/the bot kept it as [0-9a-f]{8}-holiday\.jpg/);
+  });
+});
