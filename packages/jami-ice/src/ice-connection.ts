@@ -27,6 +27,13 @@ export class IceConnection extends Duplex {
     readonly local: IceDescription,
     readonly remote: IceDescription,
     readonly controlling: boolean,
+    /**
+     * The negotiation's other TCP connections, kept open (idle) as long as this one: jamid 13.7's pjnath keeps every
+     * connection of the negotiation in its event loop, and one the peer closes stays readable (end of stream) there
+     * for good — its ICE thread then sleeps 500 ms on every poll, which made each exchange with jamid half a second
+     * slow. pjnath never closes them either.
+     */
+    private readonly spares: StunLink[] = [],
   ) {
     // TLS writes 16 KiB records; a larger buffer lets several frames go out per socket write.
     super({ highWaterMark: 256 * 1024 });
@@ -36,12 +43,24 @@ export class IceConnection extends Duplex {
       if (!this.push(Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength))) link.socket.pause();
     });
     link.on("close", () => {
+      for (const spare of this.spares) spare.close();
       clearInterval(this.consentTimer);
       this.push(null);
       if (!this.destroyed) this.destroy();
     });
     this.consentTimer = setInterval(() => void this.checkConsent(), CONSENT_INTERVAL_MS);
     this.consentTimer.unref();
+  }
+
+  /** A connection of the negotiation that came up after this one was chosen: kept open with the others. */
+  keepSpare(link: StunLink): void {
+    if (this.destroyed) return link.close();
+    this.spares.push(link);
+  }
+
+  /** How many of the negotiation's other TCP connections are kept open alongside this one. */
+  get idleConnections(): number {
+    return this.spares.filter((s) => !s.closed).length;
   }
 
   get remoteAddress(): { address: string; port: number; family: 4 | 6 } {
@@ -74,6 +93,7 @@ export class IceConnection extends Duplex {
   override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
     clearInterval(this.consentTimer);
     this.link.close();
+    for (const spare of this.spares) spare.close();
     callback(error);
   }
 

@@ -56,6 +56,8 @@ export class IceTcpAgent {
   private remote?: IceDescription;
   private selected?: StunLink;
   private settle?: { resolve: (l: StunLink) => void; reject: (e: Error) => void };
+  /** The connection handed out, once there is one. */
+  private connection?: IceConnection;
   private nominating = false;
   private readonly relayLinks = new WeakSet<StunLink>();
   private readonly triggered = new WeakSet<StunLink>();
@@ -213,9 +215,12 @@ export class IceTcpAgent {
     for (const a of attempts) a.catch(() => undefined);
     try {
       const link = await done;
-      for (const other of this.links) if (other !== link) other.close();
+      // the other connections stay open alongside the chosen one (see IceConnection's `spares`)
+      const spares = [...this.links].filter((other) => other !== link);
+      for (const spare of spares) this.links.delete(spare);
       for (const server of this.servers) server.close();
-      const connection = new IceConnection(link, this.local, remote, this.controlling);
+      const connection = new IceConnection(link, this.local, remote, this.controlling, spares);
+      this.connection = connection;
       // A relayed link keeps its allocation until the link ends.
       if (this.relay && this.relayLinks.has(link)) {
         this.selectedThroughRelay = true;
@@ -303,6 +308,8 @@ export class IceTcpAgent {
   }
 
   private adopt(link: StunLink): void {
+    // one that comes up once a pair is chosen is kept with the chosen connection (see IceConnection's `spares`)
+    if (this.connection) return this.connection.keepSpare(link);
     if (this.closed || this.selected) return link.close();
     this.links.add(link);
     link.on("request", (m) => this.onRequest(link, m));

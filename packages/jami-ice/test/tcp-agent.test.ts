@@ -65,6 +65,21 @@ describe("ICE-TCP between two of our agents on 127.0.0.1", () => {
     await ended;
   });
 
+  it("keeps the negotiation's other TCP connections open as long as the chosen one (jamid's pjnath polls a closed one every 500 ms)", async () => {
+    // both agents dial each other's passive candidate: two connections form, one is chosen
+    const [a, b] = await pair();
+    await waitFor(() => a.idleConnections + b.idleConnections >= 1, { what: "the other connection kept" });
+    const kept = a.idleConnections + b.idleConnections;
+    // traffic on the chosen one does not end them
+    const back = new Promise<string>((resolve) => b.once("data", (d: Buffer) => resolve(d.toString())));
+    a.write("ping");
+    expect(await back).toBe("ping");
+    expect(a.idleConnections + b.idleConnections).toBe(kept);
+    // they end with it
+    a.destroy();
+    await waitFor(() => a.idleConnections === 0 && b.idleConnections === 0, { what: "spares closed with the connection" });
+  });
+
   it("a reader that does not read holds back the peer (TCP back-pressure), not a growing buffer here; everything arrives once it reads", async () => {
     const [a, b] = await pair();
     const total = 32 << 20;
