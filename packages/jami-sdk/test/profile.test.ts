@@ -76,6 +76,20 @@ describe("account profiles", () => {
     await Promise.all(devices.map((d) => d.stop()));
   });
 
+  /** Resolves once device `i` has received `count` bytes on its next channel named `name` (the bytes are there). */
+  function bytesAt(i: number, name: string, count: number): Promise<void> {
+    return new Promise((resolve) => {
+      const links = devices[i]!.components.links;
+      const onChannel = ({ channel }: { channel: import("jami-dtls").Channel }): void => {
+        if (channel.name !== name) return;
+        links.off("channel", onChannel);
+        let got = 0;
+        channel.on("data", (d: Buffer) => (got += d.length) >= count && resolve());
+      };
+      links.on("channel", onChannel);
+    });
+  }
+
   /** A group of a's that b joined: each side fetched from the other once. */
   async function group(): Promise<string> {
     const [a, b] = [convs[0]!, convs[1]!];
@@ -180,6 +194,32 @@ describe("account profiles", () => {
     expect(profiles[0]!.of(id(1))).toEqual({ jamiId: id(1), displayName: "Bobby" });
     expect(profiles[0]!.of(id(2))).toBeUndefined();
     expect(readdirSync(join(devices[0]!.local.dir, "profiles"))).toEqual([`${Buffer.from(id(1)).toString("base64")}.vcf`]);
+  });
+
+  it("a vCard whose link closes right after it is kept; one cut short by the link is refused", async () => {
+    await up(await Promise.all([newTestDevice(dht), newTestDevice(dht)]));
+    const conversationId = await group();
+    const links = devices[1]!.components.links;
+    const name = `data-transfer://${conversationId}/${deviceId(1)}/profile.vcf`;
+    // cut short: half a vCard, then the link goes
+    const cut = next(profiles[0]!, "error");
+    const halfBytes = Buffer.from("BEGIN:VCARD\nVERSION:2.1\nFN:Half");
+    const halfThere = bytesAt(0, name, halfBytes.length);
+    const half = await links.connect(deviceId(0), name);
+    half.write(halfBytes);
+    await halfThere;
+    links.disconnect(deviceId(0));
+    expect((await cut)[0].error.code).toBe("BAD_VCARD");
+    expect(profiles[0]!.of(id(1))).toBeUndefined();
+    // whole, then the link goes at once (jamid shuts its channel down right after writing)
+    const kept = next(profiles[0]!, "received", { filter: (r) => r.profile.displayName === "Whole" });
+    const wholeBytes = Buffer.from(writePersonalVcard({ displayName: "Whole" }));
+    const wholeThere = bytesAt(0, name, wholeBytes.length);
+    const whole = await links.connect(deviceId(0), name);
+    whole.write(wholeBytes);
+    await wholeThere;
+    links.disconnect(deviceId(0));
+    expect((await kept)[0].profile).toEqual({ jamiId: id(1), displayName: "Whole" });
   });
 
   it("a conversation's profile: an admin's update reaches the members (profile event), a member's is refused", async () => {

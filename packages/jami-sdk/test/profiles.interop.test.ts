@@ -60,7 +60,12 @@ describe("profiles with jamid 13.7", () => {
     expect(vcard).toContain(`PHOTO;ENCODING=BASE64;TYPE=PNG:${AVATAR}`);
     // jamid syncs with us when we post: it sends its vCard
     await askProbe(us, { cmd: "post", conversationId, text: "hello" });
-    expect(await jamidsVcard).toMatchObject({ displayName: "Jamid Person", avatar: AVATAR });
+    const got = await jamidsVcard.catch((e: Error) => {
+      // what came on data-transfer channels, to tell a push that never came from one refused
+      const seen = us.events.filter((x) => JSON.stringify(x).includes("profile")).map((x) => JSON.stringify(x).slice(0, 300));
+      throw new Error(`${e.message}\n${seen.join("\n")}`);
+    });
+    expect(got).toMatchObject({ displayName: "Jamid Person", avatar: AVATAR });
     expect(await askProbe(us, { cmd: "profileOf", jamiId: jamid.jamiId })).toMatchObject({ displayName: "Jamid Person", avatar: AVATAR });
   });
 
