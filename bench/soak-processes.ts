@@ -14,6 +14,10 @@ import { slope } from "./slope.js";
  * process's growth over the second half in MB/h; fails when anonymous memory grows faster than
  * SOAK_MAX_RSS_MB_PER_HOUR (default 2). File-backed pages (the node binary paged in as code runs) are reported, not
  * judged: they are clean, shared and reclaimable.
+ * The processes run as the README tells operators to run long-lived ones: MALLOC_ARENA_MAX=1 (glibc's per-thread
+ * arenas otherwise grow with the libuv threadpool's allocations) — SOAK_MALLOC_ARENA_MAX sets another value, empty
+ * for glibc's default — and with the CLI's periodic full GC (every 5 minutes; SOAK_GC_INTERVAL sets the minutes, 0
+ * turns it off).
  *   SOAK_MINUTES (60)  SOAK_SAMPLE_SECONDS (30)
  *   SOAK_NODE_OPTIONS   node flags for the processes (e.g. --trace-gc), their stdout kept in SOAK_SNAPSHOTS or a temp dir
  *   SOAK_SNAPSHOTS=dir  each process writes a heap snapshot (after a full GC) at half time and at the end, into
@@ -78,13 +82,16 @@ function run(name: string, args: string[], ready: RegExp): Promise<ChildProcess>
   // SIGUSR2 makes the process write a heap snapshot into its cwd (Node does a full GC first).
   const flags = (process.env.SOAK_NODE_OPTIONS ?? "").split(" ").filter(Boolean);
   if (liveHeap) flags.push("--expose-gc", "--require", join(__dirname, "soak-live-heap.cjs"));
-  const command = [process.execPath, "--heapsnapshot-signal=SIGUSR2", ...flags, cli, ...args];
+  const gcEvery = process.env.SOAK_GC_INTERVAL;
+  const command = [process.execPath, "--heapsnapshot-signal=SIGUSR2", ...flags, cli, ...args, ...(gcEvery ? ["--gc-interval", gcEvery] : [])];
   const traced = (process.env.SOAK_HEAPTRACK ?? "").split(",").includes(name);
   const traceDir = process.env.SOAK_HEAPTRACK_DIR ?? cwd;
   if (traced && !traceDir) throw new Error("SOAK_HEAPTRACK needs SOAK_HEAPTRACK_DIR or SOAK_SNAPSHOTS (where its files go)");
   if (traceDir) mkdirSync(traceDir, { recursive: true });
   const [file, ...argv] = traced ? ["heaptrack", "-o", join(traceDir!, `${name}.heaptrack`), ...command] : command;
-  const env = liveHeap ? { ...process.env, SOAK_LIVE_HEAP_FILE: liveFile(name), SOAK_LIVE_HEAP_SECONDS: String(sampleMs / 1000) } : process.env;
+  const arenas = process.env.SOAK_MALLOC_ARENA_MAX ?? "1";
+  const env: NodeJS.ProcessEnv = { ...process.env, ...(arenas ? { MALLOC_ARENA_MAX: arenas } : {}) };
+  if (liveHeap) Object.assign(env, { SOAK_LIVE_HEAP_FILE: liveFile(name), SOAK_LIVE_HEAP_SECONDS: String(sampleMs / 1000) });
   const child = spawn(file!, argv, { stdio: ["ignore", "pipe", "inherit"], cwd, env });
   if (cwd) child.stdout!.pipe(createWriteStream(join(cwd, "stdout.log")));
   return new Promise((resolve, reject) => {

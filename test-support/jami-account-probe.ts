@@ -12,6 +12,8 @@
  *   {"cmd":"createGroup"}  {"cmd":"invite","conversationId":…,"jamiId":…}  {"cmd":"acceptConversation","conversationId":…}
  *   {"cmd":"status","conversationId":…,"messageId":…}  {"cmd":"displayed","conversationId":…,"messageId":…}
  *   {"cmd":"composing","conversationId":…}  {"cmd":"conversations"}  {"cmd":"exportArchive","path":…}
+ *   {"cmd":"forge","conversationId":…}   (our device turns hostile: a commit signed by it that adds a file to a text
+ *                                         message, made with the git CLI behind our writer's back, set as main, announced)
  *   {"cmd":"disconnect","deviceId":…}                   (closes the link with that device, every channel on it)
  *   {"cmd":"setProfile","displayName":…,"avatar":<base64>}  {"cmd":"profileOf","jamiId":…}
  *   {"cmd":"conversationProfile","conversationId":…}  {"cmd":"updateConversationProfile","conversationId":…,"title":…}
@@ -25,7 +27,9 @@ import { readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { Account, conversations } from "jami-sdk";
+import { spawnSync } from "node:child_process";
+import { Account, conversations, type Conversations } from "jami-sdk";
+import { SwarmRepository, type RepositoryOptions } from "jami-swarm";
 
 const [bootstrap = "127.0.0.1:4222", archive] = process.argv.slice(2);
 const say = (o: Record<string, unknown>): void => void process.stdout.write(JSON.stringify(o) + "\n");
@@ -153,6 +157,8 @@ async function main(): Promise<void> {
       } else if (c.cmd === "exportArchive") {
         await writeFile(c.path!, await account.devices.exportArchive());
         say({ event: "reply", id: c.id, path: c.path });
+      } else if (c.cmd === "forge") {
+        say({ event: "reply", id: c.id, commit: await forge(account, c.conversationId!) });
       } else if (c.cmd === "disconnect") {
         account.links.disconnect(c.deviceId!);
         say({ event: "reply", id: c.id });
@@ -184,6 +190,35 @@ async function main(): Promise<void> {
     }
   }
   await account.stop();
+}
+
+/**
+ * What a hostile member could send: a commit signed by our device (as jamid signs) whose body is a text message but
+ * which adds `evil.txt` (jamid's rule: a text message changes no file). Written with the git CLI, not our writer
+ * (which would refuse), made `main` of a freshly opened copy that our git server then serves, and announced.
+ */
+async function forge(account: Account & { conversations: Conversations }, conversationId: string): Promise<string> {
+  const repo = account.conversations.get(conversationId)!;
+  const dir = repo.dir;
+  const device = account.deviceId;
+  const env = { ...process.env, GIT_AUTHOR_NAME: "x", GIT_AUTHOR_EMAIL: device, GIT_COMMITTER_NAME: "x", GIT_COMMITTER_EMAIL: device };
+  const git = (input: string | undefined, ...args: string[]): string => {
+    const r = spawnSync("git", ["-C", dir, ...args], { env, encoding: "utf8", input });
+    if (r.status !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr}`);
+    return r.stdout;
+  };
+  await writeFile(join(dir, "evil.txt"), "x");
+  git(undefined, "add", "evil.txt");
+  git(undefined, "commit", "-q", "-m", '{"body":"looks like a message","type":"text/plain"}');
+  const body = git(undefined, "cat-file", "commit", "HEAD");
+  const signature = Buffer.from(account.identity.signingDevice.key.sign(new TextEncoder().encode(body), "sha512")).toString("base64");
+  const evil = git(body.replace(/^(committer [^\n]*\n)/m, `$1signature ${signature}\n`), "hash-object", "-t", "commit", "-w", "--stdin").trim();
+  git(undefined, "update-ref", "refs/heads/main", evil);
+  // the feature's copy reads refs at open: a new one serves the forged head (test-only reach into its shelf)
+  const shelf = (account.conversations as unknown as { shelf: { repos: Map<string, SwarmRepository>; repoOptions: () => RepositoryOptions } }).shelf;
+  shelf.repos.set(conversationId, await SwarmRepository.open(dir, shelf.repoOptions()));
+  await account.conversations.announce(conversationId, evil);
+  return evil;
 }
 
 main().catch((e) => {

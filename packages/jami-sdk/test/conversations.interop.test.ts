@@ -95,6 +95,27 @@ describe("conversations with jamid 13.7", () => {
     expect(JSON.stringify(log)).toContain("welcome");
   });
 
+  it("a forged commit we send (signed by our device, a text message that adds a file) is refused by jamid: our tests can catch it", async () => {
+    const { conversationId } = await askProbe(us, { cmd: "createGroup" });
+    const since = String(Date.now() / 1000);
+    await askProbe(us, { cmd: "invite", conversationId, jamiId: jamid.jamiId });
+    await jamidEvent("conversationRequestReceived", since, `1=${conversationId as string}`);
+    await harness.run("accept-conversation", "j", jamid.accountId, conversationId as string);
+    await us.waitFor((e) => e.event === "member" && e.conversationId === conversationId && e.jamiId === jamid.jamiId && e.action === "join", 90_000);
+    // positive control: a genuine message of ours, sent the same way, reaches jamid's history
+    const { commit: genuine } = await askProbe(us, { cmd: "post", conversationId, text: "genuine" });
+    await waitFor(async () => JSON.stringify(await harness.run("git-log", "j", jamid.accountId, conversationId as string)).includes(genuine as string), {
+      timeoutMs: 90_000,
+      what: "our genuine commit in jamid's copy",
+    });
+    const forged = String(Date.now() / 1000);
+    const { commit: evil } = await askProbe(us, { cmd: "forge", conversationId });
+    // jamid fetches it, validates, refuses: onConversationError(account, conversation, 3 = EVALIDFETCH, …)
+    const refused = await jamidEvent("onConversationError", forged, `1=${conversationId as string}`);
+    expect(refused.args[2]).toBe(3);
+    expect(JSON.stringify(await harness.run("git-log", "j", jamid.accountId, conversationId as string))).not.toContain(evil as string);
+  });
+
   it("one-to-one, we add jamid: the trust request names our conversation; jamid accepts, clones it from us and joins", async () => {
     const since = String(Date.now() / 1000);
     const { contact } = (await askProbe(us, { cmd: "addContact", jamiId: jamid.jamiId })) as { contact: { conversationId: string } };

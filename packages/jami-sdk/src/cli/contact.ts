@@ -1,5 +1,6 @@
 import { openAccount as open, type AccountCliOptions } from "./open.js";
-import { printLine as line, untilStopped, UsageError, type CliIo } from "./output.js";
+import { parseInteger, printLine as line, untilStopped, UsageError, type CliIo } from "./output.js";
+import { collectPeriodically, DEFAULT_GC_MINUTES } from "./periodic-gc.js";
 
 export type { AccountCliOptions };
 
@@ -32,7 +33,9 @@ export async function onlineCommand(options: AccountCliOptions, io: CliIo, signa
   chats.on("error", ({ conversationId, from, error }) => line(io, { event: "conversationError", conversationId, from, error: error.message }));
   await account.start({ signal });
   line(io, { event: "online", jamiId: account.jamiId, deviceId: account.deviceId });
+  const stopCollecting = collectPeriodically(parseInteger(options["gc-interval"], "gc-interval", DEFAULT_GC_MINUTES));
   const why = await untilStopped({ signal });
+  stopCollecting();
   await account.stop();
   line(io, { event: "stopped", reason: why });
 }

@@ -1,4 +1,5 @@
 import { DhtNode, DhtProxyServer, InfoHash, Value, type SocketAddress } from "jami-dht";
+import { collectPeriodically, DEFAULT_GC_MINUTES } from "./periodic-gc.js";
 import { parseInteger as integer, printLine as line, untilStopped, UsageError, type CliIo } from "./output.js";
 
 export interface DhtCliOptions {
@@ -12,6 +13,8 @@ export interface DhtCliOptions {
   "status-interval"?: string;
   "proxy-port"?: string;
   "no-rate-limit"?: boolean;
+  /** `node`: a full GC every this many minutes (default 5, 0 = never). */
+  "gc-interval"?: string;
 }
 
 export function valueLine(v: Value): Record<string, unknown> {
@@ -136,7 +139,9 @@ async function runNode(options: DhtCliOptions, io: CliIo, signal?: AbortSignal):
   }
   const every = integer(options["status-interval"], "status-interval", 30) * 1000;
   const timer = every ? setInterval(() => status("status"), every) : undefined;
+  const stopCollecting = collectPeriodically(integer(options["gc-interval"], "gc-interval", DEFAULT_GC_MINUTES));
   const why = await untilStopped({ signal });
+  stopCollecting();
   clearInterval(timer);
   await proxy?.close();
   await node.close();

@@ -12,6 +12,8 @@ export interface AccountCliOptions {
   /** Host addresses ICE offers (default: every non-internal interface address). */
   "ice-address"?: string[];
   "accept-all"?: boolean;
+  /** Long-running commands: a full GC every this many minutes (default 5, 0 = never). */
+  "gc-interval"?: string;
 }
 
 /** The account the CLI works on: the built-in features and `conversations`. */

@@ -20,6 +20,8 @@ const HELP = `jami — the Jami SDK command line (every command prints one JSON 
 
   jami online  --dir D [--password P] [--bootstrap HOST:PORT]... [--proxy URL] [--port N] [--bind ADDR] [--accept-all]
                [--ice-address ADDR]...   (addresses device links offer; a loopback --bind implies it)
+               [--gc-interval MINUTES]   (a full GC every 5 minutes by default, 0 = never: an idle process otherwise
+                                          keeps its garbage for hours; see the README's "Memory over time")
       (JSON lines: online, presence, trustRequest, contact, message, conversationRequest, conversationReady, member,
        composing, read, delivered; until Ctrl-C. --accept-all accepts trust requests and invitations)
   jami contact add|accept|remove|block JAMI_ID --dir D [--password P] --bootstrap HOST:PORT
@@ -49,6 +51,7 @@ const HELP = `jami — the Jami SDK command line (every command prints one JSON 
 
   jami dht node   [--port 4222] [--bind ADDR] [--bootstrap HOST:PORT]... [--proxy-port P] [--status-interval S]
                   [--no-rate-limit]   (like dhtnode -U: no 8192/s global, 1024/s per-IP request limits)
+                  [--gc-interval MINUTES]   (a full GC every 5 minutes by default, 0 = never)
   jami dht get    KEY --bootstrap HOST:PORT
   jami dht put    KEY VALUE --bootstrap HOST:PORT [--type N] [--user-type T]
   jami dht listen KEY --bootstrap HOST:PORT [--duration S]
@@ -98,6 +101,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
         wait: { type: "string" },
         avatar: { type: "string" },
         "no-avatar": { type: "boolean" },
+        "gc-interval": { type: "string" },
         description: { type: "string" },
       },
     });
