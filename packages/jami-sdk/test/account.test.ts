@@ -60,6 +60,8 @@ describe("Account v1 on a local DHT", () => {
     expect((await presence)[0]).toMatchObject({ jamiId: bob.jamiId, online: true });
     const [request] = await incoming;
     expect(request).toMatchObject({ from: alice.jamiId, confirm: false, conversationId: sent.conversationId });
+    // the request carries alice's vCard (her profile, from the display name she was created with), as jamid's clients send it
+    expect(Buffer.from(request.payload, "base64").toString()).toContain("FN:Alice");
     expect(bob.contacts.requests().map((r) => r.from)).toEqual([alice.jamiId]);
     const confirmation = next(alice.contacts, "request");
     await bob.contacts.accept(alice.jamiId);

@@ -10,6 +10,7 @@ import { EventBus } from "./event-bus.js";
 import { LinkManager } from "../features/links.js";
 import { OneToOneSlot } from "./one-to-one.js";
 import { MembershipSlot } from "./membership.js";
+import { OwnCardSlot } from "./own-card.js";
 
 /**
  * What every feature of an account receives, and nothing more (no private key: `identity` signs for them).
@@ -34,6 +35,8 @@ export interface AccountComponents {
   oneToOne: OneToOneSlot;
   /** Who is in a conversation: provided by the conversations feature when composed (profiles serve members). */
   membership: MembershipSlot;
+  /** The account's own vCard (provided by the profile feature): the payload of the trust requests we send. */
+  ownCard: OwnCardSlot;
   /** `logger("contacts")`: debug lines under `jami:sdk:contacts`, prefixed with this device's short id. */
   logger: ComponentLogger;
   /** Aborted when the account stops: work in flight ends with it. */
@@ -78,6 +81,7 @@ export function buildComponents(options: {
     events,
     oneToOne: new OneToOneSlot(),
     membership: new MembershipSlot(),
+    ownCard: new OwnCardSlot(),
     logger: componentLogger(identity.deviceShortId.toString()),
     get lifetime() {
       return options.lifetime();

@@ -19,7 +19,10 @@ export interface ContactEvents {
   change: [Contact];
 }
 
-type Components = Pick<AccountComponents, "identity" | "store" | "network" | "inbox" | "trust" | "sync" | "events" | "oneToOne" | "lifetime" | "logger">;
+type Components = Pick<
+  AccountComponents,
+  "identity" | "store" | "network" | "inbox" | "trust" | "sync" | "events" | "oneToOne" | "ownCard" | "lifetime" | "logger"
+>;
 
 /**
  * `account.contacts`: jamid's contacts and trust requests (sent encrypted to each device of the other account,
@@ -76,7 +79,10 @@ export class Contacts extends TypedEmitter<ContactEvents> {
     return this.requireBook().requests();
   }
 
-  /** Sends jamid's trust request (encrypted to each device of the contact) and records the contact. */
+  /**
+   * Sends jamid's trust request (encrypted to each device of the contact) and records the contact. Its payload is
+   * `options.payload`, else our vCard (`account.profile`: jamid's clients show the name from it).
+   */
   async add(jamiId: string, options: { payload?: Uint8Array; signal?: AbortSignal } = {}): Promise<Contact> {
     assertJamiId(jamiId);
     const book = this.requireBook();
@@ -95,7 +101,9 @@ export class Contacts extends TypedEmitter<ContactEvents> {
     };
     // Recorded before sending, so a quick confirmation finds the contact.
     try {
-      await this.putThenSend(contact, () => this.sendTrustRequest(jamiId, contact.conversationId, false, options.payload ?? new Uint8Array(), options));
+      await this.putThenSend(contact, () =>
+        this.sendTrustRequest(jamiId, contact.conversationId, false, options.payload ?? this.c.ownCard.current() ?? new Uint8Array(), options),
+      );
     } catch (error) {
       // nothing stays of a request that could not be sent: nor the contact, nor a conversation made for it
       if (oneToOne.created) await this.c.oneToOne.discard(conversationId).catch((e: Error) => this.log("discarding %s: %s", conversationId, e.message));

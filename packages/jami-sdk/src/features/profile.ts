@@ -21,7 +21,7 @@ export const MAX_PROFILE_RECIPIENTS = 10_000;
 const PUSH_FROM: ReadonlySet<string> = new Set(["admin", "member", "invited"]);
 const SERVE_TO: ReadonlySet<string> = new Set(["admin", "member", "invited"]);
 
-type Components = Pick<AccountComponents, "identity" | "store" | "links" | "events" | "membership" | "lifetime" | "logger">;
+type Components = Pick<AccountComponents, "identity" | "store" | "links" | "events" | "membership" | "ownCard" | "lifetime" | "logger">;
 
 export interface ProfileEvents {
   /** The account's own profile changed: set here (`from` undefined) or received from another of its devices. */
@@ -63,6 +63,7 @@ export class Profile extends TypedEmitter<ProfileEvents> implements FeatureLifec
     super();
     this.files = new ProfileFiles(c.identity.dir);
     this.log = c.logger("profile");
+    c.ownCard.provide(() => this.own?.bytes);
   }
 
   private get self(): string {
