@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, type Hash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { lstat, mkdir, readlink, rm, stat, symlink, unlink } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
@@ -92,6 +92,14 @@ export function safeFileName(displayName: string): string {
 }
 
 /** SHA3-512 of a file, streamed (lowercase hex, as jamid's `sha3sum`). */
+/** A SHA3-512 state fed with the first `bytes` bytes of `path` (none when `bytes` is 0). */
+async function sha3Prefix(path: string, bytes: number, options: AbortOptions): Promise<Hash> {
+  const hash = createHash("sha3-512");
+  if (bytes === 0) return hash;
+  for await (const chunk of createReadStream(path, { start: 0, end: bytes - 1, signal: options.signal })) hash.update(chunk as Buffer);
+  return hash;
+}
+
 export async function sha3File(path: string, options: AbortOptions = {}): Promise<string> {
   const hash = createHash("sha3-512");
   await pipeline(createReadStream(path), hash, { signal: options.signal });
@@ -264,15 +272,20 @@ export class ConversationFiles {
     await mkdir(dirname(target), { recursive: true });
     const failures: string[] = [];
     let mismatch: AccountError | undefined;
+    // SHA3-512 of what is on disk, kept up to date as bytes are written: no second read of the whole file at the end
+    let running: { hash: Hash; bytes: number } | undefined;
     for (const account of sources) {
       if (options.signal?.aborted) throw new AccountError("ABORTED", "download aborted");
       const have = (await stat(target).catch(() => undefined))?.size ?? 0;
       if (have >= file.body.totalSize) break;
+      if (running?.bytes !== have) running = { hash: await sha3Prefix(target, have, options), bytes: have };
       const name = `data-transfer://${file.conversationId}/${this.c.identity.deviceId.toString()}/${file.fileId}${have ? `?start=${have}` : ""}`;
       try {
         const channel = await this.c.links.connect(account, name, options);
-        await this.receive(channel, file, target, have, options);
+        await this.receive(channel, file, target, have, running, options);
       } catch (error) {
+        // what reached the disk is not known to the byte: hashed again from the file if another source is tried
+        running = undefined;
         if ((error as AccountError).code === "HASH_MISMATCH") mismatch = error as AccountError;
         failures.push(`${account.slice(0, 8)}: ${(error as Error).message}`);
       }
@@ -285,7 +298,8 @@ export class ConversationFiles {
         `no member device served ${file.fileId} (${size} of ${file.body.totalSize} bytes here)${failures.length ? `: ${failures.join("; ")}` : ""}`,
       );
     }
-    if ((await sha3File(target, options)) !== file.body.sha3sum) {
+    const digest = running?.bytes === size ? running.hash.digest("hex") : await sha3File(target, options);
+    if (digest !== file.body.sha3sum) {
       await rm(target, { force: true });
       throw new AccountError("HASH_MISMATCH", `${file.fileId}: the bytes received are not the file the message names (deleted)`);
     }
@@ -300,7 +314,14 @@ export class ConversationFiles {
   }
 
   /** Appends what the channel brings to `target`, up to the announced size (more ends the transfer). */
-  private async receive(channel: Channel, file: FileMessage, target: string, start: number, options: AbortOptions): Promise<void> {
+  private async receive(
+    channel: Channel,
+    file: FileMessage,
+    target: string,
+    start: number,
+    running: { hash: Hash; bytes: number },
+    options: AbortOptions,
+  ): Promise<void> {
     const out = createWriteStream(target, { flags: "a" });
     let bytes = start;
     let tooMuch = false;
@@ -320,7 +341,14 @@ export class ConversationFiles {
       }
     };
     try {
-      await pipeline(channel, limit, metered(start, report), out, { signal: options.signal });
+      const hashed = async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+        for await (const chunk of source) {
+          running.hash.update(chunk);
+          running.bytes += chunk.length;
+          yield chunk;
+        }
+      };
+      await pipeline(channel, limit, metered(start, report), hashed, out, { signal: options.signal });
     } finally {
       channel.destroy();
     }
