@@ -120,7 +120,7 @@ export async function benchFiles(): Promise<FilesBench | { skipped: string }> {
 
       const before = rssMb(ourPid);
       const down = await sampled(ourPid, () =>
-        askProbe(probe, { cmd: "download", conversationId, messageId: message.id, path: join(dir, "us-got.bin") }, 900_000),
+        askProbe(probe, { cmd: "download", conversationId, messageId: message.id, path: join(dir, "us-got.bin"), timeoutMs: 880_000 }, 900_000),
       );
       rmSync(join(dir, "us-got.bin"), { force: true });
 

@@ -124,7 +124,7 @@ async function main(): Promise<void> {
       } else if (c.cmd === "download") {
         // in the background: other commands (a disconnect in the middle) go on meanwhile
         const id = c.id;
-        account.conversations.download(c.conversationId!, c.messageId!, c.path!, { signal: AbortSignal.timeout(180_000) }).then(
+        account.conversations.download(c.conversationId!, c.messageId!, c.path!, { signal: AbortSignal.timeout(Number(c.timeoutMs ?? 180_000)) }).then(
           (path) => say({ event: "reply", id, path }),
           (e: Error & { code?: string }) => say({ event: "error", id, message: e.message, code: e.code }),
         );
