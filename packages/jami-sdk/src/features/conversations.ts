@@ -507,7 +507,6 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   private async fetchNow(repo: SwarmRepository, from: string | ChannelPeer, options: AbortOptions): Promise<FetchOutcome> {
     const conversationId = repo.conversationId;
     try {
-      const profileBefore = await repo.readFile("profile.vcf");
       const { outcome, deviceId } = await this.git.fetch(repo, from, options);
       this.c.events.emit("conversationSynced", { conversationId, peer: { jamiId: typeof from === "string" ? from : from.jamiId, deviceId } });
       for (const message of outcome.newCommits) {
@@ -515,7 +514,8 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
         if (message.body.type === "member") this.emit("member", { conversationId, jamiId: message.body.uri, action: message.body.action });
       }
       if (outcome.newCommits.some((m) => m.body.type === "member")) await this.shelf.refreshMembers(conversationId);
-      if (outcome.newCommits.length > 0 && !sameBytes(profileBefore, await repo.readFile("profile.vcf")))
+      // only an update-profile commit may change profile.vcf (validation refuses any other that does)
+      if (outcome.newCommits.some((m) => m.body.type === "application/update-profile"))
         this.emit("profile", { conversationId, profile: await this.profile(conversationId) });
       return outcome;
     } catch (error) {
@@ -579,10 +579,6 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
       this.ownSync?.reachOwnDevices({ signal: this.c.lifetime }),
     ]);
   }
-}
-
-function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
-  return a === b || (!!a && !!b && Buffer.from(a).equals(b));
 }
 
 /** The feature factory: `Account.create({ ..., features: { conversations: conversations() } })` → `account.conversations`. */
