@@ -240,6 +240,20 @@ describe("account profiles", () => {
     expect((await convs[1]!.profile(conversationId)).title).toBe("Spec group");
   });
 
+  it("our own device may pull a member's vCard we keep (the bytes as the member sent them)", async () => {
+    const first = await newTestDevice(dht);
+    await up([first, await newTestDevice(dht), await secondTestDevice(dht, first)]);
+    await profiles[1]!.set({ displayName: "Bob", avatar: PNG });
+    const kept = next(profiles[0]!, "received", { filter: (r) => r.profile.jamiId === id(1) });
+    const conversationId = await group();
+    await kept;
+    const channel = await devices[2]!.components.links.connect(deviceId(0), `data-transfer://${conversationId}/profile/${id(1)}.vcf`);
+    const parts: Buffer[] = [];
+    channel.on("data", (d: Buffer) => parts.push(d));
+    await new Promise((resolve) => channel.once("end", resolve));
+    expect(readPersonalVcard(new Uint8Array(Buffer.concat(parts)))).toEqual({ displayName: "Bob", avatar: PNG });
+  });
+
   it("own devices: the one that accepts sync:// sends the account's vCard to the other", async () => {
     const first = await newTestDevice(dht);
     await up([first, await secondTestDevice(dht, first)]);

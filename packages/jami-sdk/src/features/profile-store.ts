@@ -16,7 +16,8 @@ const HEX40 = /^[0-9a-f]{40}$/;
  * a vCard with an avatar is hundreds of KB, read whole and served as it is.
  */
 export class ProfileFiles {
-  private readonly members = new Map<string, { bytes: Uint8Array; profile: MemberProfile }>();
+  /** What each member's vCard says (its bytes stay on disk: read again only to serve it to our own devices). */
+  private readonly members = new Map<string, MemberProfile>();
 
   constructor(private readonly dir: string) {}
 
@@ -36,7 +37,7 @@ export class ProfileFiles {
       if (!name.endsWith(".vcf") || !HEX40.test(jamiId)) continue;
       try {
         const bytes = new Uint8Array(await readFile(join(this.dir, "profiles", name)));
-        this.members.set(jamiId, { bytes, profile: { jamiId, ...readPersonalVcard(bytes) } });
+        this.members.set(jamiId, { jamiId, ...readPersonalVcard(bytes) });
       } catch {
         // a broken file: as if it were not there (the member's next push replaces it)
       }
@@ -55,23 +56,27 @@ export class ProfileFiles {
   }
 
   member(jamiId: string): MemberProfile | undefined {
-    return this.members.get(jamiId)?.profile;
+    return this.members.get(jamiId);
   }
 
-  memberBytes(jamiId: string): Uint8Array | undefined {
-    return this.members.get(jamiId)?.bytes;
+  async memberBytes(jamiId: string): Promise<Uint8Array | undefined> {
+    if (!this.members.has(jamiId)) return undefined;
+    return readFile(this.memberPath(jamiId)).then(
+      (b) => new Uint8Array(b),
+      () => undefined,
+    );
   }
 
   list(): MemberProfile[] {
-    return [...this.members.values()].map((m) => m.profile);
+    return [...this.members.values()];
   }
 
   /** Keeps a member's vCard (already parsed); false when it is the one we have. */
   async keepMember(jamiId: string, bytes: Uint8Array, profile: PersonalProfile): Promise<boolean> {
-    const before = this.members.get(jamiId);
-    if (before && Buffer.from(before.bytes).equals(bytes)) return false;
+    const before = await this.memberBytes(jamiId);
+    if (before && Buffer.from(before).equals(bytes)) return false;
     await writeAtomic(this.memberPath(jamiId), bytes);
-    this.members.set(jamiId, { bytes, profile: { jamiId, ...profile } });
+    this.members.set(jamiId, { jamiId, ...profile });
     return true;
   }
 

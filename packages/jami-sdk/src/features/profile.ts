@@ -42,7 +42,8 @@ export interface ProfileEvents {
 export class Profile extends TypedEmitter<ProfileEvents> implements FeatureLifecycle {
   private readonly files: ProfileFiles;
   private readonly log;
-  private own?: { bytes: Uint8Array; profile: PersonalProfile };
+  /** Our vCard as sent, what it says, and its SHA3 (what tells which devices have this one). */
+  private own?: { bytes: Uint8Array; profile: PersonalProfile; sha3: string };
   /** Who has our current vCard: its SHA3 and the `<Jami ID>/<device>` pairs it went to (jamid's vcard cache). */
   private sent: { sha3: string; to: string[] } = { sha3: "", to: [] };
   private removeHandlers?: () => void;
@@ -77,7 +78,7 @@ export class Profile extends TypedEmitter<ProfileEvents> implements FeatureLifec
     const bytes = await this.files.readOwn();
     if (bytes) {
       try {
-        this.own = { bytes, profile: readPersonalVcard(bytes) };
+        this.own = ownCard(bytes, readPersonalVcard(bytes));
       } catch (error) {
         this.log("our profile.vcf does not read: %s", (error as Error).message);
       }
@@ -143,7 +144,7 @@ export class Profile extends TypedEmitter<ProfileEvents> implements FeatureLifec
   private async write(profile: PersonalProfile): Promise<void> {
     const bytes = writePersonalVcard(profile, this.self);
     await this.files.writeOwn(bytes);
-    this.own = { bytes, profile: readPersonalVcard(bytes) };
+    this.own = ownCard(bytes, readPersonalVcard(bytes));
   }
 
   // ── who may ──
@@ -181,7 +182,7 @@ export class Profile extends TypedEmitter<ProfileEvents> implements FeatureLifec
     if (jamiId === this.self) {
       if (this.own && Buffer.from(this.own.bytes).equals(bytes)) return;
       await this.files.writeOwn(bytes);
-      this.own = { bytes, profile };
+      this.own = ownCard(bytes, profile);
       this.emit("updated", { profile: this.get(), from: peer.deviceId });
     } else if (await this.files.keepMember(jamiId, bytes, profile)) {
       this.emit("received", { profile: this.files.member(jamiId)!, deviceId: peer.deviceId });
@@ -196,7 +197,7 @@ export class Profile extends TypedEmitter<ProfileEvents> implements FeatureLifec
 
   /** Answers a pull: the vCard of `jamiId` (ours, or a member's we keep), nothing when we have none. */
   private async serve(channel: Channel, jamiId: string): Promise<void> {
-    const bytes = jamiId === this.self ? this.own?.bytes : this.files.memberBytes(jamiId);
+    const bytes = jamiId === this.self ? this.own?.bytes : await this.files.memberBytes(jamiId);
     channel.on("error", () => undefined);
     if (bytes) channel.end(Buffer.from(bytes));
     else channel.end();
@@ -206,35 +207,33 @@ export class Profile extends TypedEmitter<ProfileEvents> implements FeatureLifec
 
   /** After a sync with a member's device: our vCard, unless that device already has this one. */
   async push(conversationId: string, peer: ChannelPeer, options: AbortOptions = {}): Promise<boolean> {
-    if (!this.own || peer.jamiId === this.self || !(await this.needsOurs(peer))) return false;
+    if (!this.own || peer.jamiId === this.self || !this.needsOurs(peer)) return false;
     await this.send(`data-transfer://${conversationId}/${this.c.identity.deviceId.toString()}/profile.vcf`, peer, options);
     return true;
   }
 
   /** To our own device whose `sync://` we accepted (jamid's rule). */
   private async pushOwn(peer: ChannelPeer): Promise<void> {
-    if (!this.own || !(await this.needsOurs(peer))) return;
+    if (!this.own || !this.needsOurs(peer)) return;
     await this.send(OWN_PROFILE, peer, { signal: this.c.lifetime }).catch((e: Error) => this.log("our vCard to our device: %s", e.message));
   }
 
   private async send(name: string, peer: ChannelPeer, options: AbortOptions): Promise<void> {
-    const bytes = this.own!.bytes;
+    const { bytes, sha3 } = this.own!;
     const channel = await this.c.links.connect(peer.deviceId, name, { signal: options.signal ?? this.c.lifetime });
     channel.on("error", () => undefined);
     await new Promise<void>((resolve, reject) => {
       channel.once("error", reject);
       channel.end(Buffer.from(bytes), () => resolve());
     });
-    await this.markSent(peer, bytes);
+    await this.markSent(peer, sha3);
   }
 
-  private async needsOurs(peer: ChannelPeer): Promise<boolean> {
-    const sha3 = sha3Of(this.own!.bytes);
-    return this.sent.sha3 !== sha3 || !this.sent.to.includes(`${peer.jamiId}/${peer.deviceId}`);
+  private needsOurs(peer: ChannelPeer): boolean {
+    return this.sent.sha3 !== this.own!.sha3 || !this.sent.to.includes(`${peer.jamiId}/${peer.deviceId}`);
   }
 
-  private async markSent(peer: ChannelPeer, bytes: Uint8Array): Promise<void> {
-    const sha3 = sha3Of(bytes);
+  private async markSent(peer: ChannelPeer, sha3: string): Promise<void> {
     const key = `${peer.jamiId}/${peer.deviceId}`;
     const to = this.sent.sha3 === sha3 ? this.sent.to.filter((k) => k !== key) : [];
     to.push(key);
@@ -287,6 +286,6 @@ function readBounded(channel: Channel): Promise<Uint8Array> {
   });
 }
 
-function sha3Of(bytes: Uint8Array): string {
-  return createHash("sha3-512").update(bytes).digest("hex");
+function ownCard(bytes: Uint8Array, profile: PersonalProfile): { bytes: Uint8Array; profile: PersonalProfile; sha3: string } {
+  return { bytes, profile, sha3: createHash("sha3-512").update(bytes).digest("hex") };
 }
