@@ -13,6 +13,8 @@ export type AccountErrorCode =
   | "NOT_CONNECTED"
   /** A message that is not a file was asked for as one. */
   | "NOT_A_FILE"
+  /** This account is not (or no longer) a member of the conversation: it may neither send files nor fetch them. */
+  | "NOT_MEMBER"
   /** No member device served the whole file. */
   | "NO_SOURCE"
   /** A file's bytes are not what its message says (wrong SHA3-512, or more than its size): deleted. */

@@ -1,6 +1,6 @@
 import { MemoryDht } from "jami-dht";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, appendFileSync, utimesSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync, appendFileSync, utimesSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Channel } from "jami-dtls";
@@ -120,6 +120,27 @@ describe("files in conversations", () => {
     channel.on("data", (d: Buffer) => (bytes += d.length));
     await new Promise((r) => channel.once("end", r));
     expect(bytes).toBe(100_000);
+  });
+
+  it("an account removed from the conversation may neither fetch its files nor send any: NOT_MEMBER, nothing written", async () => {
+    const { group, file, original } = await fileInGroup(20_000);
+    await convs[0]!.removeMember(group.conversationId, id(1));
+    // jamid tells a banned account nothing (no notice, its fetches refused): b's copy learns of the ban as if a member
+    // had passed it on — a's history copied over b's, read again at b's next load
+    await convs[1]!.stop();
+    cpSync(convs[0]!.get(group.conversationId)!.dir, convs[1]!.get(group.conversationId)!.dir, { recursive: true, force: true });
+    await convs[1]!.load();
+    await convs[1]!.start();
+    expect(await convs[1]!.get(group.conversationId)!.roleOf(id(1))).toBe("banned");
+    const target = join(dir, "after-ban.bin");
+    await expect(convs[1]!.download(group.conversationId, file.messageId, target)).rejects.toMatchObject({ code: "NOT_MEMBER" });
+    expect(existsSync(target)).toBe(false);
+    expect(convs[1]!.pendingDownloads()).toEqual([]);
+    const head = (await convs[1]!.loadMessages(group.conversationId, { n: 1 }))[0]!.id;
+    await expect(convs[1]!.sendFile(group.conversationId, original)).rejects.toMatchObject({ code: "NOT_MEMBER" });
+    expect((await convs[1]!.loadMessages(group.conversationId, { n: 1 }))[0]!.id).toBe(head);
+    // positive control: the admin still may
+    await expect(convs[0]!.sendFile(group.conversationId, original)).resolves.toMatchObject({ author: id(0) });
   });
 
   it("a file changed since it was sent is not served (its SHA3-512 no longer matches): NO_SOURCE, nothing kept", async () => {

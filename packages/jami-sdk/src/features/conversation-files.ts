@@ -164,9 +164,17 @@ export class ConversationFiles {
     return join(this.c.identity.dir, "conversation_data", conversationId);
   }
 
+  /** The conversation's repository, if this account is an admin or member of it (`NOT_MEMBER` otherwise: left, removed, banned). */
+  private async memberRepo(conversationId: string) {
+    const repo = this.shelf.require(conversationId);
+    const role = await repo.roleOf(this.c.identity.jamiId.toString()).catch(() => undefined);
+    if (!SERVING_ROLES.has(role ?? "")) throw new AccountError("NOT_MEMBER", `this account is not a member of ${conversationId} (${role ?? "no role"})`);
+    return repo;
+  }
+
   /** Commits a file message for `path` (hashed as a stream) and keeps a link to it, to serve it. */
   async send(conversationId: string, path: string, options: { displayName?: string; replyTo?: string } & AbortOptions = {}): Promise<FileMessage> {
-    const repo = this.shelf.require(conversationId);
+    const repo = await this.memberRepo(conversationId);
     const source = resolve(path);
     const info = await stat(source).catch(() => undefined);
     if (!info?.isFile()) throw new AccountError("INVALID_ARGUMENT", `${path} is not a file`);
@@ -197,7 +205,10 @@ export class ConversationFiles {
     if (!m || m[2] === this.c.identity.deviceId.toString() || m[2] !== peer.deviceId) return false;
     const [, conversationId, , fileId] = m as unknown as [string, string, string, string];
     const repo = this.shelf.repos.get(conversationId);
-    if (!repo || !SERVING_ROLES.has((await repo.roleOf(peer.jamiId)) ?? "")) return false;
+    if (!repo || !SERVING_ROLES.has((await repo.roleOf(peer.jamiId)) ?? "")) {
+      this.log("%s refused to %s: NOT_MEMBER of %s", fileId, peer.deviceId.slice(0, 8), conversationId);
+      return false;
+    }
     const file = await this.message(conversationId, fileId.slice(0, 40)).catch(() => undefined);
     if (!file || file.fileId !== fileId) return false;
     const path = join(this.dataDir(conversationId), fileId);
@@ -245,6 +256,7 @@ export class ConversationFiles {
    * complete file that does not is deleted: `HASH_MISMATCH`). More bytes than the size announced end the transfer.
    */
   async download(conversationId: string, messageId: string, toPath: string, options: AbortOptions = {}): Promise<string> {
+    await this.memberRepo(conversationId);
     const file = await this.message(conversationId, messageId);
     const running = this.downloading.get(file.fileId);
     if (running) return running;
