@@ -62,6 +62,8 @@ describe("Account v1 on a local DHT", () => {
     expect(request).toMatchObject({ from: alice.jamiId, confirm: false, conversationId: sent.conversationId });
     // the request carries alice's vCard (her profile, from the display name she was created with), as jamid's clients send it
     expect(Buffer.from(request.payload, "base64").toString()).toContain("FN:Alice");
+    // and bob keeps it as alice's profile, as jamid's clients do: the request shows who it is from
+    await waitFor(() => bob.profile.of(alice.jamiId)?.displayName === "Alice");
     expect(bob.contacts.requests().map((r) => r.from)).toEqual([alice.jamiId]);
     const confirmation = next(alice.contacts, "request");
     await bob.contacts.accept(alice.jamiId);
@@ -69,6 +71,38 @@ describe("Account v1 on a local DHT", () => {
     expect(alice.contacts.list()).toEqual([expect.objectContaining({ jamiId: bob.jamiId, confirmed: true })]);
     expect(bob.contacts.list()).toEqual([expect.objectContaining({ jamiId: alice.jamiId, confirmed: true })]);
     expect(bob.contacts.requests()).toEqual([]);
+  });
+
+  it("a trust request's vCard over the bounds is refused (BAD_VCARD, nothing kept); a payload that is no vCard is left alone", async () => {
+    const sender = await Account.create({ dir: join(tmp(), "bomber"), bits: BITS, bootstrap, host: "127.0.0.1" });
+    await sender.start();
+    try {
+      const refused = next(bob.profile, "error");
+      const arrived = next(bob.contacts, "request", { filter: (r) => r.from === sender.jamiId });
+      const bomb = new TextEncoder().encode(`BEGIN:VCARD\nFN:Bomb\n${"X-A:1\n".repeat(300)}END:VCARD\n`);
+      await sender.contacts.add(bob.jamiId, { payload: bomb });
+      await arrived;
+      expect((await refused)[0]).toMatchObject({ from: { jamiId: sender.jamiId }, error: { code: "BAD_VCARD" } });
+      expect(bob.profile.of(sender.jamiId)).toBeUndefined();
+      await bob.contacts.decline(sender.jamiId);
+    } finally {
+      await sender.stop();
+    }
+    // an application's own payload: the request arrives, nothing is refused or kept as a profile
+    const plain = await Account.create({ dir: join(tmp(), "plain-payload"), bits: BITS, bootstrap, host: "127.0.0.1" });
+    await plain.start();
+    try {
+      const errors: unknown[] = [];
+      bob.profile.on("error", (e) => errors.push(e));
+      const arrived = next(bob.contacts, "request", { filter: (r) => r.from === plain.jamiId });
+      await plain.contacts.add(bob.jamiId, { payload: new TextEncoder().encode("hello from an app") });
+      await arrived;
+      expect(errors).toEqual([]);
+      expect(bob.profile.of(plain.jamiId)).toBeUndefined();
+      await bob.contacts.decline(plain.jamiId);
+    } finally {
+      await plain.stop();
+    }
   });
 
   it("contacts survive a reload", async () => {

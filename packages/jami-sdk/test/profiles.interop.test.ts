@@ -106,4 +106,15 @@ describe("profiles with jamid 13.7", () => {
     const infos = await harness.run<{ result: Record<string, string> }>("call", "j", "conversationInfos", jamid.accountId, ours);
     expect(infos.result).toMatchObject({ title: "Named by us", mode: "2" });
   });
+
+  it("the vCard in a jamid account's trust request is kept as its profile here (what jamid's clients send)", async () => {
+    const asker = await harness.createAccount("j", { alias: "Asker" });
+    const vcard = `BEGIN:VCARD\nVERSION:2.1\nFN:Asking Person\nPHOTO;ENCODING=BASE64;TYPE=PNG:${AVATAR}\nEND:VCARD\n`;
+    const request = us.waitFor((e) => e.event === "trustRequest" && e.from === asker.jamiId, 120_000);
+    const kept = us.waitFor((e) => e.event === "profileReceived" && e.jamiId === asker.jamiId, 120_000);
+    await harness.run("add-contact", "j", asker.accountId, me.jamiId as string, "--payload", vcard);
+    await request;
+    expect(await kept).toMatchObject({ displayName: "Asking Person", avatar: AVATAR });
+    expect(await askProbe(us, { cmd: "profileOf", jamiId: asker.jamiId })).toMatchObject({ displayName: "Asking Person" });
+  });
 });

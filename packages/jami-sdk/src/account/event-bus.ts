@@ -6,6 +6,8 @@ export interface AccountInternalEvents {
   contactChanged: [{ jamiId: string; active: boolean }];
   /** We accepted a trust request naming `conversationId` (the one-to-one to clone from `from`). */
   trustAccepted: [{ from: string; conversationId: string }];
+  /** A new trust request from `from`'s device (`deviceId`, full id when known), with its payload (usually a vCard). */
+  trustRequestReceived: [{ from: string; deviceId?: string; payload: Uint8Array }];
   /** Something other devices of the account should learn: send them a DeviceSync (only to `onlyShortIds` if set). */
   syncRequested: [{ onlyShortIds?: string[] }];
   /** A fetch from a member's device went through (jamid then sends that device its vCard). */

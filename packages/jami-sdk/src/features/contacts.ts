@@ -243,6 +243,7 @@ export class Contacts extends TypedEmitter<ContactEvents> {
       if (book.wasDeclined(from, body.conversationId)) return this.log("ignored a declined request from %s sent again", from);
       await book.putRequest(request);
       this.c.sync.request();
+      this.c.events.emit("trustRequestReceived", { from, deviceId: sender.deviceId.toString(), payload: body.payload });
     }
     this.emit("request", { ...request, confirm: body.confirm });
   }

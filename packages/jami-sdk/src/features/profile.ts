@@ -26,7 +26,7 @@ type Components = Pick<AccountComponents, "identity" | "store" | "links" | "even
 export interface ProfileEvents {
   /** The account's own profile changed: set here (`from` undefined) or received from another of its devices. */
   updated: [{ profile: PersonalProfile; from?: string }];
-  /** A member's vCard arrived (pushed by its device, or pulled after a clone) and differs from the one kept. */
+  /** A member's vCard arrived (pushed by its device, pulled after a clone, or in its trust request) and differs from the one kept. */
   received: [{ profile: MemberProfile; deviceId: string }];
   /** A vCard a device sent was refused (`BAD_VCARD`: too large, too many lines, not a vCard); nothing was kept. */
   error: [{ from: ChannelPeer; error: AccountError }];
@@ -57,6 +57,8 @@ export class Profile extends TypedEmitter<ProfileEvents> implements FeatureLifec
   };
   private readonly onSynced = ({ conversationId, peer }: { conversationId: string; peer: ChannelPeer }): void =>
     void this.push(conversationId, peer).catch((e: Error) => this.log("pushing our vCard to %s: %s", peer.deviceId.slice(0, 8), e.message));
+  private readonly onTrustRequest = ({ from, deviceId, payload }: { from: string; deviceId?: string; payload: Uint8Array }): void =>
+    void this.takeFromRequest(from, deviceId ?? "", payload).catch((e: Error) => this.log("the vCard of %s's request: %s", from, e.message));
   private readonly onCloned = ({ conversationId, peer }: { conversationId: string; peer: ChannelPeer }): void =>
     void this.pullMembers(conversationId, peer).catch((e: Error) => this.log("members' vCards of %s: %s", conversationId, e.message));
 
@@ -97,6 +99,7 @@ export class Profile extends TypedEmitter<ProfileEvents> implements FeatureLifec
     this.c.links.on("channel", this.onChannel);
     this.c.events.on("conversationSynced", this.onSynced);
     this.c.events.on("conversationCloned", this.onCloned);
+    this.c.events.on("trustRequestReceived", this.onTrustRequest);
   }
 
   async stop(): Promise<void> {
@@ -104,6 +107,7 @@ export class Profile extends TypedEmitter<ProfileEvents> implements FeatureLifec
     this.c.links.off("channel", this.onChannel);
     this.c.events.off("conversationSynced", this.onSynced);
     this.c.events.off("conversationCloned", this.onCloned);
+    this.c.events.off("trustRequestReceived", this.onTrustRequest);
   }
 
   /** Our display name and avatar. */
@@ -187,6 +191,21 @@ export class Profile extends TypedEmitter<ProfileEvents> implements FeatureLifec
     } else if (await this.files.keepMember(jamiId, bytes, profile)) {
       this.emit("received", { profile: this.files.member(jamiId)!, deviceId: peer.deviceId });
     }
+  }
+
+  /**
+   * A trust request's payload, when it is a vCard (what jamid's clients send): kept as the sender's profile, as jamid's
+   * clients keep it, so a request shows who it is from. Another payload (an application's own) is left alone.
+   */
+  private async takeFromRequest(jamiId: string, deviceId: string, payload: Uint8Array): Promise<void> {
+    if (jamiId === this.self || !/^\s*BEGIN:VCARD/i.test(new TextDecoder().decode(payload.subarray(0, 64)))) return;
+    let profile: PersonalProfile;
+    try {
+      profile = readPersonalVcard(payload);
+    } catch (error) {
+      return this.refused({ jamiId, deviceId }, error as Error);
+    }
+    if (await this.files.keepMember(jamiId, payload, profile)) this.emit("received", { profile: this.files.member(jamiId)!, deviceId });
   }
 
   private refused(peer: ChannelPeer, error: Error): void {
