@@ -81,8 +81,9 @@ export class JamidHarness {
     }
   }
 
-  async startInstance(name: string): Promise<void> {
-    await this.run("start", name);
+  /** `extra`: `jamih start` options (`--tls-dump` to read its SIP with `sip-dump`, `--alsa-null`). */
+  async startInstance(name: string, ...extra: string[]): Promise<void> {
+    await this.run("start", name, ...extra);
   }
 
   async createAccount(instance: string, options: { alias?: string; password?: string } = {}): Promise<JamidAccount> {

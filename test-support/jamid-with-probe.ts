@@ -20,14 +20,15 @@ export function spawnProbe(harness: JamidHarness, netns: string, dhtPort: number
 
 /**
  * A harness with one jamid account ("j") and one probe account of ours, ready when the probe sees jamid's device
- * on the DHT (set-up waits on that, not on a fixed delay).
+ * on the DHT (set-up waits on that, not on a fixed delay). `jamidArgs`: options of jamid's `jamih start`.
  */
 export async function jamidAndProbe(
   netns: string,
   dhtPort: number,
+  options: { jamidArgs?: string[] } = {},
 ): Promise<{ harness: JamidHarness; jamid: JamidAccount; us: JsonLinesProcess; me: Record<string, unknown> }> {
   const harness = await JamidHarness.start({ netns, dhtPort });
-  await harness.startInstance("j");
+  await harness.startInstance("j", ...(options.jamidArgs ?? []));
   const jamid = await harness.createAccount("j", { alias: "jamid" });
   const us = spawnProbe(harness, netns, dhtPort);
   const me = await us.waitFor((e) => e.event === "ready" || e.event === "error", 60_000);

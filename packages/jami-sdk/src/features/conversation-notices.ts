@@ -29,6 +29,8 @@ export class ConversationNotices {
     private readonly onReady: (peer: ChannelPeer) => void,
     /** When no `sip` channel can be had with a device: jamid 13.7's DHT inbox path. */
     private readonly fallback?: (device: VerifiedDevice, payload: JamiPayload, options: { signal?: AbortSignal }) => Promise<void>,
+    /** Today's devices that opened a `msg:` channel to us are told there (false: none open, SIP then). */
+    private readonly direct?: { send(deviceId: string, payload: JamiPayload): boolean },
   ) {
     this.log = c.logger("conversations");
   }
@@ -91,6 +93,7 @@ export class ConversationNotices {
           if (device.deviceId.toString() === self) return;
           const fallback = this.fallback;
           const deviceId = device.deviceId.toString();
+          if (this.direct?.send(deviceId, payload)) return void sends.push(Promise.resolve());
           if (fallback && !this.endpoints.has(deviceId)) {
             // jamid 13.7 without a `sip` channel: the DHT message now, and a channel asked for (it syncs when up)
             this.endpointTo(device).catch((error: Error) => this.log("sip with %s: %s", deviceId.slice(0, 8), error.message));

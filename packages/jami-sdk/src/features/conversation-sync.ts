@@ -1,9 +1,9 @@
-import { decodeMsgpackPrefix } from "jami-core";
 import type { Channel } from "jami-dtls";
 import type { AccountComponents } from "../account/components.js";
 import { forEachDevice } from "../dht/devices.js";
 import { encodeSyncMsg, readSyncMsg, type SyncMsg } from "../dht/sync-msg.js";
 import type { ChannelPeer } from "./links.js";
+import { readMsgpackItems } from "./msgpack-channel.js";
 
 /** `sync://<device it is opened to>` */
 export const SYNC_CHANNEL = /^sync:\/\/([0-9a-f]{64})$/;
@@ -41,40 +41,18 @@ export class ConversationSync {
     const open = this.channels.get(peer.deviceId) ?? new Set<Channel>();
     open.add(channel);
     this.channels.set(peer.deviceId, open);
-    let buffered = new Uint8Array(0);
-    channel.on("data", (chunk: Buffer) => {
-      const next = new Uint8Array(buffered.length + chunk.length);
-      next.set(buffered);
-      next.set(chunk, buffered.length);
-      buffered = next;
-      if (buffered.length > MAX_SYNC_MESSAGE) {
-        this.log("sync message from %s over %d bytes: channel closed", peer.deviceId.slice(0, 8), MAX_SYNC_MESSAGE);
-        return void channel.destroy();
-      }
-      for (;;) {
-        let item: ReturnType<typeof decodeMsgpackPrefix>;
-        try {
-          item = decodeMsgpackPrefix(buffered);
-        } catch (error) {
-          this.log("malformed sync message from %s: %s", peer.deviceId.slice(0, 8), (error as Error).message);
-          return void channel.destroy();
-        }
-        if (!item) return;
-        buffered = buffered.slice(item.length);
-        const msg = readSyncMsg(item.value);
-        if (!msg) {
-          this.log("ignored a sync message from %s that is not a SyncMsg (%s)", peer.deviceId.slice(0, 8), describe(item.value));
-          continue;
-        }
-        this.log(
-          "sync from %s: %d conversation(s), %d request(s)",
-          peer.deviceId.slice(0, 8),
-          Object.keys(msg.conversations).length,
-          Object.keys(msg.requests).length,
-        );
-        void this.apply(msg, peer).catch((error: Error) => this.log("applying a sync from %s: %s", peer.deviceId.slice(0, 8), error.message));
-      }
-    });
+    const from = peer.deviceId.slice(0, 8);
+    readMsgpackItems(
+      channel,
+      MAX_SYNC_MESSAGE,
+      (value) => {
+        const msg = readSyncMsg(value);
+        if (!msg) return this.log("ignored a sync message from %s that is not a SyncMsg (%s)", from, describe(value));
+        this.log("sync from %s: %d conversation(s), %d request(s)", from, Object.keys(msg.conversations).length, Object.keys(msg.requests).length);
+        void this.apply(msg, peer).catch((error: Error) => this.log("applying a sync from %s: %s", from, error.message));
+      },
+      (why) => this.log("sync channel from %s closed: %s", from, why),
+    );
     channel.on("error", () => undefined);
     channel.on("close", () => {
       open.delete(channel);

@@ -19,6 +19,7 @@ import type { ConversationEvents } from "./conversation-events.js";
 import { ConversationFiles, FILE_CHANNEL, type FileMessage } from "./conversation-files.js";
 import { ConversationGit, GIT_CHANNEL } from "./conversation-git.js";
 import { ConversationNotices } from "./conversation-notices.js";
+import { MESSAGE_CHANNEL, MessageChannels } from "./message-channels.js";
 import { OwnDeviceConversations } from "./conversation-own-devices.js";
 import { ConversationPayloads } from "./conversation-payloads.js";
 import { ConversationReceipts, type DeliveryStatus } from "./conversation-receipts.js";
@@ -58,6 +59,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   private requestBook?: ConversationRequestBook;
   private receipts?: ConversationReceipts;
   private notices?: ConversationNotices;
+  private messageChannels?: MessageChannels;
   private dhtMessages?: DhtMessages;
   private ownSync?: ConversationSync;
   private removeHandlers?: () => void;
@@ -69,13 +71,14 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
 
   private readonly onChannel = ({ channel, peer }: { channel: Channel; peer: ChannelPeer }): void => {
     if (channel.name === "sip") this.notices?.attach(peer, channel);
+    else if (MESSAGE_CHANNEL.test(channel.name)) this.messageChannels?.attach(channel, peer);
     else if (GIT_CHANNEL.test(channel.name)) this.git.serve(channel, peer);
     else if (SYNC_CHANNEL.test(channel.name)) this.ownSync?.attach(channel, peer);
     else if (FILE_CHANNEL.test(channel.name)) void this.files.serve(channel, peer);
   };
   private readonly onTrustAccepted = ({ from, conversationId }: { from: string; conversationId: string }): void => {
     if (HEX40.test(conversationId) && !this.shelf.repos.has(conversationId))
-      void this.cloneAndJoin(conversationId, from).catch((error: Error) => this.log("one-to-one %s with %s: %s", conversationId, from, error.message));
+      void this.cloneAndJoin(conversationId, from, { signal: this.c.lifetime }).catch((error: Error) => this.log("one-to-one %s with %s: %s", conversationId, from, error.message));
   };
 
   constructor(
@@ -100,7 +103,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     });
     this.payloads = new ConversationPayloads(this.shelf, (event, ...args) => this.emit(event, ...args), {
       books: () => this.books(),
-      fetch: (id, peer) => this.fetch(id, peer).catch((error: Error) => this.log("fetch after a notice: %s", error.message)),
+      fetch: (id, peer) => this.fetch(id, peer, { signal: this.c.lifetime }).catch((error: Error) => this.log("fetch after a notice: %s", error.message)),
       resendInvitation: async (id, peer) => this.requireStarted().send({ type: "invitation", invitation: await this.invitation(id) }, [peer.jamiId]),
       invited: () => void this.ownSync?.broadcast(),
     });
@@ -158,11 +161,14 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     const dhtMessages = new DhtMessages(this.c, onPayload);
     this.dhtMessages = dhtMessages;
     dhtMessages.start();
+    const messageChannels = new MessageChannels(this.c, onPayload, (peer) => void this.syncWith(peer));
+    this.messageChannels = messageChannels;
     this.notices = new ConversationNotices(
       this.c,
       onPayload,
       (peer) => void this.syncWith(peer),
       (device, payload, options) => dhtMessages.send(device, payload, options),
+      messageChannels,
     );
     this.ownSync = new ConversationSync(
       this.c,
@@ -173,6 +179,8 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
       this.c.links.handle(GIT_CHANNEL, async ({ name, peer }) => this.git.mayServe(GIT_CHANNEL.exec(name)![2]!, peer, GIT_CHANNEL.exec(name)![1])),
       // jamid accepts every `sip` channel; what arrives on it is checked message by message
       this.c.links.handle("sip"),
+      // today's daemons tell us things on `msg:<this device>` instead
+      this.c.links.handle(MESSAGE_CHANNEL, ({ name }) => messageChannels.accepts(name)),
       this.c.links.handle(SYNC_CHANNEL, ({ name, peer }) => this.ownSync?.accepts(name, peer) ?? false),
       // a member's device asking a complete file we hold (jamid's rule)
       this.c.links.handle(FILE_CHANNEL, ({ name, peer }) => this.files.mayServe(name, peer)),
@@ -190,6 +198,8 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     this.c.events.off("trustAccepted", this.onTrustAccepted);
     this.notices?.close();
     this.notices = undefined;
+    this.messageChannels?.close();
+    this.messageChannels = undefined;
     this.dhtMessages?.stop();
     this.dhtMessages = undefined;
     this.ownSync?.close();
