@@ -67,6 +67,11 @@ export class IceConnection extends Duplex {
     return this.link.remoteAddress;
   }
 
+  /** Our end of the chosen TCP connection. */
+  get localAddress(): { address: string; port: number; family: 4 | 6 } {
+    return this.link.localAddress;
+  }
+
   override _read(): void {
     // data is pushed as frames arrive; a reader asking for more lets a paused socket go on
     if (this.link.socket.isPaused()) this.link.socket.resume();

@@ -27,6 +27,8 @@ export class StunLink extends EventEmitter<{
   private consumer?: (packet: Uint8Array) => void;
   /** The peer: the socket's far end, or for a relayed connection the peer behind the TURN server. */
   readonly remoteAddress: TransportAddress;
+  /** Our end of the socket (for a relayed connection, our end towards the TURN server). */
+  readonly localAddress: TransportAddress;
 
   constructor(
     readonly socket: Socket,
@@ -35,6 +37,7 @@ export class StunLink extends EventEmitter<{
     super();
     // Captured now: a closed socket forgets its remote address, and a check may still be answered after.
     this.remoteAddress = peer ?? { address: socket.remoteAddress ?? "", port: socket.remotePort ?? 0, family: socket.remoteFamily === "IPv6" ? 6 : 4 };
+    this.localAddress = { address: socket.localAddress ?? "", port: socket.localPort ?? 0, family: socket.localFamily === "IPv6" ? 6 : 4 };
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => {
       for (const packet of this.reader.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))) this.onPacket(packet);

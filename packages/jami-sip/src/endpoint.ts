@@ -18,8 +18,10 @@ export interface SipEndpointOptions {
   displayName?: string;
   /** The peer's Jami ID: Request-URI and `To`. */
   remoteUser: string;
-  /** The peer's transport address as jamid writes it in URIs (`ip:port`); `ring.dht` when unknown. */
+  /** The peer's transport address (`ip:port`, IPv6 in brackets): Request-URI, `To` (without the port) and the `received`/`rport` of our answers, as pjsip writes them for jamid; `ring.dht` when unknown. */
   remoteHost?: string;
+  /** Our transport address (`ip:port`): the `Via` sent-by of our requests; `ring.dht` when unknown. */
+  localHost?: string;
   userAgent?: string;
   /** How long a request waits for its final response (RFC 3261 Timer F: 32 s). */
   timeoutMs?: number;
@@ -59,6 +61,11 @@ function ctime(d: Date): string {
 
 const token = (bytes = 8): string => randomBytes(bytes).toString("hex");
 
+/** `ip:port` or `[v6]:port` without the port. */
+function hostOnly(hostPort: string): string {
+  return hostPort.startsWith("[") ? hostPort.slice(0, hostPort.indexOf("]") + 1) : hostPort.replace(/:\d+$/, "");
+}
+
 /**
  * SIP over one `sip` channel, as pjsip runs it for jamid: messages framed by Content-Length on the stream,
  * MESSAGE requests answered 200 OK statelessly and de-duplicated by Message-ID, our requests matched to their
@@ -91,12 +98,13 @@ export class SipEndpoint extends TypedEmitter<Events> {
   async sendMessage(payload: JamiPayload, options: AbortOptions = {}): Promise<{ messageId: string }> {
     const { mimeType, body } = encodePayload(payload);
     const messageId = token(8);
+    // jamid's order: Date, Message-ID, User-Agent, Content-Type
     const headers = new SipHeaders([
       ["Date", ctime(this.options.now?.() ?? new Date())],
       ["Message-ID", messageId],
+      ...(this.options.userAgent ? [["User-Agent", this.options.userAgent] as [string, string]] : []),
       ["Content-Type", mimeType],
     ]);
-    if (this.options.userAgent) headers.append("User-Agent", this.options.userAgent);
     await this.request("MESSAGE", headers, new TextEncoder().encode(body), options);
     return { messageId };
   }
@@ -106,9 +114,12 @@ export class SipEndpoint extends TypedEmitter<Events> {
     if (this.closed) return Promise.reject(new SipError("CLOSED", "the sip channel is closed"));
     if (options.signal?.aborted) return Promise.reject(new SipError("ABORTED", "aborted", { cause: options.signal.reason }));
     const branch = BRANCH_PREFIX + token(8);
-    const remote = `${this.options.remoteUser}@${this.options.remoteHost ?? "ring.dht"}`;
+    const { remoteHost, localHost } = this.options;
+    const remote = `${this.options.remoteUser}@${remoteHost ?? "ring.dht"}`;
+    // as pjsip writes them for jamid: the To URI with the peer's address but no port nor transport, `alias` on Via
+    const to = remoteHost ? `<sips:${this.options.remoteUser}@${hostOnly(remoteHost)}>` : `<sips:${remote};transport=tls>`;
     const headers = new SipHeaders([
-      ["Via", `SIP/2.0/TLS ${this.options.remoteHost ?? "ring.dht"};rport;branch=${branch}`],
+      ["Via", localHost ? `SIP/2.0/TLS ${localHost};rport;branch=${branch};alias` : `SIP/2.0/TLS ring.dht;rport;branch=${branch}`],
       ["Max-Forwards", "70"],
       [
         "From",
@@ -118,7 +129,7 @@ export class SipEndpoint extends TypedEmitter<Events> {
           params: { tag: token(6) },
         }),
       ],
-      ["To", `<sips:${remote};transport=tls>`],
+      ["To", to],
       ["Call-ID", `${this.callId}-${token(4)}`],
       ["CSeq", `${this.cseq++} ${method}`],
       ...extra,
@@ -193,17 +204,31 @@ export class SipEndpoint extends TypedEmitter<Events> {
     reason: string,
     extra: { headers?: Array<[string, string]>; body?: Uint8Array; contentType?: string } = {},
   ): void {
+    // pjsip's stateless answer, as jamid sends it: Via (the top one with `rport=`/`received=` filled when the peer's
+    // address is known, RFC 3581), Call-ID, From, To with a tag (the request's branch), CSeq
     const headers = new SipHeaders();
-    for (const via of request.headers.getAll("Via")) headers.append("Via", via);
-    for (const name of ["From", "Call-ID", "CSeq"]) {
+    const vias = request.headers.getAll("Via");
+    for (const [i, via] of vias.entries()) headers.append("Via", i === 0 ? this.received(via) : via);
+    for (const name of ["Call-ID", "From"]) {
       const value = request.headers.get(name);
       if (value !== undefined) headers.append(name, value);
     }
     const to = request.headers.get("To") ?? "";
-    headers.append("To", /;\s*tag=/i.test(to) ? to : `${to};tag=${token(6)}`);
+    const branch = /;\s*branch=([^;,\s]+)/i.exec(vias[0] ?? "")?.[1];
+    headers.append("To", /;\s*tag=/i.test(to) ? to : `${to};tag=${branch ?? token(6)}`);
+    const cseq = request.headers.get("CSeq");
+    if (cseq !== undefined) headers.append("CSeq", cseq);
     for (const [n, v] of extra.headers ?? []) headers.append(n, v);
     if (extra.contentType) headers.append("Content-Type", extra.contentType);
     if (!this.closed) this.stream.write(serializeSipMessage({ kind: "response", status, reason, headers, body: extra.body ?? new Uint8Array(0) }));
+  }
+
+  /** The top Via of a request as answered: `rport=<port>;received=<ip>` of the peer when known (pjsip's form). */
+  private received(via: string): string {
+    const remote = this.options.remoteHost;
+    const port = remote ? /:(\d+)$/.exec(remote)?.[1] : undefined;
+    if (!remote || !port || !/;\s*rport(?=[;,\s]|$)/i.test(via)) return via;
+    return via.replace(/;\s*rport(?=[;,\s]|$)/i, `;rport=${port};received=${hostOnly(remote)}`);
   }
 
   private onRequest(request: SipRequest): void {

@@ -37,6 +37,29 @@ describe("SipEndpoint: MESSAGE transactions on one sip channel", () => {
     expect(message.request.headers.get("Date")).toMatch(/^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4}$/);
   });
 
+  it("addressed as pjsip addresses jamid's MESSAGE when the link's ends are known, and answered as pjsip answers it", async () => {
+    const [rawC, rawD] = pair();
+    const c = new SipEndpoint(rawC, { localUser: ALICE, remoteUser: BOB, displayName: "alice", userAgent: "jami-ts 0.1.0 (linux)", localHost: "198.18.0.2:40000", remoteHost: "198.18.0.1:34087" });
+    const d = new SipEndpoint(rawD, { localUser: BOB, remoteUser: ALICE, remoteHost: "198.18.0.2:40000", localHost: "198.18.0.1:34087" });
+    const wire: string[] = [];
+    rawC.on("data", (chunk: Buffer) => wire.push(chunk.toString()));
+    const received = nextMessage(d);
+    await c.sendMessage({ type: "git-notice", notice: { conversationId: CONV, commit: COMMIT, deviceId: DEVICE } });
+    const { request } = await received;
+    // jamid 13.7's own (read with sip-dump): these forms and this order
+    expect(request.uri).toBe(`sips:${BOB}@198.18.0.1:34087;transport=tls`);
+    expect(request.headers.get("Via")).toMatch(/^SIP\/2\.0\/TLS 198\.18\.0\.2:40000;rport;branch=z9hG4bK[0-9a-f]+;alias$/);
+    expect(request.headers.get("To")).toBe(`<sips:${BOB}@198.18.0.1>`);
+    expect([...request.headers].map(([n]) => n)).toEqual(["Via", "Max-Forwards", "From", "To", "Call-ID", "CSeq", "Date", "Message-ID", "User-Agent", "Content-Type", "Content-Length"]);
+    const answer = parseSipMessage(new TextEncoder().encode(wire.join("")));
+    const branch = /branch=([^;]+)/.exec(request.headers.get("Via")!)![1];
+    expect([...answer.headers].map(([n]) => n)).toEqual(["Via", "Call-ID", "From", "To", "CSeq", "Content-Length"]);
+    expect(answer.headers.get("Via")).toBe(`SIP/2.0/TLS 198.18.0.2:40000;rport=40000;received=198.18.0.2;branch=${branch};alias`);
+    expect(answer.headers.get("To")).toBe(`<sips:${BOB}@198.18.0.1>;tag=${branch}`);
+    c.close();
+    d.close();
+  });
+
   it("a retransmitted MESSAGE (same Message-ID) is answered again but delivered once", async () => {
     const seen: IncomingSipMessage[] = [];
     b.on("message", (m) => seen.push(m));

@@ -46,6 +46,8 @@ interface Link {
 /** Where a link runs: the address the TCP connection goes to (or comes from), and the candidates each side offered. */
 export interface LinkPath {
   remoteAddress: { address: string; port: number };
+  /** Our end of the link's TCP connection. */
+  localAddress: { address: string; port: number };
   localCandidates: Candidate[];
   remoteCandidates: Candidate[];
 }
@@ -237,10 +239,11 @@ export class ConnectionManager {
     const peer = tls.peer;
     const socket = new MultiplexedSocket(tls.socket, (name) => this.options.onChannelRequest(peer, name));
     const { address, port } = ice.remoteAddress;
+    const local = ice.localAddress;
     const link: Link = {
       socket,
       peer,
-      path: { remoteAddress: { address, port }, localCandidates: ice.local.candidates, remoteCandidates: ice.remote.candidates },
+      path: { remoteAddress: { address, port }, localAddress: { address: local.address, port: local.port }, localCandidates: ice.local.candidates, remoteCandidates: ice.remote.candidates },
     };
     const id = peer.deviceId.toString();
     const current = this.links.get(id);

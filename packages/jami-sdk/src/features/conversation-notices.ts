@@ -4,12 +4,18 @@ import type { Channel } from "jami-dtls";
 import type { AccountComponents } from "../account/components.js";
 import { forEachDevice } from "../dht/devices.js";
 import type { ChannelPeer } from "./links.js";
+import { USER_AGENT } from "../version.js";
 
 /** A DHT search for an account's devices is reused this long… */
 const DEVICES_KEPT_MS = 10 * 60_000;
 /** …and refreshed in the background once it is this old (a new device of a member gets notices soon). */
 const DEVICES_REFRESH_MS = 30_000;
 const MAX_KNOWN_ACCOUNTS = 1000;
+
+/** `ip:port`, IPv6 in brackets, as SIP URIs write a transport address. */
+function hostPort(a: { address: string; port: number }): string {
+  return a.address.includes(":") ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
 
 /**
  * The `sip` channels of the conversations feature: one SIP endpoint per peer device (jamid keeps one `sip` channel
@@ -24,7 +30,7 @@ export class ConversationNotices {
   private readonly log;
 
   constructor(
-    private readonly c: Pick<AccountComponents, "identity" | "network" | "links" | "lifetime" | "logger">,
+    private readonly c: Pick<AccountComponents, "identity" | "network" | "links" | "ownCard" | "lifetime" | "logger">,
     private readonly onPayload: (payload: JamiPayload, peer: ChannelPeer) => void,
     private readonly onReady: (peer: ChannelPeer) => void,
     /** When no `sip` channel can be had with a device: jamid 13.7's DHT inbox path. */
@@ -37,10 +43,15 @@ export class ConversationNotices {
 
   /** A `sip` channel another device opened (jamid accepts every one) or we opened. */
   attach(peer: ChannelPeer, channel: Channel): SipEndpoint {
+    // addressed as jamid addresses its MESSAGEs: the link's two ends, the account's display name, a User-Agent
+    const path = this.c.links.path(peer.deviceId);
+    const displayName = this.c.ownCard.displayName() ?? this.c.identity.displayName;
     const endpoint = new SipEndpoint(channel, {
       localUser: this.c.identity.jamiId.toString(),
       remoteUser: peer.jamiId,
-      displayName: this.c.identity.deviceName,
+      ...(displayName ? { displayName } : {}),
+      ...(path ? { remoteHost: hostPort(path.remoteAddress), localHost: hostPort(path.localAddress) } : {}),
+      userAgent: USER_AGENT,
     });
     endpoint.on("message", (message) => this.received(peer, message));
     endpoint.on("error", (error) => this.log("sip with %s: %s", peer.deviceId.slice(0, 8), error.message));

@@ -36,7 +36,7 @@ const ACTIVE_ROLES: ReadonlySet<string> = new Set(["admin", "member"]);
 
 type Components = Pick<
   AccountComponents,
-  "identity" | "store" | "network" | "inbox" | "trust" | "links" | "events" | "oneToOne" | "membership" | "sync" | "lifetime" | "logger"
+  "identity" | "store" | "network" | "inbox" | "trust" | "links" | "events" | "oneToOne" | "membership" | "sync" | "ownCard" | "lifetime" | "logger"
 >;
 
 /**

@@ -66,7 +66,7 @@ export class Profile extends TypedEmitter<ProfileEvents> implements FeatureLifec
     super();
     this.files = new ProfileFiles(c.identity.dir);
     this.log = c.logger("profile");
-    c.ownCard.provide(() => this.own?.bytes);
+    c.ownCard.provide(() => this.own && { bytes: this.own.bytes, ...(this.own.profile.displayName ? { displayName: this.own.profile.displayName } : {}) });
   }
 
   private get self(): string {
