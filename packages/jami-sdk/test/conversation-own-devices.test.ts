@@ -100,6 +100,28 @@ describe("conversations across the devices of one account", () => {
     expect(onLaptop.list().sort()).toEqual([group.conversationId, friends.conversationId].sort());
   });
 
+  it("the account's DeviceSync goes on sync:// too, as 13.7 writes it when the channel opens and after a change (today's daemons sync contacts only there)", async () => {
+    const friendId = friend.local.jamiId.toString();
+    let confirmed = false;
+    phone.components.sync.part("contacts-probe", {
+      build: () => ({ peers: { [friendId]: { added: 1_700_000_000, removed: 0, confirmed, banned: false, conversationId: "" } } }),
+      apply: async () => undefined,
+    });
+    const seen: Array<{ date: bigint; confirmed?: boolean; from: string }> = [];
+    laptop.components.events.on("deviceSyncReceived", ({ sync, from }) =>
+      seen.push({ date: sync.date, confirmed: sync.peers[friendId]?.confirmed, from: from.deviceId.toString() }),
+    );
+    await onPhone.create(); // something to sync besides the DeviceSync (those messages carry an empty one: not passed on)
+    onLaptop = await up(laptop);
+    await waitFor(() => seen.some((s) => s.from === phone.local.deviceId.toString() && s.confirmed === false), { what: "the phone's DeviceSync on the laptop" });
+    confirmed = true;
+    phone.components.events.emit("syncRequested", {});
+    await waitFor(() => seen.some((s) => s.confirmed === true), { what: "the change" });
+    expect(seen.every((s) => s.date > 0n && s.from === phone.local.deviceId.toString())).toBe(true);
+    const dates = seen.map((s) => s.date);
+    expect([...dates].sort((x, y) => (x < y ? -1 : 1))).toEqual(dates); // each newer than the last
+  });
+
   it("sync:// is refused to another account's device, and to a name that is not this device", async () => {
     const phoneId = phone.local.deviceId.toString();
     await expect(friend.components.links.connect(phone.local.jamiId.toString(), `sync://${phoneId}`)).rejects.toMatchObject({ code: "CHANNEL_DECLINED" });

@@ -109,6 +109,30 @@ describe("features alone on in-memory components", () => {
     }
   });
 
+  it("devices: a DeviceSync that came on sync:// (the bus) is applied part by part, from our own devices only", async () => {
+    const second = await secondTestDevice(dht, a);
+    await second.start();
+    try {
+      const other = new Devices(second.components);
+      await other.load();
+      const applied: string[] = [];
+      second.components.sync.part("probe", { build: () => ({}), apply: async (sync) => void applied.push(sync.deviceName) });
+      await other.start();
+      const fromDevice = async (device: typeof a) => (await devicesOf(device))[0]!;
+      const devicesOf = (device: typeof a) => new Devices(device.components).of(device.local.jamiId.toString());
+      // another account's device: ignored
+      second.components.events.emit("deviceSyncReceived", { sync: { date: 1n, deviceName: "stranger", devices: [], peers: {}, trustRequests: {} }, from: await fromDevice(b) });
+      const synced = next(other, "sync");
+      second.components.events.emit("deviceSyncReceived", { sync: { date: 2n, deviceName: "the first", devices: [], peers: {}, trustRequests: {} }, from: await fromDevice(a) });
+      expect((await synced)[0]).toMatchObject({ fromDevice: a.local.deviceId.toString() });
+      expect(applied).toEqual(["the first"]);
+      await waitFor(() => other.list().some((d) => d.deviceId === a.local.deviceId.toString() && d.name === "the first"));
+      await other.stop();
+    } finally {
+      await second.stop();
+    }
+  });
+
   it("links: a channel between two devices, a name nobody handles declined, a refused device refused", async () => {
     const { links: la } = a.components;
     const { links: lb } = b.components;

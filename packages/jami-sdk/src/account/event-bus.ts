@@ -1,4 +1,6 @@
 import { TypedEmitter } from "jami-core";
+import type { VerifiedDevice } from "jami-identity";
+import type { DeviceSyncData } from "../dht/device-sync.js";
 
 /** What features tell each other without importing each other. */
 export interface AccountInternalEvents {
@@ -8,6 +10,8 @@ export interface AccountInternalEvents {
   trustAccepted: [{ from: string; conversationId: string }];
   /** A new trust request from `from`'s device (`deviceId`, full id when known), with its payload (usually a vCard). */
   trustRequestReceived: [{ from: string; deviceId?: string; payload: Uint8Array }];
+  /** Another device of this account sent its DeviceSync on a `sync://` channel (the link verified it). */
+  deviceSyncReceived: [{ sync: DeviceSyncData; from: VerifiedDevice }];
   /** Something other devices of the account should learn: send them a DeviceSync (only to `onlyShortIds` if set). */
   syncRequested: [{ onlyShortIds?: string[] }];
   /** A fetch from a member's device went through (jamid then sends that device its vCard). */

@@ -21,6 +21,7 @@ export interface SyncPart {
  */
 export class SyncRegistry {
   private readonly parts = new Map<string, SyncPart>();
+  private lastDate = 0n;
 
   constructor(private readonly events: EventBus) {}
 
@@ -34,6 +35,16 @@ export class SyncRegistry {
   /** Asks for a DeviceSync to the other devices (sent in the background, in order; `stop()` waits for it). */
   request(onlyShortIds?: string[]): void {
     this.events.emit("syncRequested", { onlyShortIds });
+  }
+
+  /**
+   * A DeviceSync of every part, dated now — later than any this device sent before, whichever way it went (DHT or
+   * `sync://`): jamid drops one not newer than the last it accepted from a device.
+   */
+  next(deviceName: string, now: () => number = Date.now): DeviceSyncData {
+    const date = BigInt(now()) * 1_000_000n;
+    this.lastDate = date > this.lastDate ? date : this.lastDate + 1n;
+    return this.build(this.lastDate, deviceName);
   }
 
   build(date: bigint, deviceName: string): DeviceSyncData {

@@ -133,6 +133,12 @@ export class ConnectionManager {
   }
 
   /** The path of the live link to a device, if any. */
+  /** The verified device at the other end of the live link with `deviceId`, if there is one. */
+  peerOf(deviceId: string): VerifiedDevice | undefined {
+    const link = this.links.get(deviceId);
+    return link && !link.socket.isClosed ? link.peer : undefined;
+  }
+
   pathTo(deviceId: string): LinkPath | undefined {
     return this.links.get(deviceId)?.path;
   }

@@ -75,6 +75,11 @@ export function decodeDeviceSync(data: Uint8Array): DeviceSyncData | undefined {
   } catch {
     return undefined;
   }
+  return readDeviceSync(map);
+}
+
+/** A decoded msgpack value read as a DeviceSync map (the `ds` of a `sync://` SyncMsg); `undefined` when it is not one. */
+export function readDeviceSync(map: MsgValue | undefined): DeviceSyncData | undefined {
   if (!isMsgMap(map)) return undefined;
   const date = integer(map.date);
   if (date === undefined || !("peers" in map)) return undefined;

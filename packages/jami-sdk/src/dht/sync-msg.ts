@@ -1,4 +1,4 @@
-import { encodeMsgpack, isMsgMap, type MsgMap, type MsgValue } from "jami-core";
+import { encodeMsgpack, isMsgMap, RawMsg, type MsgMap, type MsgValue } from "jami-core";
 
 /** A conversation as jamid 13.7 tells its other devices about it (`ConvInfo`; times in Unix seconds, 0 = unset). */
 export interface ConvInfo {
@@ -19,7 +19,7 @@ export interface SyncedConversationRequest {
   declined: number;
 }
 
-/** What a `sync://` message carries for conversations (its `ds` DeviceSync part is the devices feature's). */
+/** What a `sync://` message carries for conversations (its `ds` DeviceSync part is the devices feature's: `encodeSyncMsg`'s `deviceSync`). */
 export interface SyncMsg {
   conversations: Record<string, ConvInfo>;
   requests: Record<string, SyncedConversationRequest>;
@@ -32,14 +32,14 @@ const EMPTY_DEVICE_SYNC: MsgMap = { date: 0, device_name: "", devices_known: {},
  * jamid 13.7's `SyncMsg`: a msgpack array `[ds, c, cr, p]` (`MSGPACK_DEFINE`, positional; later daemons add `ld`,
  * which 13.7's reader ignores and ours too), maps in the members' order of jamid's `MSGPACK_DEFINE_MAP`.
  */
-export function encodeSyncMsg(msg: Partial<SyncMsg>): Uint8Array {
+export function encodeSyncMsg(msg: Partial<SyncMsg> & { deviceSync?: Uint8Array }): Uint8Array {
   const c: MsgMap = {};
   for (const [id, info] of Object.entries(msg.conversations ?? {}))
     c[id] = { id: info.id, created: info.created, removed: info.removed, erased: info.erased, members: info.members, lastDisplayed: info.lastDisplayed };
   const cr: MsgMap = {};
   for (const [id, r] of Object.entries(msg.requests ?? {}))
     cr[id] = { from: r.from, conversationId: r.conversationId, metadatas: r.metadatas, received: r.received, declined: r.declined };
-  return encodeMsgpack([EMPTY_DEVICE_SYNC, c, cr, {}]);
+  return encodeMsgpack([msg.deviceSync ? new RawMsg(msg.deviceSync) : EMPTY_DEVICE_SYNC, c, cr, {}]);
 }
 
 const HEX40 = /^[0-9a-f]{40}$/;

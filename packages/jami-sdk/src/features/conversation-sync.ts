@@ -2,6 +2,7 @@ import type { Channel } from "jami-dtls";
 import type { AccountComponents } from "../account/components.js";
 import { forEachDevice } from "../dht/devices.js";
 import { encodeSyncMsg, readSyncMsg, type SyncMsg } from "../dht/sync-msg.js";
+import { encodeDeviceSync, readDeviceSync } from "../dht/device-sync.js";
 import type { ChannelPeer } from "./links.js";
 import { readMsgpackItems } from "./msgpack-channel.js";
 
@@ -10,7 +11,7 @@ export const SYNC_CHANNEL = /^sync:\/\/([0-9a-f]{64})$/;
 /** A sync message above this is refused and the channel closed (only our own devices may send them). */
 const MAX_SYNC_MESSAGE = 4 << 20;
 
-type Components = Pick<AccountComponents, "identity" | "network" | "links" | "lifetime" | "logger">;
+type Components = Pick<AccountComponents, "identity" | "network" | "links" | "sync" | "events" | "lifetime" | "logger">;
 
 /**
  * jamid 13.7's `sync://` channels between devices of one account (spec jami-swarm.md §5.5–5.6): each side sends its
@@ -46,6 +47,11 @@ export class ConversationSync {
       channel,
       MAX_SYNC_MESSAGE,
       (value) => {
+        // its DeviceSync (contacts, requests, devices) is the devices feature's; 13.7 packs an empty one (date 0)
+        // in the messages that carry conversations
+        const deviceSync = Array.isArray(value) ? readDeviceSync(value[0]) : undefined;
+        const device = deviceSync && deviceSync.date > 0n ? this.c.links.peer(peer.deviceId) : undefined;
+        if (deviceSync && device) this.c.events.emit("deviceSyncReceived", { sync: deviceSync, from: device });
         const msg = readSyncMsg(value);
         if (!msg) return this.log("ignored a sync message from %s that is not a SyncMsg (%s)", from, describe(value));
         this.log("sync from %s: %d conversation(s), %d request(s)", from, Object.keys(msg.conversations).length, Object.keys(msg.requests).length);
@@ -95,8 +101,19 @@ export class ConversationSync {
   private async sendState(channel: Channel): Promise<void> {
     const state = await this.state();
     if (!channel.writable) return;
+    // as 13.7 writes them when a channel opens: the DeviceSync alone, then the conversations, then the requests
+    channel.write(this.deviceSyncMessage());
     if (Object.keys(state.conversations).length) channel.write(encodeSyncMsg({ conversations: state.conversations }));
     if (Object.keys(state.requests).length) channel.write(encodeSyncMsg({ requests: state.requests }));
+  }
+
+  private deviceSyncMessage(): Uint8Array {
+    return encodeSyncMsg({ deviceSync: encodeDeviceSync(this.c.sync.next(this.c.identity.deviceName)) });
+  }
+
+  /** The account's DeviceSync to every own device we have a channel with (a contact changed: today's daemons learn it only here). */
+  sendDeviceSync(): void {
+    for (const open of this.channels.values()) for (const channel of open) if (channel.writable) channel.write(this.deviceSyncMessage());
   }
 
   close(): void {

@@ -76,6 +76,8 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     else if (SYNC_CHANNEL.test(channel.name)) this.ownSync?.attach(channel, peer);
     else if (FILE_CHANNEL.test(channel.name)) void this.files.serve(channel, peer);
   };
+  /** The account's state changed (contacts…): own devices linked by `sync://` get the DeviceSync there too. */
+  private readonly onSyncRequested = (): void => this.ownSync?.sendDeviceSync();
   private readonly onTrustAccepted = ({ from, conversationId }: { from: string; conversationId: string }): void => {
     if (HEX40.test(conversationId) && !this.shelf.repos.has(conversationId))
       void this.cloneAndJoin(conversationId, from, { signal: this.c.lifetime }).catch((error: Error) => this.log("one-to-one %s with %s: %s", conversationId, from, error.message));
@@ -188,6 +190,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     this.removeHandlers = () => removers.forEach((remove) => remove());
     this.c.links.on("channel", this.onChannel);
     this.c.events.on("trustAccepted", this.onTrustAccepted);
+    this.c.events.on("syncRequested", this.onSyncRequested);
     // In the background: reach the members (each `sip` channel syncs what we share) and retry pending clones.
     void this.catchUp();
   }
@@ -196,6 +199,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     this.removeHandlers?.();
     this.c.links.off("channel", this.onChannel);
     this.c.events.off("trustAccepted", this.onTrustAccepted);
+    this.c.events.off("syncRequested", this.onSyncRequested);
     this.notices?.close();
     this.notices = undefined;
     this.messageChannels?.close();

@@ -30,7 +30,6 @@ export class Devices extends TypedEmitter<DeviceEvents> {
   private ownAnnouncements?: Subscription;
   /** Own devices whose announcement we already answered with a sync in this session. */
   private readonly greeted = new Set<string>();
-  private lastSyncDate = 0n;
   private queue: Promise<void> = Promise.resolve();
   private started = false;
 
@@ -41,6 +40,9 @@ export class Devices extends TypedEmitter<DeviceEvents> {
     this.log = c.logger("devices");
     c.inbox.handle(DEVICE_SYNC_TYPE, (v, sender) => this.onDeviceSyncValue(v, sender));
     c.events.on("syncRequested", ({ onlyShortIds }) => this.schedule(onlyShortIds));
+    c.events.on("deviceSyncReceived", ({ sync, from }) =>
+      void this.onChannelSync(sync, from).catch((e: Error) => this.log("a DeviceSync on sync:// from %s: %s", from.deviceId.toString().slice(0, 8), e.message)),
+    );
     c.sync.part("devices", {
       build: () => ({
         devices: this.requireKnown()
@@ -127,10 +129,7 @@ export class Devices extends TypedEmitter<DeviceEvents> {
     const self = this.c.identity.deviceId.toString();
     const targets = this.list().filter((d) => d.deviceId !== self && (!onlyShortIds || onlyShortIds.includes(d.shortId)));
     if (targets.length === 0) return;
-    // jamid drops a sync whose date is not newer than the last one it accepted from us.
-    const now = BigInt(Date.now()) * 1_000_000n;
-    this.lastSyncDate = now > this.lastSyncDate ? now : this.lastSyncDate + 1n;
-    const data = encodeDeviceSync(this.c.sync.build(this.lastSyncDate, this.c.identity.deviceName));
+    const data = encodeDeviceSync(this.c.sync.next(this.c.identity.deviceName));
     const value = (): Value => new Value({ type: DEVICE_SYNC_TYPE, data });
     await Promise.all(
       targets.map((d) =>
@@ -155,6 +154,17 @@ export class Devices extends TypedEmitter<DeviceEvents> {
     if (!(await this.requireKnown().acceptSync(sender.deviceId.toString(), sync.date))) return this.log("ignored an outdated DeviceSync from %s", ownerId);
     const counts = await this.c.sync.apply(sync, sender);
     this.emit("sync", { fromDevice: sender.deviceId.toString(), ...counts });
+  }
+
+  /**
+   * The DeviceSync part of a `SyncMsg` on `sync://` (13.7 sends one when the channel opens; today's daemons sync
+   * contacts only this way): the link already proved the device is ours, and 13.7 applies these without a date check.
+   */
+  private async onChannelSync(sync: DeviceSyncData, from: VerifiedDevice): Promise<void> {
+    if (!from.jamiId.equals(this.c.identity.jamiId)) return;
+    await this.remember(from, sync.deviceName);
+    const counts = await this.c.sync.apply(sync, from);
+    this.emit("sync", { fromDevice: from.deviceId.toString(), ...counts });
   }
 
   /** A device named in a sync: verified through its certificate on the DHT before it joins the known devices. */

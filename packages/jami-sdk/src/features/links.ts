@@ -139,6 +139,11 @@ export class LinkManager extends TypedEmitter<LinkEvents> {
     this.manager?.closeLink(deviceId);
   }
 
+  /** The verified device at the other end of the live link with `deviceId` (64 hex), if there is one. */
+  peer(deviceId: string): VerifiedDevice | undefined {
+    return this.manager?.peerOf(deviceId);
+  }
+
   /** How the live link with a device runs (its remote address, the candidates both sides offered), if there is one. */
   path(deviceId: string): LinkPath | undefined {
     return this.manager?.pathTo(deviceId);
