@@ -1,4 +1,5 @@
 import { Certificate } from "jami-identity";
+import { SwarmError } from "./errors.js";
 import { readTyped, type ObjectReader } from "./objects.js";
 import { DIRECTORY_MODE, type TreeReader } from "./tree.js";
 
@@ -39,28 +40,50 @@ export async function membersAt(trees: TreeReader, tree: string, initialMembers:
   return [...seen].map(([uri, role]) => ({ uri, role }));
 }
 
-/** Parsed certificates by blob id: parsing is the slow part of validation and the same files recur. */
+/**
+ * Parsed certificates by blob id, shared by every repository of the process: a blob id names its content, and the
+ * same members' certificates recur in every conversation they share (parsed once, held once). Bounded; the oldest
+ * parsed is forgotten first.
+ */
+const PARSED = new Map<string, Certificate[] | Error>();
+export const MAX_PARSED_CERTIFICATE_FILES = 1024;
+
+/** One repository's (or validation's) view of the shared parsed certificates. */
 export class CertificateCache {
-  private readonly parsed = new Map<string, Certificate[] | Error>();
+  /** Blob ids seen in `objects`: a shared entry is used only for a blob this repository really holds. */
+  private readonly present = new Set<string>();
 
   constructor(private readonly objects: ObjectReader) {}
 
   /** The certificates of a PEM blob (device file: one; member file: account then CA). Throws if unreadable. */
   async chain(blobOid: string): Promise<Certificate[]> {
-    let hit = this.parsed.get(blobOid);
+    let hit = PARSED.get(blobOid);
+    if (hit && !this.present.has(blobOid)) {
+      // parsed from another repository: this one must hold the blob too (a tree may name one it lacks)
+      if (!(await this.objects.has(blobOid))) throw new SwarmError("OBJECT_NOT_FOUND", `object ${blobOid} is not in the repository`);
+      this.remember(blobOid);
+    }
     if (!hit) {
       try {
         const pem = new TextDecoder().decode(await readTyped(this.objects, blobOid, "blob"));
         const chain = Certificate.chainFromPem(pem);
         hit = chain.length > 0 ? chain : new Error("no certificate in the file");
       } catch (error) {
+        if (error instanceof SwarmError && error.code === "OBJECT_NOT_FOUND") throw error; // not a fact about the content
         hit = error as Error;
       }
-      if (this.parsed.size > 4096) this.parsed.clear();
-      this.parsed.set(blobOid, hit);
+      this.remember(blobOid);
+      PARSED.delete(blobOid);
+      PARSED.set(blobOid, hit);
+      while (PARSED.size > MAX_PARSED_CERTIFICATE_FILES) PARSED.delete(PARSED.keys().next().value!);
     }
     if (hit instanceof Error) throw hit;
     return hit;
+  }
+
+  private remember(blobOid: string): void {
+    if (this.present.size >= 4096) this.present.clear();
+    this.present.add(blobOid);
   }
 
   async first(blobOid: string): Promise<Certificate> {

@@ -28,8 +28,7 @@ export function objectId(type: ObjectType, content: Uint8Array): string {
  * stores nothing.
  */
 export class ObjectStore {
-  private readonly recent = new Map<string, RawObject>();
-  private static readonly RECENT_LIMIT = 4096;
+  private readonly recent: RecentObjects;
   private static readonly GRAPH_LIMIT = 200_000;
   private readonly graph = new Map<string, CommitLinks>();
   private readonly packs: StoredPacks;
@@ -39,6 +38,7 @@ export class ObjectStore {
     readonly gitdir: string,
   ) {
     this.packs = new StoredPacks(fs, gitdir);
+    this.recent = new RecentObjects();
   }
 
   /** A view that reads `staged` first, then this store; nothing is written by it. */
@@ -132,8 +132,67 @@ export class ObjectStore {
   }
 
   private remember(oid: string, object: RawObject): void {
-    if (this.recent.size >= ObjectStore.RECENT_LIMIT) this.recent.delete(this.recent.keys().next().value!);
     this.recent.set(oid, object);
+  }
+}
+
+/**
+ * Objects read or written lately, for every repository of the process together, within one byte budget: a
+ * thousand idle conversations hold no more than a busy one (each store had its own 4,096 objects before, whatever
+ * their size). Least recently used first out; an object larger than `MAX_RECENT_OBJECT` is not kept.
+ */
+const RECENT = new Map<string, RawObject>();
+let recentBytes = 0;
+export const RECENT_OBJECTS_BUDGET = 16 << 20;
+const MAX_RECENT_OBJECT = 256 << 10;
+
+/** @internal how much the shared recent objects hold (tests). */
+export function recentObjectsHeld(): { objects: number; bytes: number } {
+  return { objects: RECENT.size, bytes: recentBytes };
+}
+
+let nextStore = 0;
+
+/**
+ * One store's view of the shared recent objects. Keys carry the store's own number, not its directory: a repository
+ * erased and cloned again gets a new store, which must not believe it holds what the old one wrote.
+ */
+class RecentObjects {
+  private readonly prefix = `${(nextStore++).toString(36)}:`;
+
+  private key(oid: string): string {
+    return this.prefix + oid;
+  }
+
+  get(oid: string): RawObject | undefined {
+    const key = this.key(oid);
+    const hit = RECENT.get(key);
+    if (hit) {
+      RECENT.delete(key); // most recently used last
+      RECENT.set(key, hit);
+    }
+    return hit;
+  }
+
+  has(oid: string): boolean {
+    return RECENT.has(this.key(oid));
+  }
+
+  set(oid: string, object: RawObject): void {
+    if (object.content.byteLength > MAX_RECENT_OBJECT) return;
+    const key = this.key(oid);
+    const before = RECENT.get(key);
+    if (before) {
+      recentBytes -= before.content.byteLength;
+      RECENT.delete(key);
+    }
+    RECENT.set(key, object);
+    recentBytes += object.content.byteLength;
+    while (recentBytes > RECENT_OBJECTS_BUDGET) {
+      const [oldest, o] = RECENT.entries().next().value!;
+      RECENT.delete(oldest);
+      recentBytes -= o.content.byteLength;
+    }
   }
 }
 

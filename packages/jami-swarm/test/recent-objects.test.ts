@@ -1,0 +1,48 @@
+import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { ObjectStore, RECENT_OBJECTS_BUDGET, recentObjectsHeld } from "../src/objects.js";
+import { nodeFs, tempDir } from "./helpers.js";
+
+describe("the recent objects every repository of the process shares", () => {
+  it("stay within one byte budget however many repositories write, and what fell out is read back from disk", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const first: Array<{ store: ObjectStore; oid: string; content: Uint8Array }> = [];
+      // 40 repositories writing 600 KiB each in 200 KiB blobs: 24 MiB, over the 16 MiB budget
+      for (let r = 0; r < 40; r++) {
+        const gitdir = join(dir, `r${r}`);
+        mkdirSync(gitdir);
+        const store = new ObjectStore(nodeFs, gitdir);
+        for (let i = 0; i < 3; i++) {
+          const content = new Uint8Array(randomBytes(200 << 10));
+          const oid = await store.write("blob", content);
+          if (i === 0) first.push({ store, oid, content });
+        }
+      }
+      expect(recentObjectsHeld().bytes).toBeLessThanOrEqual(RECENT_OBJECTS_BUDGET);
+      expect(recentObjectsHeld().bytes).toBeGreaterThan(RECENT_OBJECTS_BUDGET / 2);
+      const oldest = first[0]!;
+      expect(await oldest.store.has(oldest.oid)).toBe(true);
+      expect((await oldest.store.read(oldest.oid)).content).toEqual(oldest.content);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("a repository erased and made again does not believe it holds what the erased one wrote", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const gitdir = join(dir, "conv");
+      mkdirSync(gitdir);
+      const oid = await new ObjectStore(nodeFs, gitdir).write("blob", new TextEncoder().encode("hello"));
+      rmSync(gitdir, { recursive: true });
+      mkdirSync(gitdir);
+      const again = new ObjectStore(nodeFs, gitdir);
+      expect(await again.has(oid)).toBe(false);
+      await expect(again.read(oid)).rejects.toMatchObject({ code: "OBJECT_NOT_FOUND" });
+    } finally {
+      cleanup();
+    }
+  });
+});
