@@ -137,9 +137,10 @@ export class ObjectStore {
 }
 
 /**
- * Objects read or written lately, for every repository of the process together, within one byte budget: a
- * thousand idle conversations hold no more than a busy one (each store had its own 4,096 objects before, whatever
- * their size). Least recently used first out; an object larger than `MAX_RECENT_OBJECT` is not kept.
+ * Objects read or written lately, for every repository of the process together, by object id (git's ids name
+ * content, so a certificate file or tree that recurs in many conversations is held once), within one byte budget:
+ * a thousand idle conversations hold no more than a busy one. Least recently used first out; an object larger than
+ * `MAX_RECENT_OBJECT` is not kept.
  */
 const RECENT = new Map<string, RawObject>();
 let recentBytes = 0;
@@ -151,42 +152,39 @@ export function recentObjectsHeld(): { objects: number; bytes: number } {
   return { objects: RECENT.size, bytes: recentBytes };
 }
 
-let nextStore = 0;
-
 /**
- * One store's view of the shared recent objects. Keys carry the store's own number, not its directory: a repository
- * erased and cloned again gets a new store, which must not believe it holds what the old one wrote.
+ * One store's view of the shared recent objects: the ids it knows it holds (a shared object is used only for one of
+ * those — another repository's object is no proof this one has it; an erased and re-cloned repository gets a new
+ * store that knows nothing). Bounded: past the limit it forgets and asks its files again.
  */
 class RecentObjects {
-  private readonly prefix = `${(nextStore++).toString(36)}:`;
-
-  private key(oid: string): string {
-    return this.prefix + oid;
-  }
+  private readonly present = new Set<string>();
+  private static readonly PRESENT_LIMIT = 4096;
 
   get(oid: string): RawObject | undefined {
-    const key = this.key(oid);
-    const hit = RECENT.get(key);
+    if (!this.present.has(oid)) return undefined;
+    const hit = RECENT.get(oid);
     if (hit) {
-      RECENT.delete(key); // most recently used last
-      RECENT.set(key, hit);
+      RECENT.delete(oid); // most recently used last
+      RECENT.set(oid, hit);
     }
     return hit;
   }
 
   has(oid: string): boolean {
-    return RECENT.has(this.key(oid));
+    return this.present.has(oid);
   }
 
   set(oid: string, object: RawObject): void {
+    if (this.present.size >= RecentObjects.PRESENT_LIMIT) this.present.clear();
+    this.present.add(oid);
     if (object.content.byteLength > MAX_RECENT_OBJECT) return;
-    const key = this.key(oid);
-    const before = RECENT.get(key);
+    const before = RECENT.get(oid);
     if (before) {
       recentBytes -= before.content.byteLength;
-      RECENT.delete(key);
+      RECENT.delete(oid);
     }
-    RECENT.set(key, object);
+    RECENT.set(oid, object);
     recentBytes += object.content.byteLength;
     while (recentBytes > RECENT_OBJECTS_BUDGET) {
       const [oldest, o] = RECENT.entries().next().value!;
