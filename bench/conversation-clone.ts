@@ -17,8 +17,10 @@ export interface ConversationCloneBench {
    */
   cloneMs: { jamidToJamid: number; jamidToOurs: number; oursToJamid: number };
   /**
-   * Resident memory added by `conversations` new groups of one message each, in MB: RSS after a settle (ours after a
-   * full GC too, jamid has none); `oursHeapMB` is our JS heap and external memory after a full GC.
+   * Memory added by `conversations` new groups of one message each, in MB: RSS after a settle (ours after a full GC
+   * too, jamid has none); `oursHeapMB` is our JS heap and external memory after a full GC — what is live, the
+   * counterpart of jamid's malloc'ed state. `ratio` is `oursHeapMB / jamidMB`: our RSS moves with when V8 collects
+   * and returns pages (it went down by 25 MB over one run), not with what the conversations hold.
    */
   memory: { conversations: number; oursMB: number; oursHeapMB: number; jamidMB: number; ratio: number };
 }
@@ -96,7 +98,7 @@ export async function benchConversationClone(): Promise<ConversationCloneBench |
     return {
       messages: MESSAGES,
       cloneMs: { jamidToJamid: Math.round(jamidToJamid), jamidToOurs, oursToJamid: Math.round(oursToJamid) },
-      memory: { conversations: CONVERSATIONS, oursMB, oursHeapMB, jamidMB, ratio: +(oursMB / jamidMB).toFixed(2) },
+      memory: { conversations: CONVERSATIONS, oursMB, oursHeapMB, jamidMB, ratio: +(oursHeapMB / jamidMB).toFixed(2) },
     };
   });
 }
