@@ -119,9 +119,13 @@ export async function benchFiles(): Promise<FilesBench | { skipped: string }> {
       const fileId = atB.args[2].fileId!;
 
       const before = rssMb(ourPid);
+      // BENCH_PROFILE_DIR: our download's CPU profile (V8's, open it in Chrome's DevTools)
+      const profileDir = process.env.BENCH_PROFILE_DIR;
+      if (profileDir) await askProbe(probe, { cmd: "cpuProfile", action: "start" });
       const down = await sampled(ourPid, () =>
         askProbe(probe, { cmd: "download", conversationId, messageId: message.id, path: join(dir, "us-got.bin"), timeoutMs: 880_000 }, 900_000),
       );
+      if (profileDir) await askProbe(probe, { cmd: "cpuProfile", action: "stop", path: join(profileDir, "download.cpuprofile") });
       rmSync(join(dir, "us-got.bin"), { force: true });
 
       const ours = join(dir, "ours.bin");

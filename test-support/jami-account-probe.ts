@@ -134,6 +134,9 @@ async function main(): Promise<void> {
         (globalThis as { gc?: () => void }).gc?.();
         (globalThis as { gc?: () => void }).gc?.();
         say({ event: "reply", id: c.id, pid: process.pid, ...process.memoryUsage() });
+      } else if (c.cmd === "cpuProfile") {
+        // {"cmd":"cpuProfile","action":"start"} … {"cmd":"cpuProfile","action":"stop","path":…}: V8's profile of this process
+        say({ event: "reply", id: c.id, ...(await cpuProfile(c.action === "stop" ? c.path : undefined)) });
       } else if (c.cmd === "createGroup") {
         say({ event: "reply", id: c.id, conversationId: (await account.conversations.create()).conversationId });
       } else if (c.cmd === "invite") {
@@ -221,6 +224,27 @@ async function forge(account: Account & { conversations: Conversations }, conver
   shelf.repos.set(conversationId, await SwarmRepository.open(dir, shelf.repoOptions()));
   await account.conversations.announce(conversationId, evil);
   return evil;
+}
+
+let profiling: import("node:inspector").Session | undefined;
+/** Starts V8's CPU profiler (no path) or stops it and writes the `.cpuprofile` to `path`. */
+async function cpuProfile(path?: string): Promise<Record<string, unknown>> {
+  const { Session } = await import("node:inspector");
+  const post = (session: import("node:inspector").Session, method: string, params?: object) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => session.post(method, params ?? {}, (e, r) => (e ? reject(e) : resolve(r as Record<string, unknown>))));
+  if (!path) {
+    profiling = new Session();
+    profiling.connect();
+    await post(profiling, "Profiler.enable");
+    await post(profiling, "Profiler.start");
+    return { started: true };
+  }
+  if (!profiling) throw new Error("no profile started");
+  const { profile } = await post(profiling, "Profiler.stop");
+  profiling.disconnect();
+  profiling = undefined;
+  await writeFile(path, JSON.stringify(profile));
+  return { path };
 }
 
 main().catch((e) => {
