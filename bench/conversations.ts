@@ -11,10 +11,13 @@ const DHT_PORT = 4476;
 
 export interface ConversationsBench {
   /**
-   * One group of three (our account, jamid "a", jamid "b"), already joined and linked: from the commit of a message
-   * until the other side has it (our `message` event; jamid's `messageReceived`, by its recorder's timestamp). Our
+   * From the commit of a message until the other side has it (our `message` event, by the probe's clock when it
+   * fired; jamid's `messageReceived`, by its recorder's timestamp), with every group joined and linked first. Our
    * commit is when `send` resolves; jamid's, its own `messageReceived` for the message (13.7 emits it for its own
-   * commits). What is timed is the notice, the fetch, validation and merge on the receiving side.
+   * commits). What is timed is the notice, the fetch, validation and merge on the receiving side. ours → jamid: our
+   * group of three (jamid a and b). jamid → ours and jamid → jamid: two groups of jamid a's, one with us, one with b,
+   * posted to one after the other — so that a serves one fetch at a time and neither receiver waits behind the
+   * other in a's notification order.
    */
   delivery: { oursToJamid: Summary; jamidToOurs: Summary; jamidToJamid: Summary };
 }
@@ -36,7 +39,7 @@ async function jamidReceived(harness: JamidHarness, instance: string, body: stri
 
 /** Message delivery in a group, ours and jamid 13.7 side by side in the same run. */
 export async function benchConversations(): Promise<ConversationsBench | { skipped: string }> {
-  return withTwoJamids(NETNS, DHT_PORT, async ({ harness, a, b, probe }) => {
+  return withTwoJamids(NETNS, DHT_PORT, async ({ harness, a, b, probe, ourId }) => {
     const conversationId = (await askProbe(probe, { cmd: "createGroup" })).conversationId as string;
     const since = String(Date.now() / 1000);
     for (const [instance, jamid] of [
@@ -57,6 +60,30 @@ export async function benchConversations(): Promise<ConversationsBench | { skipp
       probe.waitFor((e) => e.event === "message" && (e.body as { body?: string }).body === "warm-up a", 60_000),
     ]);
 
+    // jamid a's two groups of two: with us, and with b
+    const pairWith = async (uri: string): Promise<string> => {
+      const { conversationId: id } = await harness.run<{ conversationId: string }>("start-conversation", "a", a.accountId);
+      await harness.run("add-member", "a", a.accountId, id, uri);
+      return id;
+    };
+    const withUs = await pairWith(ourId);
+    await probe.waitFor((e) => e.event === "conversationRequest" && e.conversationId === withUs, 120_000);
+    await askProbe(probe, { cmd: "acceptConversation", conversationId: withUs }, 180_000);
+    const asked = String(Date.now() / 1000);
+    const withB = await pairWith(b.jamiId!);
+    await harness.run("wait-event", "b", "conversationRequestReceived", "--arg", `1=${withB}`, "--since", asked, "--timeout", "90");
+    await harness.run("accept-conversation", "b", b.accountId, withB);
+    await harness.run("wait-event", "b", "conversationReady", "--arg", `1=${withB}`, "--since", asked, "--timeout", "120");
+    for (const [id, warm] of [
+      [withUs, "warm-up with us"],
+      [withB, "warm-up with b"],
+    ] as const) {
+      await harness.run("send-message", "a", a.accountId, id, warm);
+      await (id === withUs
+        ? probe.waitFor((e) => e.event === "message" && (e.body as { body?: string }).body === warm, 60_000)
+        : jamidReceived(harness, "b", warm));
+    }
+
     const oursToJamid: number[] = [];
     const jamidToOurs: number[] = [];
     const jamidToJamid: number[] = [];
@@ -66,12 +93,16 @@ export async function benchConversations(): Promise<ConversationsBench | { skipp
       const committed = Date.now(); // `send` resolves once committed, as jamid's own messageReceived marks its commit
       oursToJamid.push((await jamidReceived(harness, "a", ours)) - committed);
 
-      const theirs = `a ${i} ${Date.now()}`;
-      const arrived = probe.waitFor((e) => e.event === "message" && (e.body as { body?: string }).body === theirs, 60_000).then(() => Date.now());
-      await harness.run("send-message", "a", a.accountId, conversationId, theirs);
-      const [sentAt, atUs, atB] = await Promise.all([jamidReceived(harness, "a", theirs), arrived, jamidReceived(harness, "b", theirs)]);
-      jamidToOurs.push(atUs - sentAt);
-      jamidToJamid.push(atB - sentAt);
+      const toUs = `a to us ${i} ${Date.now()}`;
+      const arrived = probe.waitFor((e) => e.event === "message" && (e.body as { body?: string }).body === toUs, 60_000);
+      await harness.run("send-message", "a", a.accountId, withUs, toUs);
+      const [sentToUs, atUs] = await Promise.all([jamidReceived(harness, "a", toUs), arrived]);
+      jamidToOurs.push((atUs.t as number) - sentToUs);
+
+      const toB = `a to b ${i} ${Date.now()}`;
+      await harness.run("send-message", "a", a.accountId, withB, toB);
+      const [sentToB, atB] = await Promise.all([jamidReceived(harness, "a", toB), jamidReceived(harness, "b", toB)]);
+      jamidToJamid.push(atB - sentToB);
     }
     return { delivery: { oursToJamid: summarize(oursToJamid), jamidToOurs: summarize(jamidToOurs), jamidToJamid: summarize(jamidToJamid) } };
   });

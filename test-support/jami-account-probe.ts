@@ -41,7 +41,8 @@ async function main(): Promise<void> {
     ? await Account.import({ archive: new Uint8Array(await readFile(archive)), dir, ...network, features: { conversations: conversations() } })
     : await Account.create({ dir, ...network, features: { conversations: conversations() } });
   account.conversations.on("message", ({ conversationId, message }) =>
-    say({ event: "message", conversationId, id: message.id, author: message.author, body: message.body }),
+    // `t`: when the event fired here (a bench times delivery by it, not by when its reader saw the line)
+    say({ event: "message", conversationId, id: message.id, author: message.author, body: message.body, t: Date.now() }),
   );
   account.conversations.on("error", ({ conversationId, from, error }) =>
     say({ event: "conversationError", conversationId, from, error: (error as Error & { rule?: string }).rule ?? error.message }),
