@@ -235,7 +235,11 @@ export class IceTcpAgent {
   close(): void {
     this.closed = true;
     this.lifetime.abort();
-    for (const socket of this.opening) socket.destroy();
+    // A connection still being opened once a pair is chosen may already be accepted on the peer's side: reset now,
+    // it would stay readable (at its end) in jamid's pjnath event loop for good, which then sleeps 500 ms per poll
+    // (transfers with jamid fell to ~10 MB/s in the runs where this raced). It becomes an idle spare of the chosen
+    // connection when it connects, and ends with it.
+    if (!this.connection) for (const socket of this.opening) socket.destroy();
     for (const server of this.servers) server.close();
     if (!this.selectedThroughRelay) this.relay?.close();
     for (const link of this.links) if (link !== this.selected) link.close();
@@ -310,7 +314,8 @@ export class IceTcpAgent {
   private adopt(link: StunLink): void {
     // one that comes up once a pair is chosen is kept with the chosen connection (see IceConnection's `spares`)
     if (this.connection) return this.connection.keepSpare(link);
-    if (this.closed || this.selected) return link.close();
+    // once a pair is selected but before the connection is built, one that comes up joins the others: spares too
+    if (this.closed) return link.close();
     this.links.add(link);
     link.on("request", (m) => this.onRequest(link, m));
     link.on("close", () => {

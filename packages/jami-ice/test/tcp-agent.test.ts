@@ -1,4 +1,4 @@
-import { createConnection } from "node:net";
+import { createConnection, createServer, type AddressInfo, type Socket } from "node:net";
 import { waitFor } from "../../../test-support/events.js";
 import { IceTcpAgent, frame, StunMessage, StunMethod, StunAttr, StunClass, decodeStun, FrameReader, type IceConnection } from "jami-ice";
 
@@ -78,6 +78,39 @@ describe("ICE-TCP between two of our agents on 127.0.0.1", () => {
     // they end with it
     a.destroy();
     await waitFor(() => a.idleConnections === 0 && b.idleConnections === 0, { what: "spares closed with the connection" });
+  });
+
+  it("a TCP connection still opening when the agent closes after choosing a pair is kept as a spare, not reset (the peer may hold it already)", async () => {
+    const accepted: Socket[] = [];
+    const server = createServer((s) => accepted.push(s));
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    const [a, b, controlled, controlling] = await pair();
+    try {
+      const before = a.idleConnections;
+      const port = (server.address() as AddressInfo).port;
+      // what a dial still in flight does: the socket is opening when the agent is closed (as the connection manager
+      // closes it right after connect), and connects after
+      const internals = controlled as unknown as { open(c: object): Promise<unknown>; adopt(link: unknown): void };
+      const opening = internals.open({ address: "127.0.0.1", port, transport: "TCP", tcpType: "passive", component: 1 });
+      controlled.close();
+      const link = await opening;
+      expect(link).toBeDefined();
+      internals.adopt(link);
+      expect(a.idleConnections).toBe(before + 1);
+      await waitFor(() => accepted.length === 1, { what: "the peer's side of it" });
+      let ended = false;
+      accepted[0]!.on("end", () => (ended = true)).resume();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(ended).toBe(false);
+      // it ends with the connection
+      a.destroy();
+      await waitFor(() => ended, { what: "the spare ended with the connection" });
+    } finally {
+      a.destroy();
+      b.destroy();
+      controlling.close();
+      server.close();
+    }
   });
 
   it("a reader that does not read holds back the peer (TCP back-pressure), not a growing buffer here; everything arrives once it reads", async () => {

@@ -15,6 +15,8 @@ import type { ChannelPeer } from "./links.js";
 export const FILE_CHANNEL = /^data-transfer:\/\/([0-9a-f]{40})\/([0-9a-f]{64})\/([0-9a-f]{40}_[0-9]{1,20}(?:\.[^/?]{1,64})?)(?:\?(.*))?$/;
 /** jamid writes a file in chunks of at most this many bytes. */
 const CHUNK = 65535;
+/** Bytes of a download buffered for the disk at most. */
+const WRITE_BUFFER = 1 << 20;
 const SERVING_ROLES: ReadonlySet<string> = new Set(["admin", "member"]);
 
 type Components = Pick<AccountComponents, "identity" | "links" | "lifetime" | "logger" | "store">;
@@ -334,7 +336,9 @@ export class ConversationFiles {
     running: { hash: Hash; bytes: number },
     options: AbortOptions,
   ): Promise<void> {
-    const out = createWriteStream(target, { flags: "a" });
+    // a deep write buffer: the disk writes go on while the next chunks are read and hashed (16 KiB, the default, made
+    // each 64 KiB chunk wait for its own write, and the link pause while it did)
+    const out = createWriteStream(target, { flags: "a", highWaterMark: WRITE_BUFFER });
     let bytes = start;
     let tooMuch = false;
     const report = (at: number, rate: number): void =>
