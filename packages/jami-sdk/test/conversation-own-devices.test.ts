@@ -1,3 +1,4 @@
+import { decodeMsgpackPrefix } from "jami-core";
 import { MemoryDht } from "jami-dht";
 import * as fs from "node:fs";
 import { Conversations } from "../src/features/conversations.js";
@@ -120,6 +121,24 @@ describe("conversations across the devices of one account", () => {
     expect(seen.every((s) => s.date > 0n && s.from === phone.local.deviceId.toString())).toBe(true);
     const dates = seen.map((s) => s.date);
     expect([...dates].sort((x, y) => (x < y ? -1 : 1))).toEqual(dates); // each newer than the last
+  });
+
+  it("the first message on a sync:// channel we accept carries the DeviceSync and the conversations together (a 13.7 opener decodes only the first object of what came before its reader was set)", async () => {
+    const group = await onPhone.create();
+    await laptop.start();
+    await laptop.components.links.start();
+    try {
+      const channel = await laptop.components.links.connect(phone.local.deviceId.toString(), `sync://${phone.local.deviceId.toString()}`);
+      const first = await new Promise<Buffer>((resolve) => channel.once("data", resolve));
+      const item = decodeMsgpackPrefix(new Uint8Array(first))!.value as [{ date: bigint | number }, Record<string, unknown>];
+      expect(BigInt(item[0].date)).toBeGreaterThan(0n);
+      expect(Object.keys(item[1])).toContain(group.conversationId);
+      channel.destroy();
+    } finally {
+      laptop.abort();
+      await laptop.components.links.stop();
+      await laptop.stop();
+    }
   });
 
   it("sync:// is refused to another account's device, and to a name that is not this device", async () => {

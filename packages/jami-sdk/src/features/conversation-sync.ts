@@ -101,14 +101,20 @@ export class ConversationSync {
   private async sendState(channel: Channel): Promise<void> {
     const state = await this.state();
     if (!channel.writable) return;
-    // as 13.7 writes them when a channel opens: the DeviceSync alone, then the conversations, then the requests
-    channel.write(this.deviceSyncMessage());
-    if (Object.keys(state.conversations).length) channel.write(encodeSyncMsg({ conversations: state.conversations }));
+    // The DeviceSync and the conversations in ONE message, the invitations after it. 13.7 writes three (ds, c, cr) as
+    // the opener, once its reader is set; as the acceptor we write at once, and a 13.7 opener whose reader is not set
+    // yet gets our messages in one buffer, of which it decodes the first object only: with the DeviceSync alone
+    // first, it never learnt the conversations (interop "a jamid device imported from our archive", seen failing).
+    channel.write(encodeSyncMsg({ deviceSync: this.deviceSyncBytes(), conversations: state.conversations }));
     if (Object.keys(state.requests).length) channel.write(encodeSyncMsg({ requests: state.requests }));
   }
 
+  private deviceSyncBytes(): Uint8Array {
+    return encodeDeviceSync(this.c.sync.next(this.c.identity.deviceName));
+  }
+
   private deviceSyncMessage(): Uint8Array {
-    return encodeSyncMsg({ deviceSync: encodeDeviceSync(this.c.sync.next(this.c.identity.deviceName)) });
+    return encodeSyncMsg({ deviceSync: this.deviceSyncBytes() });
   }
 
   /** The account's DeviceSync to every own device we have a channel with (a contact changed: today's daemons learn it only here). */
