@@ -232,7 +232,9 @@ let profiling: import("node:inspector").Session | undefined;
 async function cpuProfile(path?: string): Promise<Record<string, unknown>> {
   const { Session } = await import("node:inspector");
   const post = (session: import("node:inspector").Session, method: string, params?: object) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => session.post(method, params ?? {}, (e, r) => (e ? reject(e) : resolve(r as Record<string, unknown>))));
+    new Promise<Record<string, unknown>>((resolve, reject) =>
+      session.post(method, params ?? {}, (e, r) => (e ? reject(e) : resolve(r as Record<string, unknown>))),
+    );
   if (!path) {
     profiling = new Session();
     profiling.connect();

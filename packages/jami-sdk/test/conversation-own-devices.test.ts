@@ -114,7 +114,9 @@ describe("conversations across the devices of one account", () => {
     );
     await onPhone.create(); // something to sync besides the DeviceSync (those messages carry an empty one: not passed on)
     onLaptop = await up(laptop);
-    await waitFor(() => seen.some((s) => s.from === phone.local.deviceId.toString() && s.confirmed === false), { what: "the phone's DeviceSync on the laptop" });
+    await waitFor(() => seen.some((s) => s.from === phone.local.deviceId.toString() && s.confirmed === false), {
+      what: "the phone's DeviceSync on the laptop",
+    });
     confirmed = true;
     phone.components.events.emit("syncRequested", {});
     await waitFor(() => seen.some((s) => s.confirmed === true), { what: "the change" });

@@ -121,9 +121,15 @@ describe("features alone on in-memory components", () => {
       const fromDevice = async (device: typeof a) => (await devicesOf(device))[0]!;
       const devicesOf = (device: typeof a) => new Devices(device.components).of(device.local.jamiId.toString());
       // another account's device: ignored
-      second.components.events.emit("deviceSyncReceived", { sync: { date: 1n, deviceName: "stranger", devices: [], peers: {}, trustRequests: {} }, from: await fromDevice(b) });
+      second.components.events.emit("deviceSyncReceived", {
+        sync: { date: 1n, deviceName: "stranger", devices: [], peers: {}, trustRequests: {} },
+        from: await fromDevice(b),
+      });
       const synced = next(other, "sync");
-      second.components.events.emit("deviceSyncReceived", { sync: { date: 2n, deviceName: "the first", devices: [], peers: {}, trustRequests: {} }, from: await fromDevice(a) });
+      second.components.events.emit("deviceSyncReceived", {
+        sync: { date: 2n, deviceName: "the first", devices: [], peers: {}, trustRequests: {} },
+        from: await fromDevice(a),
+      });
       expect((await synced)[0]).toMatchObject({ fromDevice: a.local.deviceId.toString() });
       expect(applied).toEqual(["the first"]);
       await waitFor(() => other.list().some((d) => d.deviceId === a.local.deviceId.toString() && d.name === "the first"));

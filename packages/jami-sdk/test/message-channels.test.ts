@@ -16,7 +16,12 @@ describe("today's msg: channels", () => {
   let a: TestDevice, b: TestDevice;
   let ca: Conversations, cb: Conversations;
   let group: SwarmRepository;
-  const ids = () => ({ aJami: a.local.jamiId.toString(), aDevice: a.local.deviceId.toString(), bJami: b.local.jamiId.toString(), bDevice: b.local.deviceId.toString() });
+  const ids = () => ({
+    aJami: a.local.jamiId.toString(),
+    aDevice: a.local.deviceId.toString(),
+    bJami: b.local.jamiId.toString(),
+    bDevice: b.local.deviceId.toString(),
+  });
   const notice = (conversationId: string, commit: string, deviceId: string) =>
     encodeMsgpack({ id: 0xfedcba9876543210n, t: "application/im-gitmessage-id", c: JSON.stringify({ id: conversationId, commit, deviceId }), req: null });
 
@@ -25,7 +30,10 @@ describe("today's msg: channels", () => {
     [a, b] = await Promise.all([newTestDevice(dht), newTestDevice(dht)]);
     await Promise.all([a.start(), b.start()]);
     [ca, cb] = [a, b].map((d) => new Conversations(d.components)) as [Conversations, Conversations];
-    for (const [d, conv] of [[a, ca], [b, cb]] as const) {
+    for (const [d, conv] of [
+      [a, ca],
+      [b, cb],
+    ] as const) {
       await d.components.links.start();
       await conv.load();
       await conv.start();
@@ -35,7 +43,10 @@ describe("today's msg: channels", () => {
     await (await cb.clone(group.conversationId, ids().aJami)).join();
   });
   afterEach(async () => {
-    for (const [d, conv] of [[a, ca], [b, cb]] as const) {
+    for (const [d, conv] of [
+      [a, ca],
+      [b, cb],
+    ] as const) {
       d.abort();
       await conv.stop();
       await d.components.links.stop();
@@ -92,7 +103,14 @@ describe("today's msg: channels", () => {
     const good = await a.components.links.connect(bJami, `msg:${bDevice}`);
     let goodClosed = false;
     good.once("close", () => (goodClosed = true)).resume();
-    good.write(encodeMsgpack({ id: 2, t: "application/im-gitmessage-id", c: JSON.stringify({ id: group.conversationId, commit: "nope", deviceId: aDevice }), req: null }));
+    good.write(
+      encodeMsgpack({
+        id: 2,
+        t: "application/im-gitmessage-id",
+        c: JSON.stringify({ id: group.conversationId, commit: "nope", deviceId: aDevice }),
+        req: null,
+      }),
+    );
     good.write(encodeMsgpack([1, 2, 3]));
     const commit = await group.sendText("after the bad ones");
     const got = next(cb, "message", { filter: (m) => m.message.id === commit });

@@ -74,7 +74,8 @@ describe("SIP on the wire, ours next to jamid 13.7's", () => {
     expect(ours).toBeDefined();
     expect(theirs).toBeDefined();
     // the 200 OK answering each (same Call-ID)
-    const answer = (to: Dumped) => messages.find((m) => m.first === "SIP/2.0 200 OK" && m.dir !== to.dir && m.text.includes(/Call-ID: (.*)\r\n/.exec(to.text)![1]!));
+    const answer = (to: Dumped) =>
+      messages.find((m) => m.first === "SIP/2.0 200 OK" && m.dir !== to.dir && m.text.includes(/Call-ID: (.*)\r\n/.exec(to.text)![1]!));
     const [ourOk, theirOk] = [answer(theirs!), answer(ours!)];
     expect(ourOk).toBeDefined();
     expect(theirOk).toBeDefined();

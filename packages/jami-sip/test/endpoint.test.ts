@@ -39,7 +39,14 @@ describe("SipEndpoint: MESSAGE transactions on one sip channel", () => {
 
   it("addressed as pjsip addresses jamid's MESSAGE when the link's ends are known, and answered as pjsip answers it", async () => {
     const [rawC, rawD] = pair();
-    const c = new SipEndpoint(rawC, { localUser: ALICE, remoteUser: BOB, displayName: "alice", userAgent: "jami-ts 0.1.0 (linux)", localHost: "198.18.0.2:40000", remoteHost: "198.18.0.1:34087" });
+    const c = new SipEndpoint(rawC, {
+      localUser: ALICE,
+      remoteUser: BOB,
+      displayName: "alice",
+      userAgent: "jami-ts 0.1.0 (linux)",
+      localHost: "198.18.0.2:40000",
+      remoteHost: "198.18.0.1:34087",
+    });
     const d = new SipEndpoint(rawD, { localUser: BOB, remoteUser: ALICE, remoteHost: "198.18.0.2:40000", localHost: "198.18.0.1:34087" });
     const wire: string[] = [];
     rawC.on("data", (chunk: Buffer) => wire.push(chunk.toString()));
@@ -50,7 +57,19 @@ describe("SipEndpoint: MESSAGE transactions on one sip channel", () => {
     expect(request.uri).toBe(`sips:${BOB}@198.18.0.1:34087;transport=tls`);
     expect(request.headers.get("Via")).toMatch(/^SIP\/2\.0\/TLS 198\.18\.0\.2:40000;rport;branch=z9hG4bK[0-9a-f]+;alias$/);
     expect(request.headers.get("To")).toBe(`<sips:${BOB}@198.18.0.1>`);
-    expect([...request.headers].map(([n]) => n)).toEqual(["Via", "Max-Forwards", "From", "To", "Call-ID", "CSeq", "Date", "Message-ID", "User-Agent", "Content-Type", "Content-Length"]);
+    expect([...request.headers].map(([n]) => n)).toEqual([
+      "Via",
+      "Max-Forwards",
+      "From",
+      "To",
+      "Call-ID",
+      "CSeq",
+      "Date",
+      "Message-ID",
+      "User-Agent",
+      "Content-Type",
+      "Content-Length",
+    ]);
     const answer = parseSipMessage(new TextEncoder().encode(wire.join("")));
     const branch = /branch=([^;]+)/.exec(request.headers.get("Via")!)![1];
     expect([...answer.headers].map(([n]) => n)).toEqual(["Via", "Call-ID", "From", "To", "CSeq", "Content-Length"]);

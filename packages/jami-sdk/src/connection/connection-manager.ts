@@ -249,7 +249,12 @@ export class ConnectionManager {
     const link: Link = {
       socket,
       peer,
-      path: { remoteAddress: { address, port }, localAddress: { address: local.address, port: local.port }, localCandidates: ice.local.candidates, remoteCandidates: ice.remote.candidates },
+      path: {
+        remoteAddress: { address, port },
+        localAddress: { address: local.address, port: local.port },
+        localCandidates: ice.local.candidates,
+        remoteCandidates: ice.remote.candidates,
+      },
     };
     const id = peer.deviceId.toString();
     const current = this.links.get(id);

@@ -80,7 +80,9 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   private readonly onSyncRequested = (): void => this.ownSync?.sendDeviceSync();
   private readonly onTrustAccepted = ({ from, conversationId }: { from: string; conversationId: string }): void => {
     if (HEX40.test(conversationId) && !this.shelf.repos.has(conversationId))
-      void this.cloneAndJoin(conversationId, from, { signal: this.c.lifetime }).catch((error: Error) => this.log("one-to-one %s with %s: %s", conversationId, from, error.message));
+      void this.cloneAndJoin(conversationId, from, { signal: this.c.lifetime }).catch((error: Error) =>
+        this.log("one-to-one %s with %s: %s", conversationId, from, error.message),
+      );
   };
 
   constructor(

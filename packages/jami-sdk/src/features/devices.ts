@@ -40,8 +40,12 @@ export class Devices extends TypedEmitter<DeviceEvents> {
     this.log = c.logger("devices");
     c.inbox.handle(DEVICE_SYNC_TYPE, (v, sender) => this.onDeviceSyncValue(v, sender));
     c.events.on("syncRequested", ({ onlyShortIds }) => this.schedule(onlyShortIds));
-    c.events.on("deviceSyncReceived", ({ sync, from }) =>
-      void this.onChannelSync(sync, from).catch((e: Error) => this.log("a DeviceSync on sync:// from %s: %s", from.deviceId.toString().slice(0, 8), e.message)),
+    c.events.on(
+      "deviceSyncReceived",
+      ({ sync, from }) =>
+        void this.onChannelSync(sync, from).catch((e: Error) =>
+          this.log("a DeviceSync on sync:// from %s: %s", from.deviceId.toString().slice(0, 8), e.message),
+        ),
     );
     c.sync.part("devices", {
       build: () => ({

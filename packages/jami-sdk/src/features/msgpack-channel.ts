@@ -6,12 +6,7 @@ import type { Channel } from "jami-dtls";
  * today's `msg:`): each complete item goes to `onItem`; an item larger than `maxItemBytes`, or bytes that are not
  * msgpack, close the channel (`onRefused` says why). The link and its other channels are not touched.
  */
-export function readMsgpackItems(
-  channel: Channel,
-  maxItemBytes: number,
-  onItem: (value: MsgValue) => void,
-  onRefused: (why: string) => void,
-): void {
+export function readMsgpackItems(channel: Channel, maxItemBytes: number, onItem: (value: MsgValue) => void, onRefused: (why: string) => void): void {
   let buffered = new Uint8Array(0);
   channel.on("data", (chunk: Buffer) => {
     const next = new Uint8Array(buffered.length + chunk.length);
