@@ -113,13 +113,12 @@ export class ConversationSync {
     return encodeDeviceSync(this.c.sync.next(this.c.identity.deviceName));
   }
 
-  private deviceSyncMessage(): Uint8Array {
-    return encodeSyncMsg({ deviceSync: this.deviceSyncBytes() });
-  }
-
   /** The account's DeviceSync to every own device we have a channel with (a contact changed: today's daemons learn it only here). */
   sendDeviceSync(): void {
-    for (const open of this.channels.values()) for (const channel of open) if (channel.writable) channel.write(this.deviceSyncMessage());
+    if (this.channels.size === 0) return;
+    // built once (and dated once) for every channel
+    const message = encodeSyncMsg({ deviceSync: this.deviceSyncBytes() });
+    for (const open of this.channels.values()) for (const channel of open) if (channel.writable) channel.write(message);
   }
 
   close(): void {
