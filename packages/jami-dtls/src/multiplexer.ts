@@ -53,6 +53,7 @@ export class MultiplexedSocket extends TypedEmitter<MultiplexedSocketEvents> {
   private readonly backlogged = new Set<Channel>();
   private beaconWaiters: Array<() => void> = [];
   private closed = false;
+  private ackCheck?: NodeJS.Immediate;
   peerVersion?: number;
 
   constructor(
@@ -114,6 +115,26 @@ export class MultiplexedSocket extends TypedEmitter<MultiplexedSocketEvents> {
   }
 
   /**
+   * Writes an empty frame on the protocol channel (jamid 13.7 and today's daemons ignore it, as we do) so that our
+   * TCP acknowledgement goes out now. A peer that writes a short message and then, moments later, a longer one
+   * (jamid's git server: its NAK, then the pack) has that second write held by Nagle's algorithm until the first is
+   * acknowledged, and Linux delays a bare acknowledgement by 40 ms. Call it where a reply is known to follow.
+   */
+  acknowledgeNow(): void {
+    if (!this.closed) this.sendFrame(PROTOCOL_CHANNEL, new Uint8Array());
+  }
+
+  /**
+   * jamid writes a frame of 8 KiB or more as two TLS records, its header then its payload (dhtnet's
+   * `MultiplexedSocket::write`): the payload waits in its kernel until the header is acknowledged. When only a
+   * header came (checked once this round of reads is over: the payload may be right behind it), we acknowledge now.
+   */
+  private readonly acknowledgeWaitingPayload = (): void => {
+    this.ackCheck = undefined;
+    if (this.frames.holdsHeaderOnly()) this.acknowledgeNow();
+  };
+
+  /**
    * Ends the link: our side of the stream is ended (TLS close_notify, FIN), and the connection is torn down after
    * a short grace even if the peer never ends its side (jamid 13.7 keeps it open while a git clone waits).
    */
@@ -162,6 +183,7 @@ export class MultiplexedSocket extends TypedEmitter<MultiplexedSocketEvents> {
   private onData(chunk: Uint8Array): void {
     try {
       for (const [channel, payload] of this.frames.push(chunk)) this.onFrame(channel, payload);
+      if (this.frames.holdsHeaderOnly() && !this.ackCheck) this.ackCheck = setImmediate(this.acknowledgeWaitingPayload);
     } catch (e) {
       const error = e instanceof LinkError ? e : new LinkError("PROTOCOL", `undecodable frame: ${(e as Error).message}`, { cause: e });
       log("closing the link: %s", error.message);
@@ -245,6 +267,7 @@ export class MultiplexedSocket extends TypedEmitter<MultiplexedSocketEvents> {
   private shutdown(error?: LinkError): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.ackCheck) clearImmediate(this.ackCheck);
     const reason = error ?? new LinkError("LINK_CLOSED", "link closed");
     for (const p of this.opening.values()) p.reject(reason);
     this.opening.clear();
@@ -265,6 +288,11 @@ export class Channel extends Duplex {
     readonly name: string,
   ) {
     super({ highWaterMark: CHANNEL_HIGH_WATER_MARK });
+  }
+
+  /** Has the link's acknowledgement leave now (see `MultiplexedSocket.acknowledgeNow`). */
+  acknowledgeNow(): void {
+    if (!this.socket.isClosed) this.socket.acknowledgeNow();
   }
 
   /** @internal */
@@ -365,6 +393,13 @@ class FrameParser {
       out.push(frame);
     }
     return out;
+  }
+
+  /** Whether what is buffered is exactly a frame's header, its payload still to come. */
+  holdsHeaderOnly(): boolean {
+    if (this.size === 0) return false;
+    const header = readHeader(this.peek(Math.min(this.size, MAX_HEADER)));
+    return header !== "incomplete" && header.payloadLength > 0 && this.size === header.headerLength;
   }
 
   private next(): [number, Uint8Array] | undefined {

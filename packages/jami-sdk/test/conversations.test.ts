@@ -77,6 +77,30 @@ describe("conversations over device links", () => {
     await verifyConversation(reloaded.get(group.conversationId)!.dir, { fs: fs as unknown as GitFs });
   });
 
+  it("a clone and a fetch acknowledge the server's answer to `done` at once (jamid's pack waits for that ACK)", async () => {
+    const acknowledged: string[] = [];
+    for (const device of [a, b]) {
+      const links = device.components.links;
+      const connect = links.connect.bind(links);
+      links.connect = (async (...args: Parameters<typeof connect>) => {
+        const channel = await connect(...args);
+        const acknowledge = channel.acknowledgeNow.bind(channel);
+        channel.acknowledgeNow = () => {
+          acknowledged.push(`${device === a ? "a" : "b"} ${channel.name.split("/")[0]}`);
+          acknowledge();
+        };
+        return channel;
+      }) as typeof links.connect;
+    }
+    const group = await ca.create();
+    await group.addMember(b.local.jamiId.toString());
+    const copy = await cb.clone(group.conversationId, a.local.jamiId.toString());
+    expect(acknowledged).toEqual(["b git:"]);
+    await copy.join();
+    await ca.fetch(group.conversationId, { jamiId: b.local.jamiId.toString(), deviceId: b.local.deviceId.toString() });
+    expect(acknowledged).toEqual(["b git:", "a git:"]);
+  });
+
   it("notices over sip: a commit announced to the members reaches them and they fetch it by themselves", async () => {
     const group = await ca.create();
     await group.addMember(b.local.jamiId.toString());

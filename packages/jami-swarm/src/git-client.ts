@@ -26,11 +26,12 @@ export interface FetchedPack {
  * Fetches a conversation's `main` over `stream` as jamid's libgit2 client does (protocol v1 over a git://-style
  * request): one want, our haves, `done`, then the pack from side-band channel 1. Bounded by `maxPackBytes`.
  * `keepOpen` leaves the channel for the next fetch (as jamid caches its git channels; pass the same `reader`).
+ * `onAnswered` is called when the server has answered our `done` (its ACK or NAK), the pack still to come.
  */
 export async function fetchPack(
   stream: Duplex,
   request: FetchRequest,
-  options: { signal?: AbortSignal; maxPackBytes?: number; keepOpen?: boolean; reader?: ByteReader } = {},
+  options: { signal?: AbortSignal; maxPackBytes?: number; keepOpen?: boolean; reader?: ByteReader; onAnswered?: () => void } = {},
 ): Promise<FetchedPack> {
   const maxPack = options.maxPackBytes ?? DEFAULT_PACK_LIMITS.maxPackBytes;
   // a kept channel is read through one ByteReader across fetches (bytes already buffered belong to the next one)
@@ -69,6 +70,7 @@ export async function fetchPack(
 
     const parts: Uint8Array[] = [];
     let size = 0;
+    let answered = false;
     for (;;) {
       throwIfAborted(options.signal);
       const next = await reader.next();
@@ -78,7 +80,11 @@ export async function fetchPack(
       }
       if (next === FLUSH) break;
       const text = next.byteLength < 60 ? new TextDecoder().decode(next) : "";
-      if (parts.length === 0 && (text.startsWith("NAK") || text.startsWith("ACK "))) continue;
+      if (parts.length === 0 && (text.startsWith("NAK") || text.startsWith("ACK "))) {
+        if (!answered) options.onAnswered?.();
+        answered = true;
+        continue;
+      }
       const band = next[0];
       if (band === 1) {
         size += next.byteLength - 1;

@@ -84,6 +84,37 @@ describe("git's wire: our upload-pack server and client against the system git",
     await serving;
   });
 
+  it("onAnswered fires when the server has answered `done`, before its pack (jami-sdk acknowledges there)", async () => {
+    // a server that, like jamid's, writes its NAK and then the pack separately; here the pack waits for the hook
+    const [server, client] = duplexPair();
+    let answered!: () => void;
+    const hookCalled = new Promise<void>((r) => (answered = r));
+    const seen: string[] = [];
+    void (async () => {
+      const lines = new PktReader(new ByteReader(server));
+      await lines.next(); // git-upload-pack request
+      server.write(Buffer.concat([pkt(`${"a".repeat(40)} HEAD\0side-band-64k\n`), Buffer.from("0000")]));
+      for (let line = await lines.line(); line !== "done" && line !== undefined; line = await lines.line());
+      server.write(pkt("NAK\n"));
+      await hookCalled;
+      seen.push("pack sent");
+      server.write(Buffer.concat([pkt(Buffer.concat([Buffer.from([1]), Buffer.from("PACK bytes")])), Buffer.from("0000")]));
+    })();
+    const fetched = await fetchPack(
+      client,
+      { conversationId: "b".repeat(40), host: "c".repeat(64), haves: ["d".repeat(40)] },
+      {
+        keepOpen: true,
+        onAnswered: () => {
+          seen.push("answered");
+          answered();
+        },
+      },
+    );
+    expect(new TextDecoder().decode(fetched.pack)).toBe("PACK bytes");
+    expect(seen).toEqual(["answered", "pack sent"]);
+  });
+
   it("a want that is not the advertised head (another commit, a blob) is a protocol error, not a pack", async () => {
     const { devices } = await newAccount();
     const ours = await SwarmRepository.create(join(tmp.dir, "ours"), { mode: 2 }, { fs: nodeFs, author: { device: devices[0]! } });

@@ -101,7 +101,7 @@ export class ConversationGit {
   ): Promise<{ repo: SwarmRepository; deviceId: string }> {
     const { channel, deviceId } = await this.channel(conversationId, from, options);
     try {
-      const fetched = await fetchPack(channel, { conversationId, host: deviceId }, options);
+      const fetched = await fetchPack(channel, { conversationId, host: deviceId }, { ...options, onAnswered: () => channel.acknowledgeNow() });
       if (!fetched.pack) throw new AccountError("INVALID_ARGUMENT", "the peer sent nothing to clone");
       const repo = await SwarmRepository.clone(
         root,
@@ -163,7 +163,8 @@ export class ConversationGit {
     const fetched = await fetchPack(
       channel,
       { conversationId, host: deviceId, haves: await repo.haves(), hasCommit: (oid) => repo.store.has(oid) },
-      { ...options, keepOpen: true, reader },
+      // jamid's server writes its NAK, then the pack: our ACK of the NAK at once, or Nagle holds the pack 40 ms
+      { ...options, keepOpen: true, reader, onAnswered: () => channel.acknowledgeNow() },
     );
     return { outcome: await repo.applyFetch(deviceId, fetched.head, fetched.pack), deviceId };
   }
