@@ -1,4 +1,4 @@
-import { decodeMsgpackPrefix } from "jami-core";
+import { decodeMsgpackPrefix, encodeMsgpack } from "jami-core";
 import { MemoryDht } from "jami-dht";
 import * as fs from "node:fs";
 import { Conversations } from "../src/features/conversations.js";
@@ -135,6 +135,89 @@ describe("conversations across the devices of one account", () => {
       const item = decodeMsgpackPrefix(new Uint8Array(first))!.value as [{ date: bigint | number }, Record<string, unknown>];
       expect(BigInt(item[0].date)).toBeGreaterThan(0n);
       expect(Object.keys(item[1])).toContain(group.conversationId);
+      channel.destroy();
+    } finally {
+      laptop.abort();
+      await laptop.components.links.stop();
+      await laptop.stop();
+    }
+  });
+
+  it("where the members stand travels between our devices (13.7's `ld`, today's `ms`): a friend's fetch and read, and our own read", async () => {
+    const friendId = friend.local.jamiId.toString();
+    const ourId = phone.local.jamiId.toString();
+    const group = await onPhone.create();
+    const sent = await onPhone.send(group.conversationId, "read me");
+    const invited = next(atFriend, "request");
+    await onPhone.invite(group.conversationId, friendId);
+    await invited;
+    const delivered = next(onPhone, "delivered", { filter: (d) => d.from === friendId });
+    await atFriend.accept(group.conversationId);
+    await delivered; // the friend's clone, served by the phone
+
+    // the laptop comes up later: the marks come with the phone's first message
+    onLaptop = new Conversations(laptop.components);
+    const ready = next(onLaptop, "ready", { filter: (r) => r.conversationId === group.conversationId });
+    const deliveredThere = next(onLaptop, "delivered", { filter: (d) => d.from === friendId });
+    await up(laptop, onLaptop);
+    await ready;
+    await deliveredThere;
+    await waitFor(async () => (await onLaptop.status(group.conversationId, sent)) === "delivered", { what: "delivered on the laptop" });
+
+    // our own read mark, made on the laptop, reaches the phone — and is no receipt there
+    const ownRead = next(onPhone, "read", { filter: (r) => r.from === ourId });
+    await onLaptop.markDisplayed(group.conversationId, sent);
+    expect((await ownRead)[0].messageId).toBe(sent);
+    expect(await onPhone.status(group.conversationId, sent)).toBe("delivered");
+
+    // a read mark the phone gets afterwards follows at once
+    const readThere = next(onLaptop, "read", { filter: (r) => r.from === friendId });
+    await atFriend.markDisplayed(group.conversationId, sent);
+    expect((await readThere)[0].messageId).toBe(sent);
+    expect(await onLaptop.status(group.conversationId, sent)).toBe("displayed");
+  });
+
+  it("marks from our own device are taken unless ours are newer; bad entries and unknown conversations change nothing", async () => {
+    const friendId = friend.local.jamiId.toString();
+    const group = await onPhone.create();
+    const first = await onPhone.send(group.conversationId, "one");
+    const second = await onPhone.send(group.conversationId, "two");
+    const reads: Array<{ from: string; messageId: string }> = [];
+    onPhone.on("read", (r) => reads.push(r));
+    await laptop.start();
+    await laptop.components.links.start();
+    try {
+      const channel = await laptop.components.links.connect(phone.local.deviceId.toString(), `sync://${phone.local.deviceId.toString()}`);
+      channel.resume();
+      const conv = group.conversationId;
+      const other = "e".repeat(40);
+      // today's `ms`: the friend read `second` at 2000; a bad commit and a conversation we do not have are skipped
+      channel.write(
+        encodeMsgpack([
+          {},
+          {},
+          {},
+          {},
+          {},
+          {
+            [conv]: { [friendId]: { read: second, read_ts: "2000" }, ["f".repeat(40)]: { read: "nope", read_ts: "1" } },
+            [other]: { [friendId]: { read: first, read_ts: "1" } },
+          },
+        ]),
+      );
+      await waitFor(() => reads.length === 1, { what: "the friend's mark" });
+      // 13.7's `ld` with an older time: not taken
+      channel.write(encodeMsgpack([{}, {}, {}, {}, { [conv]: { [friendId]: first, lastModified: "1000" } }]));
+      // and a newer one is
+      channel.write(encodeMsgpack([{}, {}, {}, {}, { [conv]: { [friendId]: first, lastModified: "3000" } }]));
+      await waitFor(() => reads.length === 2, { what: "the newer 13.7 mark" });
+      expect(reads).toEqual([
+        { conversationId: conv, from: friendId, messageId: second },
+        { conversationId: conv, from: friendId, messageId: first },
+      ]);
+      const stored = (await phone.components.store.read<Record<string, unknown>>("conversation-receipts"))!;
+      expect(Object.keys(stored)).toEqual([conv]);
+      expect(stored[conv]).toEqual({ [friendId]: { displayed: first, displayedAt: 3000 } });
       channel.destroy();
     } finally {
       laptop.abort();

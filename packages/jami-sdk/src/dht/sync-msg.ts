@@ -19,18 +19,36 @@ export interface SyncedConversationRequest {
   declined: number;
 }
 
+/**
+ * Where one member stands in a conversation, as today's daemons sync it between devices of one account (`ms`): the
+ * newest commit a device of that member fetched, and the last one it displayed, each with its time (Unix seconds).
+ */
+export interface MemberStatus {
+  fetched?: string;
+  fetchedAt?: number;
+  read?: string;
+  readAt?: number;
+}
+
+/** Per conversation, per member account. */
+export type MemberStatuses = Record<string, Record<string, MemberStatus>>;
+
 /** What a `sync://` message carries for conversations (its `ds` DeviceSync part is the devices feature's: `encodeSyncMsg`'s `deviceSync`). */
 export interface SyncMsg {
   conversations: Record<string, ConvInfo>;
   requests: Record<string, SyncedConversationRequest>;
+  /** Today's `ms` (absent from 13.7's messages, which stop at `p`). */
+  statuses?: MemberStatuses;
 }
 
 /** A default-constructed DeviceSync, as 13.7 packs it in the messages that only carry conversations. */
 const EMPTY_DEVICE_SYNC: MsgMap = { date: 0, device_name: "", devices_known: {}, devices: {}, peers: {}, trust_requests: {} };
 
 /**
- * jamid 13.7's `SyncMsg`: a msgpack array `[ds, c, cr, p]` (`MSGPACK_DEFINE`, positional; later daemons add `ld`,
- * which 13.7's reader ignores and ours too), maps in the members' order of jamid's `MSGPACK_DEFINE_MAP`.
+ * jamid's `SyncMsg`: a msgpack array (`MSGPACK_DEFINE`, positional), maps in the members' order of jamid's
+ * `MSGPACK_DEFINE_MAP`. `[ds, c, cr, p]`, or with member statuses `[ds, c, cr, p, ld, ms]`: 13.7 reads the displayed
+ * marks in `ld`, today's daemons read `ms` (and ignore `ld`); msgpack-c's `define_array` converts the elements it
+ * knows and ignores the rest, so one message serves both.
  */
 export function encodeSyncMsg(msg: Partial<SyncMsg> & { deviceSync?: Uint8Array }): Uint8Array {
   const c: MsgMap = {};
@@ -39,18 +57,91 @@ export function encodeSyncMsg(msg: Partial<SyncMsg> & { deviceSync?: Uint8Array 
   const cr: MsgMap = {};
   for (const [id, r] of Object.entries(msg.requests ?? {}))
     cr[id] = { from: r.from, conversationId: r.conversationId, metadatas: r.metadatas, received: r.received, declined: r.declined };
-  return encodeMsgpack([msg.deviceSync ? new RawMsg(msg.deviceSync) : EMPTY_DEVICE_SYNC, c, cr, {}]);
+  const ds = msg.deviceSync ? new RawMsg(msg.deviceSync) : EMPTY_DEVICE_SYNC;
+  const ms = encodeStatuses(msg.statuses ?? {});
+  return encodeMsgpack(Object.keys(ms).length ? [ds, c, cr, {}, encodeDisplayed(msg.statuses ?? {}), ms] : [ds, c, cr, {}]);
+}
+
+/** jamid 13.7's `ld`: per conversation `{<member>: <displayed commit>, …, "lastModified": "<seconds>"}` (its `displayed()`). */
+function encodeDisplayed(statuses: MemberStatuses): MsgMap {
+  const out: MsgMap = {};
+  for (const [conversationId, members] of Object.entries(statuses)) {
+    const marks: Record<string, string> = {};
+    let lastModified = 0;
+    for (const [uri, status] of Object.entries(members))
+      if (status.read && status.readAt !== undefined) {
+        marks[uri] = status.read;
+        lastModified = Math.max(lastModified, status.readAt);
+      }
+    if (Object.keys(marks).length) out[conversationId] = { ...marks, lastModified: String(lastModified) };
+  }
+  return out;
+}
+
+/** 13.7's `ld` as statuses: each member's mark dated by the map's `lastModified` (0 without one: older than any of ours). */
+function readDisplayed(value: MsgValue | undefined, into: MemberStatuses): void {
+  if (!isMsgMap(value)) return;
+  for (const [conversationId, marks] of Object.entries(value)) {
+    if (!HEX40.test(conversationId) || !isMsgMap(marks)) continue;
+    const modified = str(marks.lastModified);
+    const readAt = TIMESTAMP.test(modified) ? Number(modified) : 0;
+    for (const [uri, commit] of Object.entries(marks))
+      if (HEX40.test(uri) && typeof commit === "string" && HEX40.test(commit)) ((into[conversationId] ??= {})[uri] ??= {}).read = commit;
+    for (const status of Object.values(into[conversationId] ?? {})) if (status.read) status.readAt = readAt;
+  }
+}
+
+/** jamid's `messagesStatus_` layout: every value a string, a commit always with its time (its reader expects both). */
+function encodeStatuses(statuses: MemberStatuses): MsgMap {
+  const out: MsgMap = {};
+  for (const [conversationId, members] of Object.entries(statuses)) {
+    const byMember: MsgMap = {};
+    for (const [uri, status] of Object.entries(members)) {
+      const entry: MsgMap = {};
+      if (status.fetched && status.fetchedAt !== undefined) Object.assign(entry, { fetched: status.fetched, fetched_ts: String(status.fetchedAt) });
+      if (status.read && status.readAt !== undefined) Object.assign(entry, { read: status.read, read_ts: String(status.readAt) });
+      if (Object.keys(entry).length) byMember[uri] = entry;
+    }
+    if (Object.keys(byMember).length) out[conversationId] = byMember;
+  }
+  return out;
+}
+
+/** Today's `ms` over `into`: entries with bad ids, commits or times are skipped (a commit without its time too, as jamid). */
+function readStatuses(value: MsgValue | undefined, into: MemberStatuses): MemberStatuses {
+  const out = into;
+  if (!isMsgMap(value)) return out;
+  for (const [conversationId, members] of Object.entries(value)) {
+    if (!HEX40.test(conversationId) || !isMsgMap(members)) continue;
+    for (const [uri, entry] of Object.entries(members)) {
+      if (!HEX40.test(uri) || !isMsgMap(entry)) continue;
+      const status: MemberStatus = {};
+      const fetched = str(entry.fetched);
+      const fetchedAt = str(entry.fetched_ts);
+      if (HEX40.test(fetched) && TIMESTAMP.test(fetchedAt)) Object.assign(status, { fetched, fetchedAt: Number(fetchedAt) });
+      const read = str(entry.read);
+      const readAt = str(entry.read_ts);
+      if (HEX40.test(read) && TIMESTAMP.test(readAt)) Object.assign(status, { read, readAt: Number(readAt) });
+      if (Object.keys(status).length) (out[conversationId] ??= {})[uri] = { ...out[conversationId]?.[uri], ...status };
+    }
+  }
+  return out;
 }
 
 const HEX40 = /^[0-9a-f]{40}$/;
+const TIMESTAMP = /^[0-9]{1,12}$/;
 const int = (v: MsgValue | undefined): number => (typeof v === "number" ? v : typeof v === "bigint" ? Number(v) : 0);
 const str = (v: MsgValue | undefined): string => (typeof v === "string" ? v : "");
 
 /** The conversation parts of a decoded `SyncMsg`; undefined when it is not one. Entries with bad ids are skipped. */
 export function readSyncMsg(value: MsgValue): SyncMsg | undefined {
   if (!Array.isArray(value) || value.length < 3) return undefined;
-  const [, c, cr] = value;
+  const [, c, cr, , ld, ms] = value;
   const out: SyncMsg = { conversations: {}, requests: {} };
+  const statuses: MemberStatuses = {};
+  readDisplayed(ld, statuses);
+  readStatuses(ms, statuses);
+  if (Object.keys(statuses).length) out.statuses = statuses;
   if (isMsgMap(c)) {
     for (const entry of Object.values(c)) {
       if (!isMsgMap(entry) || !HEX40.test(str(entry.id))) continue;

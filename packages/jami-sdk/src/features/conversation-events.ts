@@ -13,7 +13,7 @@ export interface ConversationEvents {
   member: [{ conversationId: string; jamiId: string; action: string }];
   /** A member is typing, or stopped (`active` false). */
   composing: [{ conversationId: string; from: string; active: boolean }];
-  /** A member displayed messages up to `messageId` (an IMDN). */
+  /** A member displayed messages up to `messageId` (an IMDN), or another device of this account did (`from` is this account). */
   read: [{ conversationId: string; from: string; messageId: string }];
   /** A member's device fetched our history up to `head`: every message of ours in it is delivered to that member. */
   delivered: [{ conversationId: string; from: string; head: string }];

@@ -3,7 +3,7 @@ import type { ConversationEvents } from "./conversation-events.js";
 import { SERVED_ROLES } from "./conversation-git.js";
 import type { ConversationReceipts } from "./conversation-receipts.js";
 import type { ConversationRequest, ConversationRequestBook } from "./conversation-requests.js";
-import type { ConversationShelf } from "./conversation-shelf.js";
+import { unixNow, type ConversationShelf } from "./conversation-shelf.js";
 import type { ChannelPeer } from "./links.js";
 
 const HEX40 = /^[0-9a-f]{40}$/;
@@ -18,6 +18,8 @@ export interface PayloadHooks {
   resendInvitation(conversationId: string, peer: ChannelPeer): Promise<unknown>;
   /** A new invitation arrived: our other devices are told. */
   invited(request: ConversationRequest): void;
+  /** A member's mark changed in a conversation: our other devices are told. */
+  marked(conversationId: string): void;
 }
 
 /**
@@ -59,8 +61,10 @@ export class ConversationPayloads {
         if (!repo || !conversationId || !ACTIVE_ROLES.has((await repo.roleOf(peer.jamiId)) ?? "")) return;
         if (payload.type === "composing") return void this.emit("composing", { conversationId, from: peer.jamiId, active: payload.active });
         if (!HEX40.test(payload.messageId) || !(await repo.store.has(payload.messageId))) return;
-        if (await this.hooks.books().receipts.mark(conversationId, peer.jamiId, "displayed", payload.messageId))
+        if (await this.hooks.books().receipts.mark(conversationId, peer.jamiId, "displayed", payload.messageId, unixNow())) {
           this.emit("read", { conversationId, from: peer.jamiId, messageId: payload.messageId });
+          this.hooks.marked(conversationId);
+        }
         return;
       }
       default:

@@ -1,7 +1,7 @@
 import type { Channel } from "jami-dtls";
 import type { AccountComponents } from "../account/components.js";
 import { forEachDevice } from "../dht/devices.js";
-import { encodeSyncMsg, readSyncMsg, type SyncMsg } from "../dht/sync-msg.js";
+import { encodeSyncMsg, readSyncMsg, type MemberStatuses, type SyncMsg } from "../dht/sync-msg.js";
 import { encodeDeviceSync, readDeviceSync } from "../dht/device-sync.js";
 import type { ChannelPeer } from "./links.js";
 import { readMsgpackItems } from "./msgpack-channel.js";
@@ -43,6 +43,8 @@ export class ConversationSync {
     open.add(channel);
     this.channels.set(peer.deviceId, open);
     const from = peer.deviceId.slice(0, 8);
+    // applied one after the other, in the order they came (a later message may undo or outdate an earlier one)
+    let applying = Promise.resolve();
     readMsgpackItems(
       channel,
       MAX_SYNC_MESSAGE,
@@ -55,7 +57,7 @@ export class ConversationSync {
         const msg = readSyncMsg(value);
         if (!msg) return this.log("ignored a sync message from %s that is not a SyncMsg (%s)", from, describe(value));
         this.log("sync from %s: %d conversation(s), %d request(s)", from, Object.keys(msg.conversations).length, Object.keys(msg.requests).length);
-        void this.apply(msg, peer).catch((error: Error) => this.log("applying a sync from %s: %s", from, error.message));
+        applying = applying.then(() => this.apply(msg, peer)).catch((error: Error) => this.log("applying a sync from %s: %s", from, error.message));
       },
       (why) => this.log("sync channel from %s closed: %s", from, why),
     );
@@ -105,7 +107,9 @@ export class ConversationSync {
     // the opener, once its reader is set; as the acceptor we write at once, and a 13.7 opener whose reader is not set
     // yet gets our messages in one buffer, of which it decodes the first object only: with the DeviceSync alone
     // first, it never learnt the conversations (interop "a jamid device imported from our archive", seen failing).
-    channel.write(encodeSyncMsg({ deviceSync: this.deviceSyncBytes(), conversations: state.conversations }));
+    channel.write(
+      encodeSyncMsg({ deviceSync: this.deviceSyncBytes(), conversations: state.conversations, ...(state.statuses ? { statuses: state.statuses } : {}) }),
+    );
     if (Object.keys(state.requests).length) channel.write(encodeSyncMsg({ requests: state.requests }));
   }
 
@@ -119,6 +123,13 @@ export class ConversationSync {
     // built once (and dated once) for every channel
     const message = encodeSyncMsg({ deviceSync: this.deviceSyncBytes() });
     for (const open of this.channels.values()) for (const channel of open) if (channel.writable) channel.write(message);
+  }
+
+  /** Where the members stand in some conversations (13.7's `ld`, today's `ms`) to every own device we have a channel with. */
+  sendStatuses(statuses: MemberStatuses): void {
+    if (this.channels.size === 0 || Object.keys(statuses).length === 0) return;
+    const message = encodeSyncMsg({ statuses });
+    for (const open of this.channels.values()) [...open].find((c) => c.writable)?.write(message);
   }
 
   close(): void {

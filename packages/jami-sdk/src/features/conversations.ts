@@ -14,6 +14,7 @@ import {
   type SwarmMessage,
 } from "jami-swarm";
 import type { AccountComponents, FeatureLifecycle } from "../account/components.js";
+import type { SyncMsg } from "../dht/sync-msg.js";
 import { AccountError } from "../errors.js";
 import type { ConversationEvents } from "./conversation-events.js";
 import { ConversationFiles, FILE_CHANNEL, type FileMessage } from "./conversation-files.js";
@@ -25,6 +26,7 @@ import { ConversationPayloads } from "./conversation-payloads.js";
 import { ConversationReceipts, type DeliveryStatus } from "./conversation-receipts.js";
 import { ConversationRequestBook, type ConversationRequest } from "./conversation-requests.js";
 import { ConversationShelf, unixNow } from "./conversation-shelf.js";
+import { MemberStatusSync } from "./conversation-statuses.js";
 import { ConversationSync, SYNC_CHANNEL } from "./conversation-sync.js";
 import { DhtMessages } from "./dht-messages.js";
 import type { ChannelPeer } from "./links.js";
@@ -53,6 +55,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   private readonly shelf: ConversationShelf;
   private readonly git: ConversationGit;
   private readonly own: OwnDeviceConversations;
+  private readonly statuses: MemberStatusSync;
   private readonly payloads: ConversationPayloads;
   private readonly files: ConversationFiles;
   private readonly log;
@@ -105,11 +108,18 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
       cloneAndJoin: (id, from, opts) => this.cloneAndJoin(id, from, opts),
       requested: (request) => this.emit("request", request),
     });
+    this.statuses = new MemberStatusSync(
+      c.identity.jamiId.toString(),
+      this.shelf,
+      () => this.books().receipts,
+      (event, ...args) => this.emit(event, ...args),
+    );
     this.payloads = new ConversationPayloads(this.shelf, (event, ...args) => this.emit(event, ...args), {
       books: () => this.books(),
       fetch: (id, peer) => this.fetch(id, peer, { signal: this.c.lifetime }).catch((error: Error) => this.log("fetch after a notice: %s", error.message)),
       resendInvitation: async (id, peer) => this.requireStarted().send({ type: "invitation", invitation: await this.invitation(id) }, [peer.jamiId]),
       invited: () => void this.ownSync?.broadcast(),
+      marked: (id) => this.tellOwnDevices(id),
     });
     this.files = new ConversationFiles(
       c,
@@ -176,8 +186,11 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     );
     this.ownSync = new ConversationSync(
       this.c,
-      async () => this.own.state(),
-      (msg, from) => this.own.apply(msg, from),
+      async () => this.ownState(),
+      async (msg, from) => {
+        await this.own.apply(msg, from);
+        if (msg.statuses) await this.statuses.apply(msg.statuses);
+      },
     );
     const removers = [
       this.c.links.handle(GIT_CHANNEL, async ({ name, peer }) => this.git.mayServe(GIT_CHANNEL.exec(name)![2]!, peer, GIT_CHANNEL.exec(name)![1])),
@@ -261,7 +274,9 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   async status(conversationId: string, messageId: string): Promise<DeliveryStatus> {
     const repo = this.shelf.require(conversationId);
     let status: DeliveryStatus = "sent";
-    for (const [, marks] of this.books().receipts.marks(conversationId)) {
+    const self = this.c.identity.jamiId.toString();
+    for (const [member, marks] of this.books().receipts.marks(conversationId)) {
+      if (member === self) continue; // where our other devices stand is no receipt
       if (marks.displayed && (await repo.contains(marks.displayed, messageId))) return "displayed";
       if (marks.fetched && (await repo.contains(marks.fetched, messageId))) status = "delivered";
     }
@@ -457,6 +472,9 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
 
   /** Tells the members we displayed the conversation up to `messageId` (an IMDN, as jamid's `setMessageDisplayed`). */
   async markDisplayed(conversationId: string, messageId: string, options: AbortOptions = {}): Promise<void> {
+    // our other devices learn it too (jamid keeps its own account's mark among the members')
+    if (await this.books().receipts.mark(conversationId, this.c.identity.jamiId.toString(), "displayed", messageId, unixNow()))
+      this.tellOwnDevices(conversationId);
     await this.toMembers(conversationId, { type: "displayed", conversationId, messageId }, options);
   }
 
@@ -543,6 +561,21 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
 
   // ── own devices ──
 
+  /** What our other devices are told on `sync://`: conversations, invitations, where the members stand. */
+  private ownState(): SyncMsg {
+    const state = this.own.state();
+    const receipts = this.books().receipts;
+    const self = this.c.identity.jamiId.toString();
+    // 13.7's own read position travels in each ConvInfo too
+    for (const info of Object.values(state.conversations)) info.lastDisplayed = receipts.marks(info.id).get(self)?.displayed ?? "";
+    return { ...state, statuses: this.statuses.statuses() };
+  }
+
+  /** A member's mark changed in `conversationId`: our other devices get that conversation's marks (jamid's `ms` sync). */
+  private tellOwnDevices(conversationId: string): void {
+    this.ownSync?.sendStatuses(this.statuses.statuses(conversationId));
+  }
+
   /** A conversation is here (created or cloned): its times, its members, and the news for our other devices. */
   private async arrived(conversationId: string): Promise<void> {
     const { requests } = this.books();
@@ -557,7 +590,10 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     const left = this.shelf.leaving.get(conversationId);
     if (left) return void (head === (await left.head()) && (await this.erase(conversationId)));
     if (peer.jamiId === this.c.identity.jamiId.toString()) return;
-    if (await this.books().receipts.mark(conversationId, peer.jamiId, "fetched", head)) this.emit("delivered", { conversationId, from: peer.jamiId, head });
+    if (await this.books().receipts.mark(conversationId, peer.jamiId, "fetched", head, unixNow())) {
+      this.emit("delivered", { conversationId, from: peer.jamiId, head });
+      this.tellOwnDevices(conversationId);
+    }
   }
 
   /** jamid, when a `sip` channel comes up: fetch what we share with that account, clone what waits on it. */
