@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JamidHarness } from "../test-support/jamid-harness.js";
 import { askProbe } from "../test-support/jamid-with-probe.js";
-import { withTwoJamids } from "./two-jamids.js";
+import { inviteJamid, withTwoJamids } from "./two-jamids.js";
 
 const NETNS = "jamits-bench-clone";
 const DHT_PORT = 4477;
@@ -52,9 +52,9 @@ export async function benchConversationClone(): Promise<ConversationCloneBench |
     // jamid a's group of MESSAGES messages, cloned by jamid b (the reference) and by us
     const { conversationId: theirs } = await harness.run<{ conversationId: string }>("start-conversation", "a", a.accountId);
     for (let i = 0; i < MESSAGES; i++) await harness.run("send-message", "a", a.accountId, theirs, `message ${i}`);
-    for (const uri of [b.jamiId!, ourId]) await harness.run("add-member", "a", a.accountId, theirs, uri);
     let since = String(Date.now() / 1000);
-    await harness.run("wait-event", "b", "conversationRequestReceived", "--arg", `1=${theirs}`, "--timeout", "120");
+    await inviteJamid(harness, a.accountId, theirs, { instance: "b", jamiId: b.jamiId! });
+    await harness.run("add-member", "a", a.accountId, theirs, ourId);
     const bAccepted = Date.now();
     await harness.run("accept-conversation", "b", b.accountId, theirs);
     const jamidToJamid = (await jamidReady(harness, "b", theirs, since)) - bAccepted;

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JamidHarness } from "../test-support/jamid-harness.js";
 import { askProbe } from "../test-support/jamid-with-probe.js";
-import { withTwoJamids } from "./two-jamids.js";
+import { inviteJamid, withTwoJamids } from "./two-jamids.js";
 import { summarize, type Summary } from "./stats.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -71,7 +71,8 @@ export async function benchConversations(): Promise<ConversationsBench | { skipp
         ({ conversationId: id } = await harness.run<{ conversationId: string }>("start-conversation", "a", a.accountId));
       }
       if (!id) throw new Error("jamid a started no conversation");
-      await harness.run("add-member", "a", a.accountId, id, uri);
+      if (uri === b.jamiId) await inviteJamid(harness, a.accountId, id, { instance: "b", jamiId: uri });
+      else await harness.run("add-member", "a", a.accountId, id, uri);
       return id;
     };
     const withUs = await pairWith(ourId);
@@ -79,7 +80,6 @@ export async function benchConversations(): Promise<ConversationsBench | { skipp
     await askProbe(probe, { cmd: "acceptConversation", conversationId: withUs }, 180_000);
     const asked = String(Date.now() / 1000);
     const withB = await pairWith(b.jamiId!);
-    await harness.run("wait-event", "b", "conversationRequestReceived", "--arg", `1=${withB}`, "--since", asked, "--timeout", "90");
     await harness.run("accept-conversation", "b", b.accountId, withB);
     await harness.run("wait-event", "b", "conversationReady", "--arg", `1=${withB}`, "--since", asked, "--timeout", "120");
     for (const [id, warm] of [

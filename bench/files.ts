@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JamidHarness } from "../test-support/jamid-harness.js";
 import { askProbe } from "../test-support/jamid-with-probe.js";
-import { withTwoJamids } from "./two-jamids.js";
+import { inviteJamid, withTwoJamids } from "./two-jamids.js";
 
 const NETNS = "jamits-bench-files";
 const DHT_PORT = 4479;
@@ -81,11 +81,11 @@ function randomFile(path: string, mb: number): void {
   closeSync(fd);
 }
 
-/** jamid a's group of two with `uri`, accepted there; resolves with its id. */
+/** jamid a's group of two (its member invited by `invite`, who accepts with `accept`); resolves with its id. */
 async function pairOf(
   harness: JamidHarness,
   accountId: string,
-  uri: string,
+  invite: (conversationId: string) => Promise<unknown>,
   accept: (conversationId: string, since: string) => Promise<void>,
 ): Promise<string> {
   let conversationId = "";
@@ -96,7 +96,7 @@ async function pairOf(
   }
   if (!conversationId) throw new Error("jamid a started no conversation");
   const since = String(Date.now() / 1000);
-  await harness.run("add-member", "a", accountId, conversationId, uri);
+  await invite(conversationId);
   await accept(conversationId, since);
   return conversationId;
 }
@@ -112,15 +112,24 @@ export async function benchFiles(): Promise<FilesBench | { skipped: string }> {
   try {
     return await withTwoJamids(NETNS, DHT_PORT, async ({ harness, a, b, probe, ourId }) => {
       const ourPid = (await askProbe(probe, { cmd: "memory" })).pid as number;
-      const withB = await pairOf(harness, a.accountId, b.jamiId!, async (id, since) => {
-        await harness.run("wait-event", "b", "conversationRequestReceived", "--arg", `1=${id}`, "--since", since, "--timeout", "120");
-        await harness.run("accept-conversation", "b", b.accountId, id);
-        await harness.run("wait-event", "b", "conversationReady", "--arg", `1=${id}`, "--since", since, "--timeout", "120");
-      });
-      const withUs = await pairOf(harness, a.accountId, ourId, async (id) => {
-        await probe.waitFor((e) => e.event === "conversationRequest" && e.conversationId === id, 120_000);
-        await askProbe(probe, { cmd: "acceptConversation", conversationId: id }, 120_000);
-      });
+      const withB = await pairOf(
+        harness,
+        a.accountId,
+        (id) => inviteJamid(harness, a.accountId, id, { instance: "b", jamiId: b.jamiId! }),
+        async (id, since) => {
+          await harness.run("accept-conversation", "b", b.accountId, id);
+          await harness.run("wait-event", "b", "conversationReady", "--arg", `1=${id}`, "--since", since, "--timeout", "120");
+        },
+      );
+      const withUs = await pairOf(
+        harness,
+        a.accountId,
+        (id) => harness.run("add-member", "a", a.accountId, id, ourId),
+        async (id) => {
+          await probe.waitFor((e) => e.event === "conversationRequest" && e.conversationId === id, 120_000);
+          await askProbe(probe, { cmd: "acceptConversation", conversationId: id }, 120_000);
+        },
+      );
 
       const theirs = join(dir, "theirs.bin");
       randomFile(theirs, FILE_MB);

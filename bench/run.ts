@@ -10,6 +10,21 @@ import { benchConversations } from "./conversations.js";
 import { benchConversationClone } from "./conversation-clone.js";
 import { benchFiles } from "./files.js";
 
+/**
+ * The benches driving two jamid 13.7: an invitation between the two jamids is now and then never delivered (their
+ * `conversationRequestReceived` never comes): such a run is made again, once, from a fresh harness.
+ */
+function onceMore<T>(run: () => Promise<T>): () => Promise<T> {
+  return async () => {
+    try {
+      return await run();
+    } catch (error) {
+      console.error(`bench failed (${(error as Error).message.split("\n")[0]}): once more`);
+      return run();
+    }
+  };
+}
+
 /** `npm run bench`: every benchmark (or `BENCH_ONLY=identity,dht,account,links,dtls,swarm,conversations,conversation-clone,files`), printed and saved to bench/results/. */
 async function main() {
   const only = (process.env.BENCH_ONLY ?? "identity,dht,account,links,dtls,swarm,conversations").split(",");
@@ -23,9 +38,9 @@ async function main() {
     links: await part("links", benchLinks),
     dtls: await part("dtls", benchDtls),
     swarm: await part("swarm", benchSwarm),
-    conversations: await part("conversations", benchConversations),
-    conversationClone: await part("conversation-clone", benchConversationClone),
-    files: await part("files", benchFiles),
+    conversations: await part("conversations", onceMore(benchConversations)),
+    conversationClone: await part("conversation-clone", onceMore(benchConversationClone)),
+    files: await part("files", onceMore(benchFiles)),
   };
   const dir = join(__dirname, "results");
   mkdirSync(dir, { recursive: true });

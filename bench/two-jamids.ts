@@ -37,3 +37,26 @@ export async function withTwoJamids<T>(netns: string, dhtPort: number, work: (se
     await harness.stop();
   }
 }
+
+/**
+ * jamid a adds `to` (jamid instance `instance`) to its conversation and waits for the invitation there: 13.7 now and
+ * then loses one between two jamids, and adding the member again only sends the invitation again (its
+ * `addConversationMember` on an invited member), so it is sent again every 30 s, four times at most.
+ */
+export async function inviteJamid(
+  harness: JamidHarness,
+  fromAccountId: string,
+  conversationId: string,
+  to: { instance: string; jamiId: string },
+): Promise<void> {
+  const since = String(Date.now() / 1000);
+  for (let attempt = 1; ; attempt++) {
+    await harness.run("add-member", "a", fromAccountId, conversationId, to.jamiId);
+    try {
+      await harness.run("wait-event", to.instance, "conversationRequestReceived", "--arg", `1=${conversationId}`, "--since", since, "--timeout", "30");
+      return;
+    } catch (error) {
+      if (attempt >= 4) throw error;
+    }
+  }
+}

@@ -202,9 +202,11 @@ describe("conversations with jamid 13.7", () => {
     }
   });
 
-  it("a jamid device imported from our archive gets our conversations (our archive lists them, our sync:// tells them; it clones from our device)", async () => {
+  it("a jamid device imported from our archive gets our conversations (our archive lists them, our sync:// tells them; it clones from our device) and our read mark", async () => {
     const { conversationId } = await askProbe(us, { cmd: "createGroup" });
     const { commit } = await askProbe(us, { cmd: "post", conversationId, text: "for my other device" });
+    // read here before the other device exists: only our sync:// can tell it (13.7's `ld`, no IMDN reaches it)
+    await askProbe(us, { cmd: "displayed", conversationId, messageId: commit });
     const archive = join(mkdtempSync(join(tmpdir(), "our-export-")), "ours.gz");
     await askProbe(us, { cmd: "exportArchive", path: archive });
     await harness.startInstance("k");
@@ -213,5 +215,20 @@ describe("conversations with jamid 13.7", () => {
     expect(k.jamiId).toBe(me.jamiId);
     await harness.run("wait-event", "k", "conversationReady", "--arg", `1=${conversationId as string}`, "--since", since, "--timeout", "120").catch(explain);
     expect(JSON.stringify(await harness.run("git-log", "k", k.accountId, conversationId as string))).toContain(commit as string);
+    // jamid took our read mark: accountMessageStatusChanged(account, conversation, our URI, the commit, 3 = displayed)
+    const status = await harness.run<{ args: unknown[] }>(
+      "wait-event",
+      "k",
+      "accountMessageStatusChanged",
+      "--arg",
+      `1=${conversationId as string}`,
+      "--arg",
+      `3=${commit as string}`,
+      "--since",
+      since,
+      "--timeout",
+      "60",
+    );
+    expect(status.args.slice(2)).toEqual([me.jamiId, commit, 3]);
   });
 });
