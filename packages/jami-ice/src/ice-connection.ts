@@ -12,6 +12,8 @@ const log = createDebug("jami:ice");
 /** RFC 7675: a consent check every 5 s; consent is lost after 30 s without an answer. */
 const CONSENT_INTERVAL_MS = 5_000;
 const CONSENT_TIMEOUT_MS = 30_000;
+/** Other TCP connections of the negotiation kept alongside the chosen one, at most. */
+export const MAX_SPARE_CONNECTIONS = 16;
 
 /**
  * The application byte stream over the nominated ICE-TCP connection: what is written goes out in RFC 4571
@@ -54,7 +56,8 @@ export class IceConnection extends Duplex {
 
   /** A connection of the negotiation that came up after this one was chosen: kept open with the others. */
   keepSpare(link: StunLink): void {
-    if (this.destroyed) return link.close();
+    // bounded: a peer cannot make us hold connections without end (jamid opens one per candidate pair, a handful)
+    if (this.destroyed || this.spares.filter((s) => !s.closed).length >= MAX_SPARE_CONNECTIONS) return link.close();
     this.spares.push(link);
   }
 

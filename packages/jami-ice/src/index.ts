@@ -32,6 +32,6 @@ export { frame, FrameReader, MAX_FRAME } from "./framing.js";
 export { IceTcpAgent, type IceAgentOptions } from "./tcp-agent.js";
 export { IceUdpAgent, IceUdpConnection, type IceUdpAgentOptions } from "./udp-agent.js";
 export { hostAddresses, iceCredentials } from "./host.js";
-export { IceConnection } from "./ice-connection.js";
+export { IceConnection, MAX_SPARE_CONNECTIONS } from "./ice-connection.js";
 export { TurnTcpAllocation, stunMappedAddress, type StunServer, type TurnServer } from "./turn.js";
 export { TurnUdpAllocation } from "./turn-udp.js";

@@ -218,9 +218,14 @@ export class IceTcpAgent {
       // the other connections stay open alongside the chosen one (see IceConnection's `spares`)
       const spares = [...this.links].filter((other) => other !== link);
       for (const spare of spares) this.links.delete(spare);
-      for (const server of this.servers) server.close();
       const connection = new IceConnection(link, this.local, remote, this.controlling, spares);
       this.connection = connection;
+      // Our passive candidates keep listening as long as the connection lives, as pjnath's do: jamid 13.7 may still
+      // be connecting its active candidates to them. Refused, that connection stays in its event loop hung up for
+      // good, and its ICE thread then sleeps 500 ms on every poll with nothing else to do (transfers with jamid
+      // fell to ~10 MB/s in about half the runs: seen with strace, `epoll_wait` returning only such sockets).
+      // What connects now becomes an idle spare of the connection.
+      connection.once("close", () => this.closeServers());
       // A relayed link keeps its allocation until the link ends.
       if (this.relay && this.relayLinks.has(link)) {
         this.selectedThroughRelay = true;
@@ -240,10 +245,14 @@ export class IceTcpAgent {
     // (transfers with jamid fell to ~10 MB/s in the runs where this raced). It becomes an idle spare of the chosen
     // connection when it connects, and ends with it.
     if (!this.connection) for (const socket of this.opening) socket.destroy();
-    for (const server of this.servers) server.close();
+    if (!this.connection || this.connection.destroyed) this.closeServers();
     if (!this.selectedThroughRelay) this.relay?.close();
     for (const link of this.links) if (link !== this.selected) link.close();
     this.fail(new IceError("CLOSED", "ICE agent closed"));
+  }
+
+  private closeServers(): void {
+    for (const server of this.servers) if (server.listening) server.close();
   }
 
   private fail(error: Error): void {
@@ -312,8 +321,12 @@ export class IceTcpAgent {
   }
 
   private adopt(link: StunLink): void {
-    // one that comes up once a pair is chosen is kept with the chosen connection (see IceConnection's `spares`)
-    if (this.connection) return this.connection.keepSpare(link);
+    // one that comes up once a pair is chosen is kept with the chosen connection (see IceConnection's `spares`);
+    // its checks are answered (the peer goes on checking the pairs it is connecting)
+    if (this.connection) {
+      link.on("request", (m) => this.onRequest(link, m));
+      return this.connection.keepSpare(link);
+    }
     // once a pair is selected but before the connection is built, one that comes up joins the others: spares too
     if (this.closed) return link.close();
     this.links.add(link);

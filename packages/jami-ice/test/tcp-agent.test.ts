@@ -1,6 +1,6 @@
 import { createConnection, createServer, type AddressInfo, type Socket } from "node:net";
 import { waitFor } from "../../../test-support/events.js";
-import { IceTcpAgent, frame, StunMessage, StunMethod, StunAttr, StunClass, decodeStun, FrameReader, type IceConnection } from "jami-ice";
+import { IceTcpAgent, frame, StunMessage, StunMethod, StunAttr, StunClass, decodeStun, FrameReader, MAX_SPARE_CONNECTIONS, type IceConnection } from "jami-ice";
 
 const LOOPBACK = { addresses: ["127.0.0.1"] };
 
@@ -110,6 +110,46 @@ describe("ICE-TCP between two of our agents on 127.0.0.1", () => {
       b.destroy();
       controlling.close();
       server.close();
+    }
+  });
+
+  it("our passive candidates listen as long as the connection lives: a late connection of the peer becomes a spare, its checks answered; all close with it", async () => {
+    const [a, b, controlled, controlling] = await pair();
+    // as the connection manager does right after connect
+    controlled.close();
+    controlling.close();
+    try {
+      const before = a.idleConnections;
+      const passive = controlled.local.candidates.find((c) => c.tcpType === "passive")!;
+      // jamid 13.7 still connecting one of its active candidates to it: refused, that socket would stay hung up in
+      // its pjnath event loop and its ICE thread sleep 500 ms per poll
+      const late = createConnection({ host: passive.address, port: passive.port });
+      await new Promise((resolve, reject) => late.once("connect", resolve).once("error", reject));
+      await waitFor(() => a.idleConnections === before + 1, { what: "the late connection kept" });
+      const reader = new FrameReader();
+      const answer = new Promise<StunMessage>((resolve) => late.on("data", (d: Buffer) => reader.push(d).forEach((p) => resolve(decodeStun(p)))));
+      const check = StunMessage.request(StunMethod.Binding).addString(StunAttr.Username, `${controlled.local.ufrag}:${controlling.local.ufrag}`);
+      late.write(frame(check.encode({ integrityKey: new TextEncoder().encode(controlled.local.pwd), fingerprint: true })));
+      expect((await answer).cls).toBe(StunClass.Success);
+      // bounded: past MAX_SPARE_CONNECTIONS a late connection is closed at once
+      const more: Socket[] = [];
+      for (let i = a.idleConnections; i <= MAX_SPARE_CONNECTIONS; i++) {
+        const extra = createConnection({ host: passive.address, port: passive.port });
+        extra.on("error", () => undefined);
+        more.push(extra);
+      }
+      await Promise.race(more.map((extra) => new Promise((r) => extra.once("close", r))));
+      expect(a.idleConnections).toBe(MAX_SPARE_CONNECTIONS);
+      for (const extra of more) extra.destroy();
+      const ended = new Promise<void>((r) => late.once("close", () => r()));
+      a.destroy();
+      await ended;
+      // the listener is gone with the connection
+      const again = createConnection({ host: passive.address, port: passive.port });
+      await expect(new Promise((resolve, reject) => again.once("connect", resolve).once("error", reject))).rejects.toMatchObject({ code: "ECONNREFUSED" });
+    } finally {
+      a.destroy();
+      b.destroy();
     }
   });
 
