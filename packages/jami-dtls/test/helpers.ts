@@ -1,5 +1,6 @@
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
-import { EventEmitter } from "node:events";
+import { EventEmitter, once } from "node:events";
+import { createServer, connect, type Socket as TcpSocket } from "node:net";
 import type { DatagramTransport } from "jami-dtls";
 import { certifyDevice, createAccountKeys, PrivateKey, type AccountKeys, type DeviceIdentity } from "jami-identity";
 import { IceTcpAgent, type IceConnection } from "jami-ice";
@@ -98,4 +99,17 @@ export function lossy(inner: UdpTransport, drop: (n: number, datagram: Uint8Arra
     off: (event: "message" | "close", listener: never) => inner.off(event, listener),
     close: () => inner.close(),
   } as DatagramTransport;
+}
+
+/** Two ends of a TCP connection on 127.0.0.1 (a multiplexer's stream and a raw peer). */
+export async function tcpPair(): Promise<[TcpSocket, TcpSocket]> {
+  const server = createServer();
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  const { port } = server.address() as { port: number };
+  const accepted = once(server, "connection") as Promise<[TcpSocket]>;
+  const client = connect(port, "127.0.0.1");
+  const [[ours]] = await Promise.all([accepted, once(client, "connect")]);
+  server.close();
+  return [ours, client];
 }

@@ -1,25 +1,14 @@
 import { decodeMsgpackPrefix, decodeMsgpackSequence, encodeMsgpack } from "jami-core";
 import { once } from "node:events";
-import { createServer, connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 
 import { MultiplexedSocket, PROTOCOL_CHANNEL, type Channel } from "jami-dtls";
+import { tcpPair } from "./helpers.js";
 
 /**
  * Our TCP acknowledgement goes out at once where the peer's next write waits for it (Nagle on its side, delayed ACKs
  * on ours: 40 ms each time): an empty frame on the protocol channel, which jamid and we ignore.
  */
-
-async function tcpPair(): Promise<[Socket, Socket]> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  const accepted = once(server, "connection") as Promise<[Socket]>;
-  const client = connect(port, "127.0.0.1");
-  const [[ours]] = await Promise.all([accepted, once(client, "connect")]);
-  server.close();
-  return [ours, client];
-}
 
 /** Every frame a raw peer reads, in order. */
 function frameLog(raw: Socket): { next(): Promise<[number, Uint8Array]> } {

@@ -1,24 +1,12 @@
 import { decodeMsgpackPrefix, decodeMsgpackSequence, encodeMsgpack } from "jami-core";
 import { once } from "node:events";
-import { createServer, connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 
 import { MAX_OPEN_CHANNELS, MAX_PENDING_CHANNEL_REQUESTS, MultiplexedSocket, type Channel } from "jami-dtls";
+import { tcpPair } from "./helpers.js";
 
 const closeOf = (m: MultiplexedSocket): Promise<[Error | undefined]> => new Promise((r) => m.once("close", (e) => r([e])));
 const channelOf = (m: MultiplexedSocket): Promise<[Channel]> => new Promise((r) => m.once("channel", (c) => r([c])));
-
-/** Two ends of a TCP connection on 127.0.0.1: the multiplexer's stream and a raw attacker socket. */
-async function tcpPair(): Promise<[Socket, Socket]> {
-  const server = createServer();
-  server.listen(0, "127.0.0.1");
-  await once(server, "listening");
-  const { port } = server.address() as { port: number };
-  const accepted = once(server, "connection") as Promise<[Socket]>;
-  const client = connect(port, "127.0.0.1");
-  const [[ours]] = await Promise.all([accepted, once(client, "connect")]);
-  server.close();
-  return [ours, client];
-}
 
 /** The frames a raw peer reads (channel, payload), as a queue. */
 function frames(raw: Socket): { next(channel: number): Promise<Uint8Array> } {
