@@ -215,6 +215,8 @@ describe("conversations across the devices of one account", () => {
         { conversationId: conv, from: friendId, messageId: second },
         { conversationId: conv, from: friendId, messageId: first },
       ]);
+      // our own mark on a conversation that is not here: refused, nothing stored
+      await expect(onPhone.markDisplayed(other, first)).rejects.toBeDefined();
       const stored = (await phone.components.store.read<Record<string, unknown>>("conversation-receipts"))!;
       expect(Object.keys(stored)).toEqual([conv]);
       expect(stored[conv]).toEqual({ [friendId]: { displayed: first, displayedAt: 3000 } });

@@ -472,6 +472,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
 
   /** Tells the members we displayed the conversation up to `messageId` (an IMDN, as jamid's `setMessageDisplayed`). */
   async markDisplayed(conversationId: string, messageId: string, options: AbortOptions = {}): Promise<void> {
+    this.shelf.require(conversationId);
     // our other devices learn it too (jamid keeps its own account's mark among the members')
     if (await this.books().receipts.mark(conversationId, this.c.identity.jamiId.toString(), "displayed", messageId, unixNow()))
       this.tellOwnDevices(conversationId);
