@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JamidHarness } from "../test-support/jamid-harness.js";
 import { askProbe } from "../test-support/jamid-with-probe.js";
-import { inviteJamid, withTwoJamids } from "./two-jamids.js";
+import { inviteJamid, startJamidGroup, withTwoJamids } from "./two-jamids.js";
 import { summarize, type Summary } from "./stats.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -62,15 +62,7 @@ export async function benchConversations(): Promise<ConversationsBench | { skipp
 
     // jamid a's two groups of two: with us, and with b
     const pairWith = async (uri: string): Promise<string> => {
-      let id = "";
-      // jamid 13.7's startConversation answers "" for a second group started within the same second: both initial
-      // commits (same device, same time, same tree) are one commit, so one conversation id ("Couldn't create
-      // repository" in its log). Asked again a second later.
-      for (let tries = 0; !id && tries < 3; tries++) {
-        if (tries) await new Promise((r) => setTimeout(r, 1100));
-        ({ conversationId: id } = await harness.run<{ conversationId: string }>("start-conversation", "a", a.accountId));
-      }
-      if (!id) throw new Error("jamid a started no conversation");
+      const id = await startJamidGroup(harness, a.accountId);
       if (uri === b.jamiId) await inviteJamid(harness, a.accountId, id, { instance: "b", jamiId: uri });
       else await harness.run("add-member", "a", a.accountId, id, uri);
       return id;

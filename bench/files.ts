@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JamidHarness } from "../test-support/jamid-harness.js";
 import { askProbe } from "../test-support/jamid-with-probe.js";
-import { inviteJamid, withTwoJamids } from "./two-jamids.js";
+import { inviteJamid, startJamidGroup, withTwoJamids } from "./two-jamids.js";
 
 const NETNS = "jamits-bench-files";
 const DHT_PORT = 4479;
@@ -88,13 +88,7 @@ async function pairOf(
   invite: (conversationId: string) => Promise<unknown>,
   accept: (conversationId: string, since: string) => Promise<void>,
 ): Promise<string> {
-  let conversationId = "";
-  // jamid 13.7 answers "" for a second group started by one device within the same second (same initial commit)
-  for (let tries = 0; !conversationId && tries < 3; tries++) {
-    if (tries) await new Promise((r) => setTimeout(r, 1100));
-    ({ conversationId } = await harness.run<{ conversationId: string }>("start-conversation", "a", accountId));
-  }
-  if (!conversationId) throw new Error("jamid a started no conversation");
+  const conversationId = await startJamidGroup(harness, accountId);
   const since = String(Date.now() / 1000);
   await invite(conversationId);
   await accept(conversationId, since);

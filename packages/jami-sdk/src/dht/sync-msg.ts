@@ -86,8 +86,7 @@ function readDisplayed(value: MsgValue | undefined, into: MemberStatuses): void 
     const modified = str(marks.lastModified);
     const readAt = TIMESTAMP.test(modified) ? Number(modified) : 0;
     for (const [uri, commit] of Object.entries(marks))
-      if (HEX40.test(uri) && typeof commit === "string" && HEX40.test(commit)) ((into[conversationId] ??= {})[uri] ??= {}).read = commit;
-    for (const status of Object.values(into[conversationId] ?? {})) if (status.read) status.readAt = readAt;
+      if (HEX40.test(uri) && typeof commit === "string" && HEX40.test(commit)) (into[conversationId] ??= {})[uri] = { read: commit, readAt };
   }
 }
 
@@ -108,9 +107,8 @@ function encodeStatuses(statuses: MemberStatuses): MsgMap {
 }
 
 /** Today's `ms` over `into`: entries with bad ids, commits or times are skipped (a commit without its time too, as jamid). */
-function readStatuses(value: MsgValue | undefined, into: MemberStatuses): MemberStatuses {
-  const out = into;
-  if (!isMsgMap(value)) return out;
+function readStatuses(value: MsgValue | undefined, into: MemberStatuses): void {
+  if (!isMsgMap(value)) return;
   for (const [conversationId, members] of Object.entries(value)) {
     if (!HEX40.test(conversationId) || !isMsgMap(members)) continue;
     for (const [uri, entry] of Object.entries(members)) {
@@ -122,10 +120,9 @@ function readStatuses(value: MsgValue | undefined, into: MemberStatuses): Member
       const read = str(entry.read);
       const readAt = str(entry.read_ts);
       if (HEX40.test(read) && TIMESTAMP.test(readAt)) Object.assign(status, { read, readAt: Number(readAt) });
-      if (Object.keys(status).length) (out[conversationId] ??= {})[uri] = { ...out[conversationId]?.[uri], ...status };
+      if (Object.keys(status).length) (into[conversationId] ??= {})[uri] = { ...into[conversationId]?.[uri], ...status };
     }
   }
-  return out;
 }
 
 const HEX40 = /^[0-9a-f]{40}$/;

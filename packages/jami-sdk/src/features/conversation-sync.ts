@@ -94,9 +94,12 @@ export class ConversationSync {
   /** Sends our current state to every own device we have a channel with (after a change). */
   async broadcast(): Promise<void> {
     if (this.channels.size === 0) return;
-    const bytes = encodeSyncMsg(await this.state());
-    // one channel per device (jamid's syncWithConnected writes to the first)
-    for (const open of this.channels.values()) [...open].find((c) => c.writable)?.write(bytes);
+    this.toEachDevice(encodeSyncMsg(await this.state()));
+  }
+
+  /** One channel per device (jamid's syncWithConnected writes to the first). */
+  private toEachDevice(message: Uint8Array): void {
+    for (const open of this.channels.values()) [...open].find((c) => c.writable)?.write(message);
   }
 
   /** jamid's opener sends its conversations, then its requests, as separate messages. */
@@ -128,8 +131,7 @@ export class ConversationSync {
   /** Where the members stand in some conversations (13.7's `ld`, today's `ms`) to every own device we have a channel with. */
   sendStatuses(statuses: MemberStatuses): void {
     if (this.channels.size === 0 || Object.keys(statuses).length === 0) return;
-    const message = encodeSyncMsg({ statuses });
-    for (const open of this.channels.values()) [...open].find((c) => c.writable)?.write(message);
+    this.toEachDevice(encodeSyncMsg({ statuses }));
   }
 
   close(): void {
