@@ -177,9 +177,11 @@ describe("conversations across the devices of one account", () => {
     expect(await onLaptop.status(group.conversationId, sent)).toBe("displayed");
   });
 
-  it("marks from our own device are taken unless ours are newer; bad entries and unknown conversations change nothing", async () => {
+  it("marks from our own device are taken unless ours are newer; bad entries, non-members and unknown conversations change nothing", async () => {
     const friendId = friend.local.jamiId.toString();
+    const stranger = "a".repeat(40);
     const group = await onPhone.create();
+    await onPhone.invite(group.conversationId, friendId);
     const first = await onPhone.send(group.conversationId, "one");
     const second = await onPhone.send(group.conversationId, "two");
     const reads: Array<{ from: string; messageId: string }> = [];
@@ -200,7 +202,12 @@ describe("conversations across the devices of one account", () => {
           {},
           {},
           {
-            [conv]: { [friendId]: { read: second, read_ts: "2000" }, ["f".repeat(40)]: { read: "nope", read_ts: "1" } },
+            [conv]: {
+              [friendId]: { read: second, read_ts: "2000" },
+              ["f".repeat(40)]: { read: "nope", read_ts: "1" },
+              // not a member: each mark is a store write, so only the conversation's members may have one
+              [stranger]: { read: second, read_ts: "2000", fetched: second, fetched_ts: "2000" },
+            },
             [other]: { [friendId]: { read: first, read_ts: "1" } },
           },
         ]),

@@ -24,12 +24,18 @@ export class MemberStatusSync {
     return this.receipts().statuses(conversationId ? [conversationId] : this.shelf.repos.keys());
   }
 
-  /** Marks another device of this account sent, for conversations we have. */
+  /**
+   * Marks another device of this account sent, for conversations we have and accounts their repository names (any
+   * role): each mark is a store write, so what a device may make us keep is bounded by the conversation's members.
+   */
   async apply(statuses: MemberStatuses): Promise<void> {
     const receipts = this.receipts();
     for (const [conversationId, members] of Object.entries(statuses)) {
-      if (!this.shelf.repos.has(conversationId)) continue;
+      const repo = this.shelf.repos.get(conversationId);
+      if (!repo) continue;
+      const known = new Set((await repo.members()).map((m) => m.uri));
       for (const [member, status] of Object.entries(members)) {
+        if (!known.has(member)) continue;
         if (status.fetched && status.fetchedAt !== undefined && (await receipts.merge(conversationId, member, "fetched", status.fetched, status.fetchedAt)))
           if (member !== this.self) this.emit("delivered", { conversationId, from: member, head: status.fetched });
         if (status.read && status.readAt !== undefined && (await receipts.merge(conversationId, member, "displayed", status.read, status.readAt)))

@@ -397,6 +397,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   async invite(conversationId: string, jamiId: string, options: AbortOptions = {}): Promise<{ commit: string; devices: number }> {
     const notices = this.requireStarted();
     const commit = await this.commitAndAnnounce(conversationId, (repo) => repo.addMember(jamiId));
+    await this.shelf.refreshMembers(conversationId);
     this.emit("member", { conversationId, jamiId, action: "add" });
     const devices = await notices.send({ type: "invitation", invitation: await this.invitation(conversationId) }, [jamiId], options);
     return { commit, devices };
@@ -461,6 +462,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   /** An admin removes a member: a ban vote, and the ban once more than half the admins voted (jamid's rule). */
   async removeMember(conversationId: string, jamiId: string, _options: AbortOptions = {}): Promise<string[]> {
     const commits = await this.commitAndAnnounce(conversationId, (repo) => repo.ban(jamiId));
+    await this.shelf.refreshMembers(conversationId);
     if (commits.length > 1) this.emit("member", { conversationId, jamiId, action: "ban" });
     return commits;
   }
