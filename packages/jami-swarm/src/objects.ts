@@ -122,7 +122,9 @@ export class ObjectStore {
       raw.set(content, header.byteLength);
       await this.fs.promises.writeFile(path, deflateSync(raw));
     }
-    this.remember(oid, { type, content });
+    // known to be here, but not kept: what is written is mostly never read back (a commit of ours, its trees), and
+    // an idle conversation should not hold its last writes; a read takes it into the recent objects
+    this.recent.note(oid);
     return oid;
   }
 
@@ -175,9 +177,14 @@ class RecentObjects {
     return this.present.has(oid);
   }
 
-  set(oid: string, object: RawObject): void {
+  /** `oid` is in this repository (its content is not kept). */
+  note(oid: string): void {
     if (this.present.size >= RecentObjects.PRESENT_LIMIT) this.present.clear();
     this.present.add(oid);
+  }
+
+  set(oid: string, object: RawObject): void {
+    this.note(oid);
     if (object.content.byteLength > MAX_RECENT_OBJECT) return;
     const before = RECENT.get(oid);
     if (before) {

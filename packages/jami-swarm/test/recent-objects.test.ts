@@ -9,7 +9,7 @@ describe("the recent objects every repository of the process shares", () => {
     const { dir, cleanup } = tempDir();
     try {
       const first: Array<{ store: ObjectStore; oid: string; content: Uint8Array }> = [];
-      // 40 repositories writing 600 KiB each in 200 KiB blobs: 24 MiB, over the 16 MiB budget
+      // 40 repositories reading back 600 KiB each in 200 KiB blobs: 24 MiB, over the 16 MiB budget
       for (let r = 0; r < 40; r++) {
         const gitdir = join(dir, `r${r}`);
         mkdirSync(gitdir);
@@ -17,6 +17,7 @@ describe("the recent objects every repository of the process shares", () => {
         for (let i = 0; i < 3; i++) {
           const content = new Uint8Array(randomBytes(200 << 10));
           const oid = await store.write("blob", content);
+          await store.read(oid);
           if (i === 0) first.push({ store, oid, content });
         }
       }
@@ -25,6 +26,23 @@ describe("the recent objects every repository of the process shares", () => {
       const oldest = first[0]!;
       expect(await oldest.store.has(oldest.oid)).toBe(true);
       expect((await oldest.store.read(oldest.oid)).content).toEqual(oldest.content);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("what a repository writes is known to be there but not kept until it is read (an idle conversation holds none of its last writes)", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const store = new ObjectStore(nodeFs, dir);
+      const content = new Uint8Array(randomBytes(100 << 10));
+      const held = recentObjectsHeld();
+      const oid = await store.write("blob", content);
+      expect(recentObjectsHeld()).toEqual(held);
+      expect(await store.has(oid)).toBe(true);
+      expect((await store.read(oid)).content).toEqual(content);
+      // taken in (whatever older object the budget then lets go)
+      expect(recentObjectsHeld()).not.toEqual(held);
     } finally {
       cleanup();
     }
