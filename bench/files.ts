@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
+import { chmodSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JamidHarness } from "../test-support/jamid-harness.js";
@@ -16,8 +16,45 @@ export interface FilesBench {
   throughputMBps: { jamidToJamid: number; jamidToOurs: number; oursToJamid: number };
   /** Our process's peak RSS during its download and during its upload, and before them, in MB. */
   oursPeakRssMB: { before: number; download: number; upload: number };
+  /**
+   * jamid a's CPU while it sends, in cores (1 = one core all the time): the whole process and its busiest thread,
+   * during jamid b's download and during ours. A busiest thread near 1 in both: jamid's sending thread sets the
+   * pace, whatever receives.
+   */
+  jamidSenderCpu: { toJamid: SenderCpu | null; toOurs: SenderCpu };
   /** How many `downloadFile` requests jamid needed (its first one sometimes delivers nothing). */
   jamidRequests: { jamidToJamid: number; oursToJamid: number };
+}
+
+interface SenderCpu {
+  process: number;
+  busiestThread: number;
+}
+
+/** CPU ticks (user + system) of each thread of `pid`. */
+function threadTicks(pid: number): Map<string, number> {
+  const ticks = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      // fields after the command's closing parenthesis: state is the 3rd field, utime the 14th, stime the 15th
+      const rest = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      ticks.set(tid, Number(rest[11]) + Number(rest[12]));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return ticks;
+}
+
+/** Samples `pid`'s threads around `work`: its CPU in cores over the work's time (ticks are 1/100 s on Linux). */
+async function cpuDuring<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; cpu: SenderCpu }> {
+  const before = threadTicks(pid);
+  const start = Date.now();
+  const result = await work();
+  const seconds = (Date.now() - start) / 1000;
+  const deltas = [...threadTicks(pid)].map(([tid, t]) => t - (before.get(tid) ?? 0));
+  const cores = (ticks: number): number => +(ticks / 100 / seconds).toFixed(2);
+  return { result, cpu: { process: cores(deltas.reduce((x, y) => x + y, 0)), busiestThread: cores(Math.max(0, ...deltas)) } };
 }
 
 const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024;
@@ -106,6 +143,7 @@ export async function benchFiles(): Promise<FilesBench | { skipped: string }> {
   try {
     return await withTwoJamids(NETNS, DHT_PORT, async ({ harness, a, b, probe, ourId }) => {
       const ourPid = (await askProbe(probe, { cmd: "memory" })).pid as number;
+      const jamidPid = Number(readFileSync(join(harness.root, "inst", "a", "jamid.pid"), "utf8").trim());
       const withB = await pairOf(
         harness,
         a.accountId,
@@ -146,7 +184,10 @@ export async function benchFiles(): Promise<FilesBench | { skipped: string }> {
       );
       const toB = atB.args[2];
       if (toB.type !== "application/data-transfer+json") throw new Error(`jamid b got a ${toB.type} first, not the file`);
-      const atJamid = await jamidDownload(harness, "b", b.accountId, withB, toB.id!, toB.fileId!, join(dir, "b-got.bin")).catch(() => undefined);
+      const toJamid = await cpuDuring(jamidPid, () =>
+        jamidDownload(harness, "b", b.accountId, withB, toB.id!, toB.fileId!, join(dir, "b-got.bin")).catch(() => undefined),
+      );
+      const atJamid = toJamid.result;
       jamidRequests.jamidToJamid = atJamid?.requests ?? 0;
       rmSync(join(dir, "b-got.bin"), { force: true });
 
@@ -161,8 +202,10 @@ export async function benchFiles(): Promise<FilesBench | { skipped: string }> {
       // BENCH_PROFILE_DIR: our download's CPU profile (V8's, open it in Chrome's DevTools)
       const profileDir = process.env.BENCH_PROFILE_DIR;
       if (profileDir) await askProbe(probe, { cmd: "cpuProfile", action: "start" });
-      const down = await sampled(ourPid, () =>
-        askProbe(probe, { cmd: "download", conversationId: withUs, messageId: message.id, path: join(dir, "us-got.bin"), timeoutMs: 880_000 }, 900_000),
+      const { result: down, cpu: toOurs } = await cpuDuring(jamidPid, () =>
+        sampled(ourPid, () =>
+          askProbe(probe, { cmd: "download", conversationId: withUs, messageId: message.id, path: join(dir, "us-got.bin"), timeoutMs: 880_000 }, 900_000),
+        ),
       );
       if (profileDir) await askProbe(probe, { cmd: "cpuProfile", action: "stop", path: join(profileDir, "download.cpuprofile") });
       rmSync(join(dir, "us-got.bin"), { force: true });
@@ -183,6 +226,7 @@ export async function benchFiles(): Promise<FilesBench | { skipped: string }> {
         fileMB: FILE_MB,
         throughputMBps: { jamidToJamid: mbps(atJamid?.ms ?? NaN), jamidToOurs: mbps(down.ms), oursToJamid: mbps(oursToJamid) },
         oursPeakRssMB: { before: +before.toFixed(1), download: +down.peak.toFixed(1), upload: +up.peak.toFixed(1) },
+        jamidSenderCpu: { toJamid: atJamid ? toJamid.cpu : null, toOurs },
         jamidRequests,
       };
     });

@@ -9,6 +9,7 @@
  *   {"cmd":"post","conversationId":…,"text":…}       (account.conversations.send: what an application calls)
  *   {"cmd":"sendFile","conversationId":…,"path":…}  {"cmd":"download","conversationId":…,"messageId":…,"path":…}
  *   {"cmd":"postMany","conversationId":…,"count":N}  {"cmd":"memory"}  (the process id and its memory usage)
+ *   {"cmd":"heapSnapshot","path":…}  {"cmd":"cpuProfile","action":"start"|"stop","path":…}
  *   {"cmd":"createGroup"}  {"cmd":"invite","conversationId":…,"jamiId":…}  {"cmd":"acceptConversation","conversationId":…}
  *   {"cmd":"status","conversationId":…,"messageId":…}  {"cmd":"displayed","conversationId":…,"messageId":…}
  *   {"cmd":"composing","conversationId":…}  {"cmd":"conversations"}  {"cmd":"exportArchive","path":…}
@@ -28,6 +29,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { spawnSync } from "node:child_process";
+import { writeHeapSnapshot } from "node:v8";
 import { Account, conversations, type Conversations } from "jami-sdk";
 import { SwarmRepository, type RepositoryOptions } from "jami-swarm";
 
@@ -135,6 +137,10 @@ async function main(): Promise<void> {
         (globalThis as { gc?: () => void }).gc?.();
         (globalThis as { gc?: () => void }).gc?.();
         say({ event: "reply", id: c.id, pid: process.pid, ...process.memoryUsage() });
+      } else if (c.cmd === "heapSnapshot") {
+        // {"cmd":"heapSnapshot","path":…}: V8's heap snapshot (after a full GC), to see what the memory figure holds
+        (globalThis as { gc?: () => void }).gc?.();
+        say({ event: "reply", id: c.id, path: writeHeapSnapshot(c.path!) });
       } else if (c.cmd === "cpuProfile") {
         // {"cmd":"cpuProfile","action":"start"} … {"cmd":"cpuProfile","action":"stop","path":…}: V8's profile of this process
         say({ event: "reply", id: c.id, ...(await cpuProfile(c.action === "stop" ? c.path : undefined)) });

@@ -96,7 +96,7 @@ export class ObjectStore {
     }
     const nul = raw.indexOf(0);
     const [type, size] = new TextDecoder().decode(raw.subarray(0, nul < 0 ? 0 : nul)).split(" ");
-    const content = raw.subarray(nul + 1);
+    const content = ownBytes(raw.subarray(nul + 1));
     if (!["commit", "tree", "blob", "tag"].includes(type ?? "") || Number(size) !== content.byteLength || objectId(type as ObjectType, content) !== oid) {
       throw new SwarmError("OBJECT_INVALID", `loose object ${oid} is corrupt`);
     }
@@ -136,6 +136,14 @@ export class ObjectStore {
   private remember(oid: string, object: RawObject): void {
     this.recent.set(oid, object);
   }
+}
+
+/**
+ * @internal `bytes` in memory of their own. zlib hands back a small result as a view of a larger block (its 16 KiB
+ * output chunk, or Node's shared 8 KiB pool): an object kept among the recent ones would keep that whole block.
+ */
+export function ownBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes);
 }
 
 /**

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import { crc32, deflateSync, inflateSync } from "node:zlib";
 import { fromHex, toHex } from "jami-core";
 import { SwarmError } from "./errors.js";
-import { objectId, type ObjectType, type RawObject } from "./objects.js";
+import { objectId, ownBytes, type ObjectType, type RawObject } from "./objects.js";
 
 /**
  * Git pack files (version 2): our own reader and writer, because the reader must refuse hostile packs with
@@ -146,7 +146,7 @@ export function inflateEntry(pack: Uint8Array, at: number, end: number, size: nu
     throw new SwarmError("PACK_INVALID", `object at ${entryStart} does not inflate to its ${size} bytes`, { cause });
   }
   if (result.buffer.byteLength !== size) throw bad(`object at ${entryStart} inflates to ${result.buffer.byteLength} bytes, not ${size}`);
-  return { data: result.buffer, consumed: result.engine.bytesWritten };
+  return { data: ownBytes(result.buffer), consumed: result.engine.bytesWritten };
 }
 
 export const PACK_TYPES = TYPE_CODES;

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ObjectStore, RECENT_OBJECTS_BUDGET, recentObjectsHeld } from "../src/objects.js";
+import { parsePack, writePack } from "../src/pack.js";
 import { nodeFs, tempDir } from "./helpers.js";
 
 describe("the recent objects every repository of the process shares", () => {
@@ -43,6 +44,23 @@ describe("the recent objects every repository of the process shares", () => {
       expect((await store.read(oid)).content).toEqual(content);
       // taken in (whatever older object the budget then lets go)
       expect(recentObjectsHeld()).not.toEqual(held);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it("an object read from a loose file or a pack holds memory of its own size, not zlib's block (kept, it would keep the block)", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const store = new ObjectStore(nodeFs, dir);
+      const small = new TextEncoder().encode("a small commit-sized object ".repeat(30));
+      const oid = await store.write("blob", small);
+      const loose = (await store.read(oid)).content;
+      expect(loose).toEqual(small);
+      expect(loose.buffer.byteLength).toBe(small.byteLength);
+      const packed = parsePack(writePack([{ type: "blob", content: small }])).objects.get(oid)!.content;
+      expect(packed).toEqual(small);
+      expect(packed.buffer.byteLength).toBe(small.byteLength);
     } finally {
       cleanup();
     }
