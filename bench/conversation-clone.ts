@@ -8,6 +8,7 @@ const NETNS = "jamits-bench-clone";
 const DHT_PORT = 4477;
 const MESSAGES = Number(process.env.BENCH_CLONE_MESSAGES ?? 1000);
 const CONVERSATIONS = Number(process.env.BENCH_CONVERSATIONS ?? 100);
+const WARM_UP_GROUPS = 10;
 
 export interface ConversationCloneBench {
   messages: number;
@@ -23,6 +24,13 @@ export interface ConversationCloneBench {
    * and most of the clone). Without the link set-up and the join around them.
    */
   jamidClonePhases: { fromJamid: ClonePhases; fromOurs: ClonePhases };
+  /**
+   * Memory added by `conversations` new groups of one message each (after `WARM_UP_GROUPS` not counted), in MB: RSS
+   * after a settle (ours after a full GC too, jamid has none); `oursHeapMB` is our JS heap and external memory after
+   * a full GC — what is live, the counterpart of jamid's malloc'ed state. `ratio` is `oursHeapMB / jamidMB`: our RSS
+   * moves with when V8 collects and returns pages (it went down by 25 MB over one run), not with what the
+   * conversations hold.
+   */
   memory: { conversations: number; oursMB: number; oursHeapMB: number; jamidMB: number; ratio: number };
 }
 
@@ -119,6 +127,17 @@ export async function benchConversationClone(): Promise<ConversationCloneBench |
       return { pid: m.pid as number, heap: ((m.heapUsed as number) + (m.external as number)) / 1048576 };
     };
     const jamidPid = Number(readFileSync(join(harness.root, "inst", "a", "jamid.pid"), "utf8").trim());
+    const newGroups = async (count: number, from = 0): Promise<void> => {
+      for (let i = from; i < from + count; i++) {
+        const { conversationId } = await askProbe(probe, { cmd: "createGroup" });
+        await askProbe(probe, { cmd: "post", conversationId, text: `hello ${i}` });
+        const id = await startJamidGroup(harness, a.accountId);
+        await harness.run("send-message", "a", a.accountId, id, `hello ${i}`);
+      }
+    };
+    // first a few not counted, on both sides: what the first groups cost once (our JIT-compiled code was a third of
+    // the figure; jamid's allocator warms up too) is not what each conversation holds
+    await newGroups(WARM_UP_GROUPS);
     await settle(5000);
     const start = await heapMb();
     const ourPid = start.pid;
@@ -126,12 +145,7 @@ export async function benchConversationClone(): Promise<ConversationCloneBench |
     const heapDir = process.env.BENCH_HEAP_DIR;
     if (heapDir) await askProbe(probe, { cmd: "heapSnapshot", path: join(heapDir, "before.heapsnapshot") }, 120_000);
     const before = { ours: rssMb(ourPid), jamid: rssMb(jamidPid), heap: start.heap };
-    for (let i = 0; i < CONVERSATIONS; i++) {
-      const { conversationId } = await askProbe(probe, { cmd: "createGroup" });
-      await askProbe(probe, { cmd: "post", conversationId, text: `hello ${i}` });
-      const id = await startJamidGroup(harness, a.accountId);
-      await harness.run("send-message", "a", a.accountId, id, `hello ${i}`);
-    }
+    await newGroups(CONVERSATIONS, WARM_UP_GROUPS);
     await settle(5000);
     if (heapDir) await askProbe(probe, { cmd: "heapSnapshot", path: join(heapDir, "after.heapsnapshot") }, 120_000);
     const oursHeapMB = +((await heapMb()).heap - before.heap).toFixed(1);
