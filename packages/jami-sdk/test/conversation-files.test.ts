@@ -188,11 +188,12 @@ describe("files in conversations", () => {
   });
 
   it("bytes that are not the file (right size, wrong hash): HASH_MISMATCH, the file deleted", async () => {
-    const { group, file } = await fileInGroup(50_000);
+    // 2 MiB: hashed on the hashing thread as it arrives (what a large download does)
+    const { group, file } = await fileInGroup(2 << 20);
     await convs[0]!.stop();
     devices[0]!.components.links.handle(FILE_CHANNEL);
     devices[0]!.components.links.on("channel", ({ channel }: { channel: Channel }) => {
-      if (FILE_CHANNEL.test(channel.name)) channel.end(randomBytes(50_000));
+      if (FILE_CHANNEL.test(channel.name)) channel.end(randomBytes(2 << 20));
     });
     const target = join(dir, "wrong.bin");
     appendFileSync(target, Buffer.alloc(0));

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, type Hash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { lstat, mkdir, readlink, rm, stat, symlink, unlink } from "node:fs/promises";
 import { basename, dirname, extname, join, resolve } from "node:path";
@@ -10,6 +10,7 @@ import type { AccountComponents } from "../account/components.js";
 import { AccountError } from "../errors.js";
 import type { ConversationShelf } from "./conversation-shelf.js";
 import type { ChannelPeer } from "./links.js";
+import { inThreadHash, offThreadHash, type RunningHash } from "./off-thread-hash.js";
 
 /** `data-transfer://<conversation>/<the requester's device>/<fileId>[?start=&end=]` (spec jami-swarm.md §6.2). */
 export const FILE_CHANNEL = /^data-transfer:\/\/([0-9a-f]{40})\/([0-9a-f]{64})\/([0-9a-f]{40}_[0-9]{1,20}(?:\.[^/?]{1,64})?)(?:\?(.*))?$/;
@@ -94,11 +95,18 @@ export function safeFileName(displayName: string): string {
 }
 
 /** SHA3-512 of a file, streamed (lowercase hex, as jamid's `sha3sum`). */
+/** Files from this size on are hashed on the hashing thread while they download. */
+const OFF_THREAD_HASH_BYTES = 1 << 20;
+
 /** A SHA3-512 state fed with the first `bytes` bytes of `path` (none when `bytes` is 0). */
-async function sha3Prefix(path: string, bytes: number, options: AbortOptions): Promise<Hash> {
-  const hash = createHash("sha3-512");
-  if (bytes === 0) return hash;
-  for await (const chunk of createReadStream(path, { start: 0, end: bytes - 1, signal: options.signal })) hash.update(chunk as Buffer);
+async function sha3Prefix(path: string, bytes: number, totalSize: number, options: AbortOptions): Promise<RunningHash> {
+  const hash = totalSize >= OFF_THREAD_HASH_BYTES ? offThreadHash("sha3-512") : inThreadHash("sha3-512");
+  try {
+    if (bytes > 0) for await (const chunk of createReadStream(path, { start: 0, end: bytes - 1, signal: options.signal })) await hash.update(chunk as Buffer);
+  } catch (error) {
+    hash.dispose();
+    throw error;
+  }
   return hash;
 }
 
@@ -287,44 +295,58 @@ export class ConversationFiles {
     const failures: string[] = [];
     let mismatch: AccountError | undefined;
     // SHA3-512 of what is on disk, kept up to date as bytes are written: no second read of the whole file at the end
-    let running: { hash: Hash; bytes: number } | undefined;
-    for (const account of sources) {
-      if (options.signal?.aborted) throw new AccountError("ABORTED", "download aborted");
-      const have = (await stat(target).catch(() => undefined))?.size ?? 0;
-      if (have >= file.body.totalSize) break;
-      if (running?.bytes !== have) running = { hash: await sha3Prefix(target, have, options), bytes: have };
-      const name = `data-transfer://${file.conversationId}/${this.c.identity.deviceId.toString()}/${file.fileId}${have ? `?start=${have}` : ""}`;
-      try {
-        const channel = await this.c.links.connect(account, name, options);
-        await this.receive(channel, file, target, have, running, options);
-      } catch (error) {
-        // what reached the disk is not known to the byte: hashed again from the file if another source is tried
-        running = undefined;
-        if ((error as AccountError).code === "HASH_MISMATCH") mismatch = error as AccountError;
-        failures.push(`${account.slice(0, 8)}: ${(error as Error).message}`);
+    let running: { hash: RunningHash; bytes: number } | undefined;
+    try {
+      for (const account of sources) {
+        if (options.signal?.aborted) throw new AccountError("ABORTED", "download aborted");
+        const have = (await stat(target).catch(() => undefined))?.size ?? 0;
+        if (have >= file.body.totalSize) break;
+        if (running?.bytes !== have) {
+          running?.hash.dispose();
+          running = { hash: await sha3Prefix(target, have, file.body.totalSize, options), bytes: have };
+        }
+        const name = `data-transfer://${file.conversationId}/${this.c.identity.deviceId.toString()}/${file.fileId}${have ? `?start=${have}` : ""}`;
+        try {
+          const channel = await this.c.links.connect(account, name, options);
+          await this.receive(channel, file, target, have, running, options);
+        } catch (error) {
+          // what reached the disk is not known to the byte: hashed again from the file if another source is tried
+          running?.hash.dispose();
+          running = undefined;
+          if ((error as AccountError).code === "HASH_MISMATCH") mismatch = error as AccountError;
+          failures.push(`${account.slice(0, 8)}: ${(error as Error).message}`);
+        }
       }
+      const size = (await stat(target).catch(() => undefined))?.size ?? 0;
+      if (running && running.bytes !== size) {
+        running.hash.dispose();
+        running = undefined;
+      }
+      if (size < file.body.totalSize && mismatch) throw mismatch; // what a source sent was not the file: say so
+      if (size < file.body.totalSize) {
+        throw new AccountError(
+          "NO_SOURCE",
+          `no member device served ${file.fileId} (${size} of ${file.body.totalSize} bytes here)${failures.length ? `: ${failures.join("; ")}` : ""}`,
+        );
+      }
+      const digest = running ? await running.hash.digest() : await sha3File(target, options);
+      running = undefined;
+      if (digest !== file.body.sha3sum) {
+        await rm(target, { force: true });
+        throw new AccountError("HASH_MISMATCH", `${file.fileId}: the bytes received are not the file the message names (deleted)`);
+      }
+      // held now: served to the other members too
+      const held = join(this.dataDir(file.conversationId), file.fileId);
+      await mkdir(dirname(held), { recursive: true });
+      if ((await readlink(held).catch(() => undefined)) !== target) {
+        await rm(held, { force: true });
+        await symlink(target, held);
+      }
+      return target;
+    } finally {
+      // a download that failed (or was aborted) leaves no state on the hashing thread
+      running?.hash.dispose();
     }
-    const size = (await stat(target).catch(() => undefined))?.size ?? 0;
-    if (size < file.body.totalSize && mismatch) throw mismatch; // what a source sent was not the file: say so
-    if (size < file.body.totalSize) {
-      throw new AccountError(
-        "NO_SOURCE",
-        `no member device served ${file.fileId} (${size} of ${file.body.totalSize} bytes here)${failures.length ? `: ${failures.join("; ")}` : ""}`,
-      );
-    }
-    const digest = running?.bytes === size ? running.hash.digest("hex") : await sha3File(target, options);
-    if (digest !== file.body.sha3sum) {
-      await rm(target, { force: true });
-      throw new AccountError("HASH_MISMATCH", `${file.fileId}: the bytes received are not the file the message names (deleted)`);
-    }
-    // held now: served to the other members too
-    const held = join(this.dataDir(file.conversationId), file.fileId);
-    await mkdir(dirname(held), { recursive: true });
-    if ((await readlink(held).catch(() => undefined)) !== target) {
-      await rm(held, { force: true });
-      await symlink(target, held);
-    }
-    return target;
   }
 
   /** Appends what the channel brings to `target`, up to the announced size (more ends the transfer). */
@@ -333,7 +355,7 @@ export class ConversationFiles {
     file: FileMessage,
     target: string,
     start: number,
-    running: { hash: Hash; bytes: number },
+    running: { hash: RunningHash; bytes: number },
     options: AbortOptions,
   ): Promise<void> {
     // a deep write buffer: the disk writes go on while the next chunks are read and hashed (16 KiB, the default, made
@@ -359,7 +381,7 @@ export class ConversationFiles {
     try {
       const hashed = async function* (source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
         for await (const chunk of source) {
-          running.hash.update(chunk);
+          await running.hash.update(chunk);
           running.bytes += chunk.length;
           yield chunk;
         }
