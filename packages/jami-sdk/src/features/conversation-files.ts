@@ -94,7 +94,6 @@ export function safeFileName(displayName: string): string {
   return !name || name === "." || name === ".." ? "file" : name;
 }
 
-/** SHA3-512 of a file, streamed (lowercase hex, as jamid's `sha3sum`). */
 /** Files from this size on are hashed on the hashing thread while they download. */
 const OFF_THREAD_HASH_BYTES = 1 << 20;
 
@@ -110,6 +109,7 @@ async function sha3Prefix(path: string, bytes: number, totalSize: number, option
   return hash;
 }
 
+/** SHA3-512 of a file, streamed (lowercase hex, as jamid's `sha3sum`). */
 export async function sha3File(path: string, options: AbortOptions = {}): Promise<string> {
   const hash = createHash("sha3-512");
   await pipeline(createReadStream(path), hash, { signal: options.signal });
@@ -318,10 +318,6 @@ export class ConversationFiles {
         }
       }
       const size = (await stat(target).catch(() => undefined))?.size ?? 0;
-      if (running && running.bytes !== size) {
-        running.hash.dispose();
-        running = undefined;
-      }
       if (size < file.body.totalSize && mismatch) throw mismatch; // what a source sent was not the file: say so
       if (size < file.body.totalSize) {
         throw new AccountError(
@@ -329,8 +325,7 @@ export class ConversationFiles {
           `no member device served ${file.fileId} (${size} of ${file.body.totalSize} bytes here)${failures.length ? `: ${failures.join("; ")}` : ""}`,
         );
       }
-      const digest = running ? await running.hash.digest() : await sha3File(target, options);
-      running = undefined;
+      const digest = running?.bytes === size ? await running.hash.digest() : await sha3File(target, options);
       if (digest !== file.body.sha3sum) {
         await rm(target, { force: true });
         throw new AccountError("HASH_MISMATCH", `${file.fileId}: the bytes received are not the file the message names (deleted)`);
@@ -344,7 +339,7 @@ export class ConversationFiles {
       }
       return target;
     } finally {
-      // a download that failed (or was aborted) leaves no state on the hashing thread
+      // a download that failed (or was aborted) leaves no state on the hashing thread (after a digest: nothing to do)
       running?.hash.dispose();
     }
   }
