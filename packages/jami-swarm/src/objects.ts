@@ -54,7 +54,7 @@ export class ObjectStore {
     if (hit) return hit;
     const object = (await this.packs.read(oid)) ?? (await this.readLoose(oid));
     if (!object) throw new SwarmError("OBJECT_NOT_FOUND", `object ${oid} is not in the repository`);
-    this.remember(oid, object);
+    this.recent.set(oid, object);
     return object;
   }
 
@@ -131,10 +131,6 @@ export class ObjectStore {
   /** After a pack was added on disk: read the pack list afresh. */
   forgetPacks(): void {
     this.packs.reset();
-  }
-
-  private remember(oid: string, object: RawObject): void {
-    this.recent.set(oid, object);
   }
 }
 

@@ -10,22 +10,22 @@ export interface RunningHash {
 }
 
 /**
- * The worker: one hash state per id, fed in order (messages from one port arrive in order), each update acknowledged
- * with its size so the sender can bound what is in flight. Inline so a bundle needs no separate file.
+ * The worker: one hash state per id, made at `open` and fed in order (messages from one port arrive in order), each
+ * update acknowledged with its size so the sender can bound what is in flight. Inline so a bundle needs no separate
+ * file.
  */
 const WORKER_SOURCE = `
 const { parentPort } = require("node:worker_threads");
 const { createHash } = require("node:crypto");
 const states = new Map();
 parentPort.on("message", (m) => {
-  if (m.op === "update") {
-    let state = states.get(m.id);
-    if (!state) states.set(m.id, (state = createHash(m.algorithm)));
-    state.update(m.bytes);
+  if (m.op === "open") states.set(m.id, createHash(m.algorithm));
+  else if (m.op === "update") {
+    states.get(m.id).update(m.bytes);
     // the block goes back to be filled again
     parentPort.postMessage({ id: m.id, hashed: m.bytes.byteLength, block: m.bytes.buffer }, [m.bytes.buffer]);
   } else if (m.op === "digest") {
-    const state = states.get(m.id) ?? createHash(m.algorithm);
+    const state = states.get(m.id);
     states.delete(m.id);
     parentPort.postMessage({ id: m.id, digest: state.digest("hex") });
   } else if (m.op === "drop") states.delete(m.id);
@@ -58,14 +58,14 @@ class HashThread {
   private readonly pending = new Map<number, Pending>();
   private readonly spareBlocks: ArrayBuffer[] = [];
 
-  open(): number {
+  open(algorithm: string): number {
     const id = this.nextId++;
     this.pending.set(id, { inFlight: 0 });
-    this.start();
+    this.start().postMessage({ op: "open", id, algorithm });
     return id;
   }
 
-  update(id: number, algorithm: string, chunk: Uint8Array): void | Promise<void> {
+  update(id: number, chunk: Uint8Array): void | Promise<void> {
     const state = this.pending.get(id);
     if (!state || !this.worker) throw new Error("hash already finished");
     // copied into blocks moved to the worker: the chunk's memory stays the caller's
@@ -74,17 +74,17 @@ class HashThread {
       const bytes = new Uint8Array(this.spareBlocks.pop() ?? new ArrayBuffer(BLOCK_BYTES), 0, part.byteLength);
       bytes.set(part);
       state.inFlight += part.byteLength;
-      this.worker.postMessage({ op: "update", id, algorithm, bytes }, [bytes.buffer]);
+      this.worker.postMessage({ op: "update", id, bytes }, [bytes.buffer]);
     }
     if (state.inFlight > MAX_IN_FLIGHT) return new Promise((resolve) => (state.drained = resolve));
   }
 
-  digest(id: number, algorithm: string): Promise<string> {
+  digest(id: number): Promise<string> {
     const state = this.pending.get(id);
     if (!state || !this.worker) return Promise.reject(new Error("hash already finished"));
     return new Promise((resolve, reject) => {
       state.digested = { resolve, reject };
-      this.worker!.postMessage({ op: "digest", id, algorithm });
+      this.worker!.postMessage({ op: "digest", id });
     });
   }
 
@@ -94,8 +94,8 @@ class HashThread {
     this.stopIfIdle();
   }
 
-  private start(): void {
-    if (this.worker) return;
+  private start(): Worker {
+    if (this.worker) return this.worker;
     const worker = new Worker(WORKER_SOURCE, { eval: true });
     worker.unref(); // a download in progress keeps the process alive by its link, not by this thread
     worker.on("message", (m: { id: number; hashed?: number; digest?: string; block?: ArrayBuffer }) => {
@@ -117,6 +117,7 @@ class HashThread {
     worker.on("error", (error) => this.fail(worker, error));
     worker.on("exit", (code) => this.fail(worker, new Error(`the hashing thread ended (${code})`)));
     this.worker = worker;
+    return worker;
   }
 
   private fail(worker: Worker, error: Error): void {
@@ -142,10 +143,10 @@ const thread = new HashThread();
 
 /** A hash computed on the shared hashing thread (for large files: a small one is not worth the messages). */
 export function offThreadHash(algorithm: string): RunningHash {
-  const id = thread.open();
+  const id = thread.open(algorithm);
   return {
-    update: (chunk) => thread.update(id, algorithm, chunk),
-    digest: () => thread.digest(id, algorithm),
+    update: (chunk) => thread.update(id, chunk),
+    digest: () => thread.digest(id),
     dispose: () => thread.drop(id),
   };
 }
