@@ -26,7 +26,7 @@ export interface ConversationCloneBench {
   jamidClonePhases: { fromJamid: ClonePhases; fromOurs: ClonePhases };
   /**
    * Memory added by `conversations` new groups of one message each (after `WARM_UP_GROUPS` not counted), in MB: RSS
-   * after a settle (ours after a full GC too, jamid has none); `oursHeapMB` is our JS heap and external memory after
+   * after `IDLE_SETTLE_MS` with nothing happening, before and after (ours after a full GC too, jamid has none); `oursHeapMB` is our JS heap and external memory after
    * a full GC — what is live, the counterpart of jamid's malloc'ed state. `ratio` is `oursHeapMB / jamidMB`: our RSS
    * moves with when V8 collects and returns pages (it went down by 25 MB over one run), not with what the
    * conversations hold.
@@ -36,6 +36,11 @@ export interface ConversationCloneBench {
 
 const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024;
 const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/**
+ * Before each memory reading: an account's conversations untouched for a whole period of the conversations feature's
+ * cache release (30 s by default) let go of their caches within two; both sides wait the same.
+ */
+const IDLE_SETTLE_MS = 65_000;
 
 /**
  * A person accepts an invitation seconds after it arrives, when the link its notice came on is up. Accepting within
@@ -138,7 +143,7 @@ export async function benchConversationClone(): Promise<ConversationCloneBench |
     // first a few not counted, on both sides: what the first groups cost once (our JIT-compiled code was a third of
     // the figure; jamid's allocator warms up too) is not what each conversation holds
     await newGroups(WARM_UP_GROUPS);
-    await settle(5000);
+    await settle(IDLE_SETTLE_MS);
     const start = await heapMb();
     const ourPid = start.pid;
     // BENCH_HEAP_DIR=DIR: our heap before and after the groups, to diff (what each conversation keeps)
@@ -146,7 +151,7 @@ export async function benchConversationClone(): Promise<ConversationCloneBench |
     if (heapDir) await askProbe(probe, { cmd: "heapSnapshot", path: join(heapDir, "before.heapsnapshot") }, 120_000);
     const before = { ours: rssMb(ourPid), jamid: rssMb(jamidPid), heap: start.heap };
     await newGroups(CONVERSATIONS, WARM_UP_GROUPS);
-    await settle(5000);
+    await settle(IDLE_SETTLE_MS);
     if (heapDir) await askProbe(probe, { cmd: "heapSnapshot", path: join(heapDir, "after.heapsnapshot") }, 120_000);
     const oursHeapMB = +((await heapMb()).heap - before.heap).toFixed(1);
     const oursMB = +(rssMb(ourPid) - before.ours).toFixed(1);

@@ -28,7 +28,7 @@ export type { KnownDevice } from "./features/known-devices.js";
 export type { Presence, PresenceEvents, PresenceChange } from "./features/presence.js";
 export type { Profile, ProfileEvents, MemberProfile, PersonalProfile } from "./features/profile.js";
 export type { LinkManager, LinkEvents, ChannelPeer, ChannelRequestFilter } from "./features/links.js";
-export { conversations, type Conversations, type ConversationEvents } from "./features/conversations.js";
+export { conversations, type Conversations, type ConversationsOptions, type ConversationEvents } from "./features/conversations.js";
 export { safeFileName, type FileMessage, type FileProgress } from "./features/conversation-files.js";
 export type { Channel } from "jami-dtls";
 export type { LinkPath } from "./connection/connection-manager.js";

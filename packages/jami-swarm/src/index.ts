@@ -6,7 +6,7 @@
  * @module jami-swarm
  */
 export { SwarmError, CommitRejectedError, isSwarmError, JAMID_ERROR, type SwarmErrorCode, type SwarmRule } from "./errors.js";
-export { SwarmRepository, accountUri, memberPem, type SwarmMessage, type SwarmAuthor, type RepositoryOptions } from "./repository.js";
+export { SwarmRepository, releaseIdleSharedCaches, accountUri, memberPem, type SwarmMessage, type SwarmAuthor, type RepositoryOptions } from "./repository.js";
 export { encodeBody, decodeBody, messageFields, ConversationMode, type CommitBody, type FileBody, type CallBody, type MemberAction } from "./bodies.js";
 export { membersAt, type Member, type MemberRole } from "./members.js";
 export { verifyConversation, type VerifiedConversation } from "./verify.js";

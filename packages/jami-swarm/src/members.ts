@@ -42,22 +42,41 @@ export async function membersAt(trees: TreeReader, tree: string, initialMembers:
 
 /**
  * Parsed certificates by blob id, shared by every repository of the process: a blob id names its content, and the
- * same members' certificates recur in every conversation they share (parsed once, held once). Bounded; the oldest
- * parsed is forgotten first.
+ * same members' certificates recur in every conversation they share (parsed once, held once). Bounded; the least
+ * recently used is forgotten first.
  */
-const PARSED = new Map<string, Certificate[] | Error>();
+const PARSED = new Map<string, { chain: Certificate[] | Error; used: number }>();
 export const MAX_PARSED_CERTIFICATE_FILES = 1024;
+/** Counts calls of `releaseIdleCertificates`: an entry remembers the count when it was last used. */
+let generation = 0;
+
+/** Drops the shared parsed certificates not used since the last call (least recently used first). */
+export function releaseIdleCertificates(): void {
+  for (const [blobOid, entry] of PARSED) {
+    if (entry.used === generation) break;
+    PARSED.delete(blobOid);
+  }
+  generation++;
+}
 
 /** One repository's (or validation's) view of the shared parsed certificates. */
 export class CertificateCache {
   /** Blob ids seen in `objects`: a shared entry is used only for a blob this repository really holds. */
   private readonly present = new Set<string>();
+  private used = false;
 
   constructor(private readonly objects: ObjectReader) {}
 
+  /** Forgets which blobs this repository holds if no certificate was asked since the last call. */
+  releaseIdle(): void {
+    if (!this.used) this.present.clear();
+    this.used = false;
+  }
+
   /** The certificates of a PEM blob (device file: one; member file: account then CA). Throws if unreadable. */
   async chain(blobOid: string): Promise<Certificate[]> {
-    let hit = PARSED.get(blobOid);
+    this.used = true;
+    let hit = PARSED.get(blobOid)?.chain;
     if (hit && !this.present.has(blobOid)) {
       // parsed from another repository: this one must hold the blob too (a tree may name one it lacks)
       if (!(await this.objects.has(blobOid))) throw new SwarmError("OBJECT_NOT_FOUND", `object ${blobOid} is not in the repository`);
@@ -73,10 +92,11 @@ export class CertificateCache {
         hit = error as Error;
       }
       this.remember(blobOid);
-      PARSED.delete(blobOid);
-      PARSED.set(blobOid, hit);
-      while (PARSED.size > MAX_PARSED_CERTIFICATE_FILES) PARSED.delete(PARSED.keys().next().value!);
     }
+    // most recently used last
+    PARSED.delete(blobOid);
+    PARSED.set(blobOid, { chain: hit, used: generation });
+    while (PARSED.size > MAX_PARSED_CERTIFICATE_FILES) PARSED.delete(PARSED.keys().next().value!);
     if (hit instanceof Error) throw hit;
     return hit;
   }

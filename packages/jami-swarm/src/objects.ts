@@ -32,6 +32,8 @@ export class ObjectStore {
   private static readonly GRAPH_LIMIT = 200_000;
   private readonly graph = new Map<string, CommitLinks>();
   private readonly packs: StoredPacks;
+  /** Whether anything was asked of this store since the last `releaseIdle`. */
+  private used = false;
 
   constructor(
     readonly fs: GitFs,
@@ -50,6 +52,7 @@ export class ObjectStore {
   }
 
   async read(oid: string): Promise<RawObject> {
+    this.used = true;
     const hit = this.recent.get(oid);
     if (hit) return hit;
     const object = (await this.packs.read(oid)) ?? (await this.readLoose(oid));
@@ -63,6 +66,7 @@ export class ObjectStore {
    * what serving a clone walks, without inflating and parsing every commit again (git's commit-graph idea).
    */
   async links(oid: string): Promise<CommitLinks> {
+    this.used = true;
     let links = this.graph.get(oid) ?? (await this.packs.links(oid));
     if (!links) {
       const object = await this.read(oid);
@@ -76,6 +80,7 @@ export class ObjectStore {
 
   /** @internal the stored zlib bytes of a packed whole object, for pack reuse. */
   compressed(oid: string): Promise<{ code: number; size: number; data: Uint8Array } | undefined> {
+    this.used = true;
     return this.packs.compressed(oid);
   }
 
@@ -104,12 +109,14 @@ export class ObjectStore {
   }
 
   async has(oid: string): Promise<boolean> {
+    this.used = true;
     if (this.recent.has(oid) || this.graph.has(oid) || (await this.packs.has(oid))) return true;
     return /^[0-9a-f]{40}$/.test(oid) && exists(this.fs, joinPath(this.gitdir, "objects", oid.slice(0, 2), oid.slice(2)));
   }
 
   /** Writes one loose object (node:zlib, as git lays it out) and returns its id. */
   async write(type: ObjectType, content: Uint8Array): Promise<string> {
+    this.used = true;
     const oid = objectId(type, content);
     if (this.recent.has(oid)) return oid;
     const dir = joinPath(this.gitdir, "objects", oid.slice(0, 2));
@@ -126,6 +133,20 @@ export class ObjectStore {
     // an idle conversation should not hold its last writes; a read takes it into the recent objects
     this.recent.note(oid);
     return oid;
+  }
+
+  /**
+   * Forgets what this store keeps to go faster (the loaded packs and their indexes, the commit graph, which ids it
+   * holds) if nothing was asked of it since the last call: a conversation left alone for a while holds almost nothing.
+   * Everything comes back from its files when next used.
+   */
+  releaseIdle(): void {
+    if (!this.used) {
+      this.packs.reset();
+      this.graph.clear();
+      this.recent.forget();
+    }
+    this.used = false;
   }
 
   /** After a pack was added on disk: read the pack list afresh. */
@@ -148,14 +169,29 @@ export function ownBytes(bytes: Uint8Array): Uint8Array {
  * a thousand idle conversations hold no more than a busy one. Least recently used first out; an object larger than
  * `MAX_RECENT_OBJECT` is not kept.
  */
-const RECENT = new Map<string, RawObject>();
+const RECENT = new Map<string, { object: RawObject; used: number }>();
 let recentBytes = 0;
+/** Counts calls of `releaseIdleRecentObjects`: an entry remembers the count when it was last used. */
+let generation = 0;
 export const RECENT_OBJECTS_BUDGET = 16 << 20;
 const MAX_RECENT_OBJECT = 256 << 10;
 
 /** @internal how much the shared recent objects hold (tests). */
 export function recentObjectsHeld(): { objects: number; bytes: number } {
   return { objects: RECENT.size, bytes: recentBytes };
+}
+
+/**
+ * Drops the shared recent objects not used since the last call: two calls apart with nothing read, an idle process
+ * holds none (the byte budget bounds a busy one).
+ */
+export function releaseIdleRecentObjects(): void {
+  for (const [oid, entry] of RECENT) {
+    if (entry.used === generation) break; // least recently used first: all the rest were used since
+    RECENT.delete(oid);
+    recentBytes -= entry.object.content.byteLength;
+  }
+  generation++;
 }
 
 /**
@@ -170,15 +206,20 @@ class RecentObjects {
   get(oid: string): RawObject | undefined {
     if (!this.present.has(oid)) return undefined;
     const hit = RECENT.get(oid);
-    if (hit) {
-      RECENT.delete(oid); // most recently used last
-      RECENT.set(oid, hit);
-    }
-    return hit;
+    if (!hit) return undefined;
+    RECENT.delete(oid); // most recently used last
+    RECENT.set(oid, hit);
+    hit.used = generation;
+    return hit.object;
   }
 
   has(oid: string): boolean {
     return this.present.has(oid);
+  }
+
+  /** Knows nothing any more (asks the files again); the shared objects stay. */
+  forget(): void {
+    this.present.clear();
   }
 
   /** `oid` is in this repository (its content is not kept). */
@@ -192,15 +233,15 @@ class RecentObjects {
     if (object.content.byteLength > MAX_RECENT_OBJECT) return;
     const before = RECENT.get(oid);
     if (before) {
-      recentBytes -= before.content.byteLength;
+      recentBytes -= before.object.content.byteLength;
       RECENT.delete(oid);
     }
-    RECENT.set(oid, object);
+    RECENT.set(oid, { object, used: generation });
     recentBytes += object.content.byteLength;
     while (recentBytes > RECENT_OBJECTS_BUDGET) {
       const [oldest, o] = RECENT.entries().next().value!;
       RECENT.delete(oldest);
-      recentBytes -= o.content.byteLength;
+      recentBytes -= o.object.content.byteLength;
     }
   }
 }

@@ -7,8 +7,8 @@ import { parseCommit, signedCommitBytes, unsignedCommitBytes, type CommitObject,
 import { CommitRejectedError, SwarmError } from "./errors.js";
 import { exists, joinPath, type GitFs } from "./fs.js";
 import { walkNewestFirst } from "./history.js";
-import { CertificateCache, membersAt, type Member } from "./members.js";
-import { ObjectStore, objectId, readTyped, type ObjectReader, type ObjectType, type RawObject } from "./objects.js";
+import { CertificateCache, membersAt, releaseIdleCertificates, type Member } from "./members.js";
+import { ObjectStore, objectId, releaseIdleRecentObjects, readTyped, type ObjectReader, type ObjectType, type RawObject } from "./objects.js";
 import { EMPTY_TREE, TreeReader, editTree } from "./tree.js";
 import * as ops from "./ops.js";
 import type { ConversationProfile } from "./profile.js";
@@ -54,6 +54,21 @@ export interface RepositoryOptions extends ValidationOptions {
 const encoder = new TextEncoder();
 const MAIN = "refs/heads/main";
 
+let sharedReleasedAt = -Infinity;
+
+/**
+ * Drops what the repositories of this process share (recent objects, parsed certificates) and was not used since
+ * the last release: with every repository's `releaseIdle`, an idle process keeps no object contents. Several
+ * callers (accounts of one process, each on its own timer) may call it: a call less than half of `periodMs` after the
+ * last release (by `now`, in ms) does nothing, so what is used about once a period is kept however many call.
+ */
+export function releaseIdleSharedCaches(options: { now: number; periodMs: number }): void {
+  if (options.now - sharedReleasedAt < options.periodMs / 2) return;
+  sharedReleasedAt = options.now;
+  releaseIdleRecentObjects();
+  releaseIdleCertificates();
+}
+
 /**
  * One conversation: a jamid-compatible git repository (non-bare, branch `main`, remotes named after device
  * ids) on an injected file system. Reads, typed commits, validation and merging; the wire is elsewhere.
@@ -65,6 +80,7 @@ export class SwarmRepository {
   private writing: Promise<unknown> = Promise.resolve();
   private initial: { mode: ConversationMode; creator: string; invited?: string } | undefined;
   private displayOrder: { head: string; walked: Awaited<ReturnType<typeof walkNewestFirst>> } | undefined;
+  private displayOrderUsed = false;
 
   protected constructor(
     readonly dir: string,
@@ -74,6 +90,20 @@ export class SwarmRepository {
     this.store = new ObjectStore(options.fs, joinPath(dir, ".git"));
     this.trees = new TreeReader(this.store);
     this.certs = new CertificateCache(this.store);
+  }
+
+  /**
+   * Lets go of what this repository keeps in memory to go faster — loaded packs, parsed trees, the commit graph, the
+   * display order, which objects and certificates it holds — if it was not used since the last call. Called every
+   * so often (the SDK: every 30 s), a conversation left alone for one whole period holds almost nothing, however long
+   * its history; the next use reads its files again. With `releaseIdleSharedCaches` for what repositories share.
+   */
+  releaseIdle(): void {
+    this.store.releaseIdle();
+    this.trees.releaseIdle();
+    this.certs.releaseIdle();
+    if (!this.displayOrderUsed) this.displayOrder = undefined;
+    this.displayOrderUsed = false;
   }
 
   /** The account (issuer UID) of a device certificate file. */
@@ -200,6 +230,7 @@ export class SwarmRepository {
     // jamid walks from HEAD and starts logging at `from` (or walks from `from` when HEAD does not reach it); the
     // walk of the current head is kept, so paging through a long history walks it once
     const head = await this.head();
+    this.displayOrderUsed = true;
     if (this.displayOrder?.head !== head) this.displayOrder = { head, walked: await walkNewestFirst(this.store, head) };
     let walked = this.displayOrder.walked;
     let first = 0;

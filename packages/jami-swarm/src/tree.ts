@@ -54,10 +54,18 @@ export function serializeTree(entries: readonly TreeEntry[]): Uint8Array {
 /** Reads trees by path with a small memo: a conversation's trees are tiny and shared by most commits. */
 export class TreeReader {
   private readonly memo = new Map<string, TreeEntry[]>();
+  private used = false;
 
   constructor(readonly objects: ObjectReader) {}
 
+  /** Empties the memo if no tree was read since the last call. */
+  releaseIdle(): void {
+    if (!this.used) this.memo.clear();
+    this.used = false;
+  }
+
   async entries(treeOid: string): Promise<TreeEntry[]> {
+    this.used = true;
     let entries = this.memo.get(treeOid);
     if (!entries) {
       entries = treeOid === EMPTY_TREE ? [] : parseTree(await readTyped(this.objects, treeOid, "tree"));

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { SwarmRepository, GitFs } from "jami-swarm";
+import { releaseIdleSharedCaches, type SwarmRepository, type GitFs } from "jami-swarm";
 import type { AccountComponents } from "../account/components.js";
 import { AccountError } from "../errors.js";
 import { SERVED_ROLES } from "./conversation-git.js";
@@ -49,6 +49,17 @@ export class ConversationShelf {
         conversationId,
         (await repo.members()).filter((m) => SERVED_ROLES.has(m.role)).map((m) => m.uri),
       );
+  }
+
+  /**
+   * Every repository here not used since the last call lets go of its caches (packs, trees, commit graph…), and so
+   * do the caches repositories share: called every `periodMs`, a conversation idle for a whole period holds only
+   * its place on this shelf.
+   */
+  releaseIdle(options: { now: number; periodMs: number }): void {
+    for (const repo of this.repos.values()) repo.releaseIdle();
+    for (const repo of this.leaving.values()) repo.releaseIdle();
+    releaseIdleSharedCaches(options);
   }
 
   /** Out of the list (left or removed); its directory is the caller's to keep or erase. */

@@ -88,11 +88,15 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
       );
   };
 
+  private readonly cacheRelease: Required<Pick<ConversationsOptions, "cacheReleaseMs" | "every" | "now">>;
+  private stopCacheRelease?: () => void;
+
   constructor(
     private readonly c: Components,
-    options: { fs?: GitFs } = {},
+    options: ConversationsOptions = {},
   ) {
     super();
+    this.cacheRelease = { cacheReleaseMs: options.cacheReleaseMs ?? 30_000, every: options.every ?? every, now: options.now ?? Date.now };
     const fs = options.fs ?? (nodeFs as unknown as GitFs);
     this.shelf = new ConversationShelf(join(c.identity.dir, "conversations"), fs, () => ({
       fs,
@@ -206,11 +210,16 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     this.c.links.on("channel", this.onChannel);
     this.c.events.on("trustAccepted", this.onTrustAccepted);
     this.c.events.on("syncRequested", this.onSyncRequested);
+    const { cacheReleaseMs, now } = this.cacheRelease;
+    if (cacheReleaseMs > 0)
+      this.stopCacheRelease = this.cacheRelease.every(cacheReleaseMs, () => this.shelf.releaseIdle({ now: now(), periodMs: cacheReleaseMs }));
     // In the background: reach the members (each `sip` channel syncs what we share) and retry pending clones.
     void this.catchUp();
   }
 
   async stop(): Promise<void> {
+    this.stopCacheRelease?.();
+    this.stopCacheRelease = undefined;
     this.removeHandlers?.();
     this.c.links.off("channel", this.onChannel);
     this.c.events.off("trustAccepted", this.onTrustAccepted);
@@ -636,7 +645,28 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   }
 }
 
+export interface ConversationsOptions {
+  /** Where repositories are read and written (default: node:fs). */
+  fs?: GitFs;
+  /**
+   * Every this many ms, conversations not used since the last time let go of what they keep in memory to go faster
+   * (a cloned history's pack, parsed trees and certificates…): an idle conversation holds almost nothing, and is read
+   * from disk again when next used. Default 30 000; 0 never releases.
+   */
+  cacheReleaseMs?: number;
+  /** Runs `fn` every `ms` until the returned function is called (default: an unref'd `setInterval`). */
+  every?: (ms: number, fn: () => void) => () => void;
+  /** The clock, in ms (default `Date.now`). */
+  now?: () => number;
+}
+
+function every(ms: number, fn: () => void): () => void {
+  const timer = setInterval(fn, ms);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 /** The feature factory: `Account.create({ ..., features: { conversations: conversations() } })` → `account.conversations`. */
-export function conversations(options: { fs?: GitFs } = {}): (c: AccountComponents) => Conversations {
+export function conversations(options: ConversationsOptions = {}): (c: AccountComponents) => Conversations {
   return (c) => new Conversations(c, options);
 }
