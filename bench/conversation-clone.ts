@@ -2,13 +2,16 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { JamidHarness } from "../test-support/jamid-harness.js";
 import { askProbe } from "../test-support/jamid-with-probe.js";
+import { cpuDuring, rssMb } from "./proc.js";
 import { inviteJamid, startJamidGroup, withTwoJamids } from "./two-jamids.js";
 
 const NETNS = "jamits-bench-clone";
 const DHT_PORT = 4477;
 const MESSAGES = Number(process.env.BENCH_CLONE_MESSAGES ?? 1000);
 const CONVERSATIONS = Number(process.env.BENCH_CONVERSATIONS ?? 100);
-const WARM_UP_GROUPS = 10;
+// made on both sides before counting: what the first groups cost once (V8 compiling our code as it gets hot; jamid's
+// allocator growing its arenas) is not what a conversation holds — with 10, compiled code was still half our figure
+const WARM_UP_GROUPS = 30;
 
 export interface ConversationCloneBench {
   messages: number;
@@ -32,9 +35,13 @@ export interface ConversationCloneBench {
    * conversations hold.
    */
   memory: { conversations: number; oursMB: number; oursHeapMB: number; jamidMB: number; ratio: number };
+  /**
+   * CPU time (ms, 10 ms steps) over each clone by jamid b, accept → ready: the serving side (jamid a, or us) and jamid
+   * b itself — on 2 cores, a server busy meanwhile slows b's validation.
+   */
+  cpuMsDuringJamidClone: { fromJamid: { server: number; jamidB: number }; fromOurs: { server: number; jamidB: number } };
 }
 
-const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024;
 const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /**
  * Before each memory reading: an account's conversations untouched for a whole period of the conversations feature's
@@ -100,9 +107,14 @@ export async function benchConversationClone(): Promise<ConversationCloneBench |
     await inviteJamid(harness, a.accountId, theirs, { instance: "b", jamiId: b.jamiId! });
     await harness.run("add-member", "a", a.accountId, theirs, ourId);
     await settle(BEFORE_ACCEPT_MS);
+    const pidOf = (instance: string): number => Number(readFileSync(join(harness.root, "inst", instance, "jamid.pid"), "utf8").trim());
+    const [jamidPid, jamidBPid] = [pidOf("a"), pidOf("b")];
+    const ourPid = (await askProbe(probe, { cmd: "memory" })).pid as number;
     const bAccepted = Date.now();
-    await harness.run("accept-conversation", "b", b.accountId, theirs);
-    const jamidToJamid = (await jamidReady(harness, "b", theirs, since)) - bAccepted;
+    const { result: jamidToJamid, cpu: fromJamidCpu } = await cpuDuring([jamidPid, jamidBPid], async () => {
+      await harness.run("accept-conversation", "b", b.accountId, theirs);
+      return (await jamidReady(harness, "b", theirs, since)) - bAccepted;
+    });
     await probe.waitFor((e) => e.event === "conversationRequest" && e.conversationId === theirs, 120_000);
     await settle(BEFORE_ACCEPT_MS);
     const arrived = probe.waitFor((e) => e.event === "conversationReady" && e.conversationId === theirs, 600_000);
@@ -123,15 +135,16 @@ export async function benchConversationClone(): Promise<ConversationCloneBench |
     await harness.run("wait-event", "b", "conversationRequestReceived", "--arg", `1=${ours as string}`, "--since", since, "--timeout", "120");
     await settle(BEFORE_ACCEPT_MS);
     const jamidAccepted = Date.now();
-    await harness.run("accept-conversation", "b", b.accountId, ours as string);
-    const oursToJamid = (await jamidReady(harness, "b", ours as string, since)) - jamidAccepted;
+    const { result: oursToJamid, cpu: fromOursCpu } = await cpuDuring([ourPid, jamidBPid], async () => {
+      await harness.run("accept-conversation", "b", b.accountId, ours as string);
+      return (await jamidReady(harness, "b", ours as string, since)) - jamidAccepted;
+    });
 
     // memory: CONVERSATIONS new groups of one message each, on our side and on jamid a
     const heapMb = async (): Promise<{ pid: number; heap: number }> => {
       const m = await askProbe(probe, { cmd: "memory" });
       return { pid: m.pid as number, heap: ((m.heapUsed as number) + (m.external as number)) / 1048576 };
     };
-    const jamidPid = Number(readFileSync(join(harness.root, "inst", "a", "jamid.pid"), "utf8").trim());
     const newGroups = async (count: number, from = 0): Promise<void> => {
       for (let i = from; i < from + count; i++) {
         const { conversationId } = await askProbe(probe, { cmd: "createGroup" });
@@ -145,7 +158,6 @@ export async function benchConversationClone(): Promise<ConversationCloneBench |
     await newGroups(WARM_UP_GROUPS);
     await settle(IDLE_SETTLE_MS);
     const start = await heapMb();
-    const ourPid = start.pid;
     // BENCH_HEAP_DIR=DIR: our heap before and after the groups, to diff (what each conversation keeps)
     const heapDir = process.env.BENCH_HEAP_DIR;
     if (heapDir) await askProbe(probe, { cmd: "heapSnapshot", path: join(heapDir, "before.heapsnapshot") }, 120_000);
@@ -161,6 +173,10 @@ export async function benchConversationClone(): Promise<ConversationCloneBench |
       cloneMs: { jamidToJamid: Math.round(jamidToJamid), jamidToOurs, oursToJamid: Math.round(oursToJamid) },
       jamidClonePhases: { fromJamid: jamidClonePhases(harness, "b", theirs), fromOurs: jamidClonePhases(harness, "b", ours as string) },
       memory: { conversations: CONVERSATIONS, oursMB, oursHeapMB, jamidMB, ratio: +(oursHeapMB / jamidMB).toFixed(2) },
+      cpuMsDuringJamidClone: {
+        fromJamid: { server: fromJamidCpu[0]!.ms, jamidB: fromJamidCpu[1]!.ms },
+        fromOurs: { server: fromOursCpu[0]!.ms, jamidB: fromOursCpu[1]!.ms },
+      },
     };
   });
 }

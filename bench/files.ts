@@ -1,9 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
+import { chmodSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JamidHarness } from "../test-support/jamid-harness.js";
 import { askProbe } from "../test-support/jamid-with-probe.js";
+import { cpuDuring, rssMb, type ProcessCpu } from "./proc.js";
 import { inviteJamid, startJamidGroup, withTwoJamids } from "./two-jamids.js";
 
 const NETNS = "jamits-bench-files";
@@ -26,38 +27,14 @@ export interface FilesBench {
   jamidRequests: { jamidToJamid: number; oursToJamid: number };
 }
 
-interface SenderCpu {
-  process: number;
-  busiestThread: number;
-}
+/** jamid a's CPU as the sender: the process and its busiest thread, in cores. */
+type SenderCpu = Pick<ProcessCpu, "process" | "busiestThread">;
 
-/** CPU ticks (user + system) of each thread of `pid`. */
-function threadTicks(pid: number): Map<string, number> {
-  const ticks = new Map<string, number>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      // fields after the command's closing parenthesis: state is the 3rd field, utime the 14th, stime the 15th
-      const rest = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8").split(") ")[1]!.split(" ");
-      ticks.set(tid, Number(rest[11]) + Number(rest[12]));
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return ticks;
+/** `pid`'s CPU around `work`, as a sender's. */
+async function senderCpu<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; cpu: SenderCpu }> {
+  const { result, cpu } = await cpuDuring([pid], work);
+  return { result, cpu: { process: cpu[0]!.process, busiestThread: cpu[0]!.busiestThread } };
 }
-
-/** Samples `pid`'s threads around `work`: its CPU in cores over the work's time (ticks are 1/100 s on Linux). */
-async function cpuDuring<T>(pid: number, work: () => Promise<T>): Promise<{ result: T; cpu: SenderCpu }> {
-  const before = threadTicks(pid);
-  const start = Date.now();
-  const result = await work();
-  const seconds = (Date.now() - start) / 1000;
-  const deltas = [...threadTicks(pid)].map(([tid, t]) => t - (before.get(tid) ?? 0));
-  const cores = (ticks: number): number => +(ticks / 100 / seconds).toFixed(2);
-  return { result, cpu: { process: cores(deltas.reduce((x, y) => x + y, 0)), busiestThread: cores(Math.max(0, ...deltas)) } };
-}
-
-const rssMb = (pid: number): number => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN) / 1024;
 
 /**
  * jamid downloading a file until `dataTransferEvent` finished: 13.7's first request sometimes delivers nothing (spec
@@ -184,7 +161,7 @@ export async function benchFiles(): Promise<FilesBench | { skipped: string }> {
       );
       const toB = atB.args[2];
       if (toB.type !== "application/data-transfer+json") throw new Error(`jamid b got a ${toB.type} first, not the file`);
-      const toJamid = await cpuDuring(jamidPid, () =>
+      const toJamid = await senderCpu(jamidPid, () =>
         jamidDownload(harness, "b", b.accountId, withB, toB.id!, toB.fileId!, join(dir, "b-got.bin")).catch(() => undefined),
       );
       const atJamid = toJamid.result;
@@ -202,7 +179,7 @@ export async function benchFiles(): Promise<FilesBench | { skipped: string }> {
       // BENCH_PROFILE_DIR: our download's CPU profile (V8's, open it in Chrome's DevTools)
       const profileDir = process.env.BENCH_PROFILE_DIR;
       if (profileDir) await askProbe(probe, { cmd: "cpuProfile", action: "start" });
-      const { result: down, cpu: toOurs } = await cpuDuring(jamidPid, () =>
+      const { result: down, cpu: toOurs } = await senderCpu(jamidPid, () =>
         sampled(ourPid, () =>
           askProbe(probe, { cmd: "download", conversationId: withUs, messageId: message.id, path: join(dir, "us-got.bin"), timeoutMs: 880_000 }, 900_000),
         ),
