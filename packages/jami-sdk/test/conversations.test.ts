@@ -77,6 +77,16 @@ describe("conversations over device links", () => {
     await verifyConversation(reloaded.get(group.conversationId)!.dir, { fs: fs as unknown as GitFs });
   });
 
+  it("a commit's author name is the account's display name (the profile's, `<` and `>` dropped), else the device id — as jamid's", async () => {
+    const group = await ca.create();
+    const first = await group.readCommit(await group.head());
+    expect(first.author.name).toBe(a.local.deviceId.toString());
+    a.components.ownCard.provide(() => ({ bytes: new Uint8Array(), displayName: "Alice <the first>" }));
+    const id = await group.sendText("hello");
+    expect((await group.readCommit(id)).author.name).toBe("Alice the first");
+    expect((await group.readCommit(id)).author.email).toBe(a.local.deviceId.toString());
+  });
+
   it("a clone and a fetch acknowledge the server's answer to `done` at once (jamid's pack waits for that ACK)", async () => {
     const acknowledged: string[] = [];
     for (const device of [a, b]) {

@@ -100,7 +100,13 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     const fs = options.fs ?? (nodeFs as unknown as GitFs);
     this.shelf = new ConversationShelf(join(c.identity.dir, "conversations"), fs, () => ({
       fs,
-      author: { device: c.identity.signingDevice, displayName: c.identity.deviceName },
+      author: {
+        device: c.identity.signingDevice,
+        // a commit's author name, as jamid's: the account's display name (our profile's), else the device id
+        get displayName() {
+          return c.ownCard.displayName();
+        },
+      },
     }));
     this.log = c.logger("conversations");
     this.git = new ConversationGit(
