@@ -97,3 +97,19 @@ describe("TURN (coturn) for ICE-TCP", () => {
     }
   });
 });
+
+describe("closing a TURN UDP allocation", () => {
+  const udpSockets = (): number => process.getActiveResourcesInfo().filter((r) => r === "UDPWrap").length;
+
+  it("lets go of its socket within 1.5 s when the server is gone (the release is tried twice, not seven times over 31.5 s)", async () => {
+    const coturn = await Coturn.start();
+    const before = udpSockets();
+    const allocation = await TurnUdpAllocation.allocate(coturn.server);
+    expect(udpSockets()).toBe(before + 1);
+    coturn.stop();
+    const closing = Date.now();
+    allocation.close();
+    while (udpSockets() > before && Date.now() - closing < 5000) await new Promise((r) => setTimeout(r, 50));
+    expect(udpSockets()).toBe(before);
+  });
+});
