@@ -202,6 +202,8 @@ async function main(): Promise<void> {
     }
   }
   await account.stop();
+  // a stopped account lets the process end; what still holds it after a while is named on stderr (the probe's log)
+  setTimeout(() => console.error(`still running 5 s after stop: ${process.getActiveResourcesInfo().join(", ")}`), 5000).unref();
 }
 
 /**

@@ -1,21 +1,8 @@
-import * as fs from "node:fs";
 import { MemoryDht } from "jami-dht";
 import type { GitFs } from "jami-swarm";
 import { Conversations } from "../src/features/conversations.js";
 import { newTestDevice, type TestDevice } from "../../../test-support/components.js";
-
-/** node:fs counting the files read under `objects/pack` (where a cloned history is kept). */
-function countingFs(): { fs: GitFs; packReads: () => number } {
-  let reads = 0;
-  const promises = {
-    ...fs.promises,
-    readFile: (path: string, ...rest: unknown[]) => {
-      if (String(path).includes("/objects/pack/")) reads++;
-      return (fs.promises.readFile as (...a: unknown[]) => Promise<unknown>)(path, ...rest);
-    },
-  };
-  return { fs: { ...fs, promises } as unknown as GitFs, packReads: () => reads };
-}
+import { countingFs } from "../../../test-support/counting-fs.js";
 
 /** A timer the test fires by hand. */
 function manualTimer(): { every: (ms: number, fn: () => void) => () => void; fire: () => void; periods: number[]; running: () => boolean } {
@@ -53,7 +40,7 @@ describe("conversations let go of their caches when idle", () => {
     const ca = new Conversations(a.components, { cacheReleaseMs: 0 });
     const timer = manualTimer();
     let clock = 1_000_000;
-    const counting = countingFs();
+    const counting = countingFs<GitFs>("/objects/pack/");
     const cb = new Conversations(b.components, { fs: counting.fs, cacheReleaseMs: 45_000, every: timer.every, now: () => clock });
     for (const conv of [ca, cb]) {
       await conv.load();
@@ -68,7 +55,7 @@ describe("conversations let go of their caches when idle", () => {
       const id = copy.conversationId;
       const history = await cb.loadMessages(id);
       expect(history.length).toBeGreaterThan(50);
-      const read = counting.packReads();
+      const read = counting.reads();
 
       // used in every period: nothing read again
       for (let period = 0; period < 3; period++) {
@@ -76,7 +63,7 @@ describe("conversations let go of their caches when idle", () => {
         timer.fire();
         expect(await cb.loadMessages(id, { n: 5 })).toEqual(history.slice(0, 5));
       }
-      expect(counting.packReads()).toBe(read);
+      expect(counting.reads()).toBe(read);
 
       // a whole period unused: let go, and read again when next asked
       clock += 45_000;
@@ -84,7 +71,7 @@ describe("conversations let go of their caches when idle", () => {
       clock += 45_000;
       timer.fire();
       expect(await cb.loadMessages(id)).toEqual(history);
-      expect(counting.packReads()).toBeGreaterThan(read);
+      expect(counting.reads()).toBeGreaterThan(read);
     } finally {
       await ca.stop();
       await cb.stop();

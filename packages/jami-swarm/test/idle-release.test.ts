@@ -1,5 +1,4 @@
-import { cpSync, readFileSync } from "node:fs";
-import * as fs from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
@@ -8,6 +7,7 @@ import { SwarmRepository, releaseIdleSharedCaches, type GitFs } from "../src/ind
 import { CertificateCache, releaseIdleCertificates } from "../src/members.js";
 import { ObjectStore, recentObjectsHeld, releaseIdleRecentObjects } from "../src/objects.js";
 import { fetchOver, newAccount, nodeFs, tempDir } from "./helpers.js";
+import { countingFs } from "../../../test-support/counting-fs.js";
 
 setFlagsFromString("--expose-gc");
 const gc = runInNewContext("gc") as () => void;
@@ -16,19 +16,6 @@ function liveHeap(): number {
   gc();
   gc();
   return process.memoryUsage().heapUsed + process.memoryUsage().external;
-}
-
-/** node:fs counting the files read under `objects/pack` (where a cloned history is). */
-function countingFs(): { fs: GitFs; packReads: () => number } {
-  let reads = 0;
-  const promises = {
-    ...fs.promises,
-    readFile: (path: string, ...rest: unknown[]) => {
-      if (String(path).includes("/objects/pack/")) reads++;
-      return (fs.promises.readFile as (...a: unknown[]) => Promise<unknown>)(path, ...rest);
-    },
-  };
-  return { fs: { ...fs, promises } as unknown as GitFs, packReads: () => reads };
 }
 
 describe("what repositories keep in memory to go faster is let go when they sit idle", () => {
@@ -54,32 +41,31 @@ describe("what repositories keep in memory to go faster is let go when they sit 
   afterAll(() => tmp.cleanup());
 
   it("a cloned history used since the last release is kept; left alone one whole period, its pack is read from disk again, with the same answers", async () => {
-    const counting = countingFs();
+    const counting = countingFs<GitFs>("/objects/pack/");
     const repo = await SwarmRepository.open(cloneDir, { fs: counting.fs });
     const history = await repo.load();
     const members = await repo.members();
     expect(history.length).toBeGreaterThan(MESSAGES);
-    const loaded = counting.packReads();
+    const loaded = counting.reads();
     expect(loaded).toBeGreaterThan(0);
 
     repo.releaseIdle(); // used since it was opened: kept
     expect(await repo.load()).toEqual(history);
     repo.releaseIdle(); // used again in between: kept
     expect(await repo.load({ n: 10 })).toEqual(history.slice(0, 10));
-    expect(counting.packReads()).toBe(loaded);
+    expect(counting.reads()).toBe(loaded);
 
     repo.releaseIdle();
     repo.releaseIdle(); // nothing asked for a whole period: let go
-    expect(counting.packReads()).toBe(loaded);
+    expect(counting.reads()).toBe(loaded);
     expect(await repo.load()).toEqual(history);
     expect(await repo.members()).toEqual(members);
-    expect(counting.packReads()).toBeGreaterThan(loaded);
+    expect(counting.reads()).toBeGreaterThan(loaded);
   });
 
   it("twenty idle cloned conversations hold what their objects cost, not their histories (live heap)", async () => {
     const COPIES = 20;
-    const packBytes = fs
-      .readdirSync(join(cloneDir, ".git", "objects", "pack"))
+    const packBytes = readdirSync(join(cloneDir, ".git", "objects", "pack"))
       .filter((n) => n.endsWith(".pack"))
       .reduce((sum, n) => sum + readFileSync(join(cloneDir, ".git", "objects", "pack", n)).byteLength, 0);
     const dirs: string[] = [];
@@ -160,7 +146,7 @@ describe("what repositories keep in memory to go faster is let go when they sit 
   it("parsed certificates: the same ones while in use, parsed again after a whole period unused", async () => {
     const pem = new TextEncoder().encode(bob.certificate.toPem());
     const store = new ObjectStore(nodeFs, join(tmp.dir, "certs"));
-    fs.mkdirSync(store.gitdir, { recursive: true });
+    mkdirSync(store.gitdir, { recursive: true });
     const oid = await store.write("blob", pem);
     const cache = new CertificateCache(store);
     const first = await cache.chain(oid);
