@@ -79,6 +79,7 @@ class Arrivals<T> {
 /** A long-running process printing JSON lines, with a way to wait for one. */
 export class JsonLinesProcess {
   private readonly arrivals = new Arrivals<PeerEvent>();
+  private stderrTail = "";
   readonly exited: Promise<number | null>;
 
   constructor(readonly child: ChildProcessWithoutNullStreams) {
@@ -92,6 +93,8 @@ export class JsonLinesProcess {
       child.stderr.pipe(file);
       createInterface({ input: child.stdout }).on("line", (line) => file.write(`${new Date().toISOString()} stdout ${line}\n`));
     } else child.stderr.resume();
+    // the end of stderr, always: a process that must be killed says why (our probes name what holds them)
+    child.stderr.on("data", (d: Buffer) => (this.stderrTail = (this.stderrTail + d.toString()).slice(-2048)));
     this.exited = new Promise((r) => child.on("exit", (code) => r(code)));
   }
 
@@ -115,7 +118,7 @@ export class JsonLinesProcess {
   async endInput(timeoutMs = 20_000): Promise<number | null> {
     this.child.stdin.end();
     const timer = setTimeout(() => {
-      console.warn(`process ${this.child.pid} did not exit ${timeoutMs} ms after its stdin closed: killed`);
+      console.warn(`process ${this.child.pid} did not exit ${timeoutMs} ms after its stdin closed: killed; its stderr ended with:\n${this.stderrTail}`);
       this.child.kill("SIGKILL");
     }, timeoutMs);
     try {
