@@ -29,6 +29,7 @@ export type { Presence, PresenceEvents, PresenceChange } from "./features/presen
 export type { Profile, ProfileEvents, MemberProfile, PersonalProfile } from "./features/profile.js";
 export type { LinkManager, LinkEvents, ChannelPeer, ChannelRequestFilter } from "./features/links.js";
 export { conversations, type Conversations, type ConversationsOptions, type ConversationEvents } from "./features/conversations.js";
+export type { CacheReleaseOptions } from "./features/conversation-cache-release.js";
 export { safeFileName, type FileMessage, type FileProgress } from "./features/conversation-files.js";
 export type { Channel } from "jami-dtls";
 export type { LinkPath } from "./connection/connection-manager.js";

@@ -25,6 +25,7 @@ import { OwnDeviceConversations } from "./conversation-own-devices.js";
 import { ConversationPayloads } from "./conversation-payloads.js";
 import { ConversationReceipts, type DeliveryStatus } from "./conversation-receipts.js";
 import { ConversationRequestBook, type ConversationRequest } from "./conversation-requests.js";
+import { startCacheRelease, type CacheReleaseOptions } from "./conversation-cache-release.js";
 import { ConversationShelf, unixNow } from "./conversation-shelf.js";
 import { MemberStatusSync } from "./conversation-statuses.js";
 import { ConversationSync, SYNC_CHANNEL } from "./conversation-sync.js";
@@ -88,7 +89,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
       );
   };
 
-  private readonly cacheRelease: Required<Pick<ConversationsOptions, "cacheReleaseMs" | "every" | "now">>;
+  private readonly cacheRelease: CacheReleaseOptions;
   private stopCacheRelease?: () => void;
 
   constructor(
@@ -96,7 +97,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     options: ConversationsOptions = {},
   ) {
     super();
-    this.cacheRelease = { cacheReleaseMs: options.cacheReleaseMs ?? 30_000, every: options.every ?? every, now: options.now ?? Date.now };
+    this.cacheRelease = options;
     const fs = options.fs ?? (nodeFs as unknown as GitFs);
     this.shelf = new ConversationShelf(join(c.identity.dir, "conversations"), fs, () => ({
       fs,
@@ -216,9 +217,7 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
     this.c.links.on("channel", this.onChannel);
     this.c.events.on("trustAccepted", this.onTrustAccepted);
     this.c.events.on("syncRequested", this.onSyncRequested);
-    const { cacheReleaseMs, now } = this.cacheRelease;
-    if (cacheReleaseMs > 0)
-      this.stopCacheRelease = this.cacheRelease.every(cacheReleaseMs, () => this.shelf.releaseIdle({ now: now(), periodMs: cacheReleaseMs }));
+    this.stopCacheRelease = startCacheRelease(this.shelf, this.cacheRelease);
     // In the background: reach the members (each `sip` channel syncs what we share) and retry pending clones.
     void this.catchUp();
   }
@@ -651,25 +650,9 @@ export class Conversations extends TypedEmitter<ConversationEvents> implements F
   }
 }
 
-export interface ConversationsOptions {
+export interface ConversationsOptions extends CacheReleaseOptions {
   /** Where repositories are read and written (default: node:fs). */
   fs?: GitFs;
-  /**
-   * Every this many ms, conversations not used since the last time let go of what they keep in memory to go faster
-   * (a cloned history's pack, parsed trees and certificates…): an idle conversation holds almost nothing, and is read
-   * from disk again when next used. Default 30 000; 0 never releases.
-   */
-  cacheReleaseMs?: number;
-  /** Runs `fn` every `ms` until the returned function is called (default: an unref'd `setInterval`). */
-  every?: (ms: number, fn: () => void) => () => void;
-  /** The clock, in ms (default `Date.now`). */
-  now?: () => number;
-}
-
-function every(ms: number, fn: () => void): () => void {
-  const timer = setInterval(fn, ms);
-  timer.unref();
-  return () => clearInterval(timer);
 }
 
 /** The feature factory: `Account.create({ ..., features: { conversations: conversations() } })` → `account.conversations`. */
