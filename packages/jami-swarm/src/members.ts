@@ -1,5 +1,6 @@
 import { Certificate } from "jami-identity";
 import { SwarmError } from "./errors.js";
+import { IdleLru } from "./idle-lru.js";
 import { readTyped, type ObjectReader } from "./objects.js";
 import { DIRECTORY_MODE, type TreeReader } from "./tree.js";
 
@@ -45,18 +46,12 @@ export async function membersAt(trees: TreeReader, tree: string, initialMembers:
  * same members' certificates recur in every conversation they share (parsed once, held once). Bounded; the least
  * recently used is forgotten first.
  */
-const PARSED = new Map<string, { chain: Certificate[] | Error; used: number }>();
+const PARSED = new IdleLru<string, Certificate[] | Error>();
 export const MAX_PARSED_CERTIFICATE_FILES = 1024;
-/** Counts calls of `releaseIdleCertificates`: an entry remembers the count when it was last used. */
-let generation = 0;
 
 /** Drops the shared parsed certificates not used since the last call (least recently used first). */
 export function releaseIdleCertificates(): void {
-  for (const [blobOid, entry] of PARSED) {
-    if (entry.used === generation) break;
-    PARSED.delete(blobOid);
-  }
-  generation++;
+  PARSED.sweep();
 }
 
 /** One repository's (or validation's) view of the shared parsed certificates. */
@@ -76,7 +71,7 @@ export class CertificateCache {
   /** The certificates of a PEM blob (device file: one; member file: account then CA). Throws if unreadable. */
   async chain(blobOid: string): Promise<Certificate[]> {
     this.used = true;
-    let hit = PARSED.get(blobOid)?.chain;
+    let hit = PARSED.get(blobOid);
     if (hit && !this.present.has(blobOid)) {
       // parsed from another repository: this one must hold the blob too (a tree may name one it lacks)
       if (!(await this.objects.has(blobOid))) throw new SwarmError("OBJECT_NOT_FOUND", `object ${blobOid} is not in the repository`);
@@ -92,11 +87,9 @@ export class CertificateCache {
         hit = error as Error;
       }
       this.remember(blobOid);
+      PARSED.set(blobOid, hit);
+      while (PARSED.size > MAX_PARSED_CERTIFICATE_FILES) PARSED.dropOldest();
     }
-    // most recently used last
-    PARSED.delete(blobOid);
-    PARSED.set(blobOid, { chain: hit, used: generation });
-    while (PARSED.size > MAX_PARSED_CERTIFICATE_FILES) PARSED.delete(PARSED.keys().next().value!);
     if (hit instanceof Error) throw hit;
     return hit;
   }

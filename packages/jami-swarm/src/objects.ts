@@ -4,6 +4,7 @@ import { SwarmError } from "./errors.js";
 import { exists, joinPath, mkdirp, type GitFs } from "./fs.js";
 import { StoredPacks } from "./stored-packs.js";
 import { commitLinks } from "./commit-object.js";
+import { IdleLru } from "./idle-lru.js";
 
 export type ObjectType = "commit" | "tree" | "blob" | "tag";
 
@@ -169,10 +170,8 @@ export function ownBytes(bytes: Uint8Array): Uint8Array {
  * a thousand idle conversations hold no more than a busy one. Least recently used first out; an object larger than
  * `MAX_RECENT_OBJECT` is not kept.
  */
-const RECENT = new Map<string, { object: RawObject; used: number }>();
+const RECENT = new IdleLru<string, RawObject>();
 let recentBytes = 0;
-/** Counts calls of `releaseIdleRecentObjects`: an entry remembers the count when it was last used. */
-let generation = 0;
 export const RECENT_OBJECTS_BUDGET = 16 << 20;
 const MAX_RECENT_OBJECT = 256 << 10;
 
@@ -186,12 +185,7 @@ export function recentObjectsHeld(): { objects: number; bytes: number } {
  * holds none (the byte budget bounds a busy one).
  */
 export function releaseIdleRecentObjects(): void {
-  for (const [oid, entry] of RECENT) {
-    if (entry.used === generation) break; // least recently used first: all the rest were used since
-    RECENT.delete(oid);
-    recentBytes -= entry.object.content.byteLength;
-  }
-  generation++;
+  RECENT.sweep((object) => (recentBytes -= object.content.byteLength));
 }
 
 /**
@@ -204,13 +198,7 @@ class RecentObjects {
   private static readonly PRESENT_LIMIT = 4096;
 
   get(oid: string): RawObject | undefined {
-    if (!this.present.has(oid)) return undefined;
-    const hit = RECENT.get(oid);
-    if (!hit) return undefined;
-    RECENT.delete(oid); // most recently used last
-    RECENT.set(oid, hit);
-    hit.used = generation;
-    return hit.object;
+    return this.present.has(oid) ? RECENT.get(oid) : undefined;
   }
 
   has(oid: string): boolean {
@@ -231,18 +219,8 @@ class RecentObjects {
   set(oid: string, object: RawObject): void {
     this.note(oid);
     if (object.content.byteLength > MAX_RECENT_OBJECT) return;
-    const before = RECENT.get(oid);
-    if (before) {
-      recentBytes -= before.object.content.byteLength;
-      RECENT.delete(oid);
-    }
-    RECENT.set(oid, { object, used: generation });
-    recentBytes += object.content.byteLength;
-    while (recentBytes > RECENT_OBJECTS_BUDGET) {
-      const [oldest, o] = RECENT.entries().next().value!;
-      RECENT.delete(oldest);
-      recentBytes -= o.object.content.byteLength;
-    }
+    recentBytes += object.content.byteLength - (RECENT.set(oid, object)?.content.byteLength ?? 0);
+    while (recentBytes > RECENT_OBJECTS_BUDGET) recentBytes -= RECENT.dropOldest()!.content.byteLength;
   }
 }
 
