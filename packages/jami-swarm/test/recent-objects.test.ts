@@ -81,4 +81,21 @@ describe("the recent objects every repository of the process shares", () => {
       cleanup();
     }
   });
+
+  it("an object another repository read is no answer for one that lacks it (a hostile tree naming a blob we hold elsewhere)", async () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const [ours, theirs] = [join(dir, "ours"), join(dir, "theirs")];
+      mkdirSync(ours);
+      mkdirSync(theirs);
+      const holder = new ObjectStore(nodeFs, ours);
+      const oid = await holder.write("blob", new TextEncoder().encode("a certificate held in one conversation"));
+      await holder.read(oid); // now among the shared recent objects
+      const lacking = new ObjectStore(nodeFs, theirs);
+      expect(await lacking.has(oid)).toBe(false);
+      await expect(lacking.read(oid)).rejects.toMatchObject({ code: "OBJECT_NOT_FOUND" });
+    } finally {
+      cleanup();
+    }
+  });
 });
